@@ -1,0 +1,214 @@
+"""The ``negotiation`` command line: thin commands over the library.
+
+Each command parses its arguments, calls one library function and formats the result, for a
+person or, with ``--json``, for a script. A library error becomes one line on stderr and exit
+code 1; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from negotiation.errors import NegotiationError
+from negotiation.events import Event
+from negotiation.logfile import check_log, replay_log
+from negotiation.machine import diagram as machine_diagram
+from negotiation.state import NegotiationState
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _fail(error: Exception) -> NoReturn:
+    raise click.ClickException(str(error)) from None
+
+
+def _cutoff_options(func: F) -> F:
+    func = click.option(
+        "--known-at",
+        metavar="TIME",
+        help="Only events recorded by this moment (ISO date-time with offset; a date means its end, UTC).",
+    )(func)
+    func = click.option(
+        "--as-of",
+        metavar="DATE",
+        help="Only events that had occurred by this date (YYYY, YYYY-MM, YYYY-MM-DD or a date-time).",
+    )(func)
+    return func
+
+
+def _negotiation_option(func: F) -> F:
+    return click.option(
+        "--negotiation",
+        "-n",
+        metavar="ID",
+        help="The negotiation to use when the log holds several (default: the only one).",
+    )(func)
+
+
+def load_state(
+    log: str, *, negotiation: str | None, as_of: str | None, known_at: str | None, lenient: bool
+) -> NegotiationState:
+    """Replay the negotiation a command names (a log file)."""
+    return replay_log(log, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="negotiation")
+def cli() -> None:
+    """Negotiations as append-only event logs, replayed through a stage machine.
+
+    A log is a JSON Lines file, one event per line (see the README). Replay it to see the
+    stage, who owes which move and what may happen next, at any date in the past:
+
+    \b
+        negotiation status events/security-guarantees-2021.jsonl --as-of 2022-02-02
+    """
+
+
+@cli.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@_cutoff_options
+@_negotiation_option
+@click.option("--lenient", is_flag=True, help="Skip events that are not permitted and report them, instead of failing.")
+@click.option("--detail", is_flag=True, help="With --json: add documents, contacts, agreements, positions, deadlines, timeline.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def status(
+    log: str,
+    as_of: str | None,
+    known_at: str | None,
+    negotiation: str | None,
+    lenient: bool,
+    detail: bool,
+    as_json: bool,
+) -> None:
+    """Print the stage, the owed moves and the permitted next steps of LOG."""
+    try:
+        state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
+        if as_json:
+            _emit_json(state.to_dict(detail=detail))
+        else:
+            click.echo(format_status(state))
+    except NegotiationError as e:
+        _fail(e)
+
+
+def format_status(state: NegotiationState) -> str:
+    """The status of a negotiation as text for a person."""
+    when = f" as of {state.as_of}" if state.as_of is not None else ""
+    if state.known_at is not None:
+        when += f" (known at {state.known_at.isoformat()})"
+    lines = [f"{state.negotiation}{when}: stage {state.stage.value} ({len(state.events)} events)", ""]
+    lines.append("Owed moves:")
+    if not state.awaiting:
+        lines.append("  none")
+    for owed in state.awaiting:
+        lines.append(f"  {owed.party} owes {' or '.join(owed.types)} on {owed.ref!r}")
+    lines += ["", "Permitted next steps:"]
+    for step in state.permitted:
+        who = "anyone" if step.actors is None else "by " + ", ".join(step.actors)
+        refs = f" on {', '.join(map(repr, step.refs))}" if step.refs else ""
+        lines.append(f"  {step.type:<26} {who}{refs}")
+    overdue = state.overdue()
+    if overdue:
+        lines += ["", "Overdue deadlines:"]
+        lines += [f"  {d.id}: due {d.deadline}" + (f" from {d.actor}" if d.actor else "") for d in overdue]
+    if state.rejected:
+        lines += ["", f"Skipped ({len(state.rejected)} events not permitted):"]
+        lines += [f"  {e}" for e in state.rejected]
+    return "\n".join(lines)
+
+
+def describe(event: Event) -> str:
+    """A one-line summary of an event: who, what, to whom, about what."""
+    data = event.to_dict()
+    who = data.get("actor") or "/".join(data.get("parties", ())) or ""
+    parts = [who] if who else []
+    if "to" in data:
+        parts.append("-> " + ", ".join(data["to"]))
+    for key in ("title", "level", "mode", "reason", "summary", "deadline"):
+        if key in data:
+            parts.append(f"{key}={data[key]!r}" if key != "title" else repr(data[key]))
+    if "ref" in data:
+        parts.append(f"on {data['ref']!r}")
+    return " ".join(parts)
+
+
+@cli.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@_cutoff_options
+@_negotiation_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines events instead of text.")
+def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str | None, as_json: bool) -> None:
+    """Print the events of LOG sorted by when they occurred."""
+    try:
+        state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=False)
+    except NegotiationError as e:
+        _fail(e)
+    for event in state.timeline:
+        if as_json:
+            click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(f"{event.occurred!s:<12} {event.TYPE:<26} {describe(event)}  [{event.id}]")
+
+
+@cli.command()
+@click.argument("log", type=click.Path(dir_okay=False))
+@_negotiation_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of errors.")
+def check(log: str, negotiation: str | None, as_json: bool) -> None:
+    """Report every error in LOG; exit 1 if there is any."""
+    try:
+        errors = check_log(log, negotiation=negotiation)
+    except NegotiationError as e:
+        _fail(e)
+    if as_json:
+        _emit_json(
+            [
+                {
+                    "path": e.path,
+                    "line": e.line,
+                    "negotiation": e.negotiation,
+                    "event": e.event_id,
+                    "error": type(e).__name__,
+                    "message": e.message,
+                }
+                for e in errors
+            ]
+        )
+    else:
+        for error in errors:
+            click.echo(str(error), err=True)
+        click.echo(f"{log}: {len(errors)} error{'s' if len(errors) != 1 else ''}", err=bool(errors))
+    if errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Draw the neutral events' self-loops in every stage too.")
+def diagram(full: bool) -> None:
+    """Print the stage machine as a Mermaid state diagram."""
+    click.echo(machine_diagram(full=full), nl=False)
+
+
+def main() -> None:
+    """The console script: run the CLI; an unexpected error is one line, never a traceback."""
+    try:
+        cli.main(prog_name="negotiation", standalone_mode=True)
+    except Exception as e:  # noqa: BLE001 - last line of defence for the CLI user
+        click.echo(f"Error: internal error: {type(e).__name__}: {e} (please report this)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Reading and writing JSON Lines logs, with errors that name the file and the line.
+
+A log file may hold several negotiations, told apart by each line's ``negotiation``; a line
+without one belongs to the negotiation the caller names, or else to the file's stem
+(``events/jcpoa.jsonl`` -> ``jcpoa``). An event without an ``id`` gets one derived from its
+content, so reading the same file twice gives the same ids; identical lines get ``-2``,
+``-3``, ... in the order they appear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+import attrs
+
+from negotiation._fold import Fold
+from negotiation.dates import PartialDate
+from negotiation.errors import EventRejected, LogSyntaxError, NegotiationError, UnknownNegotiation
+from negotiation.events import Event, decode_line, dump_event
+from negotiation.replay import replay
+from negotiation.state import NegotiationState
+
+__all__ = ["Log", "LoggedEvent", "check_log", "read_log", "replay_log", "write_log"]
+
+Source = str | os.PathLike[str] | Iterable[str] | Iterable[bytes]
+
+
+@attrs.frozen
+class LoggedEvent:
+    """An event and the line of the log it was read from."""
+
+    event: Event
+    line: int
+
+
+@attrs.frozen
+class Log:
+    """A parsed log: its events grouped by negotiation, each with its line.
+
+    Attributes:
+        name: the file's path as given, or ``"<lines>"``.
+        negotiations: negotiation id -> its events in log order.
+        errors: the lines that could not be read (only when read with ``collect_errors``).
+    """
+
+    name: str
+    negotiations: dict[str, list[LoggedEvent]]
+    errors: tuple[NegotiationError, ...] = ()
+
+    def ids(self) -> list[str]:
+        """The negotiations in the log, in order of first appearance."""
+        return list(self.negotiations)
+
+    def select(self, negotiation: str | None = None) -> str:
+        """The negotiation to work on: the one named, or the only one in the log.
+
+        Raises:
+            UnknownNegotiation: the named one is not in the log, or none is named and the log
+                holds several (or none).
+        """
+        if negotiation is not None:
+            if negotiation not in self.negotiations:
+                known = ", ".join(map(repr, self.negotiations)) or "none"
+                msg = f"negotiation {negotiation!r} is not in {self.name}; it holds: {known}"
+                raise UnknownNegotiation(msg, path=self.name)
+            return negotiation
+        if len(self.negotiations) == 1:
+            return next(iter(self.negotiations))
+        if not self.negotiations:
+            msg = f"{self.name} holds no event"
+        else:
+            msg = f"{self.name} holds several negotiations ({', '.join(map(repr, self.negotiations))}); name one"
+        raise UnknownNegotiation(msg, path=self.name)
+
+    def events(self, negotiation: str | None = None) -> list[Event]:
+        """The events of one negotiation (see :meth:`select`), in log order."""
+        return [le.event for le in self.negotiations[self.select(negotiation)]]
+
+    def locate(self, error: NegotiationError, negotiation: str) -> NegotiationError:
+        """Fill in the file and line of the event an error is about."""
+        if isinstance(error, EventRejected):
+            for logged in self.negotiations.get(negotiation, ()):
+                if logged.event is error.event:
+                    return error.locate(path=self.name, line=logged.line, negotiation=negotiation)
+        return error.locate(path=self.name, negotiation=negotiation)
+
+
+def _lines(source: Source) -> tuple[str, str | None, Iterator[tuple[int, str | bytes]], IO[bytes] | None]:
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            handle = path.open("rb")
+        except OSError as e:
+            msg = f"cannot read {os.fspath(source)}: {e.strerror}"
+            raise NegotiationError(msg, path=os.fspath(source)) from e
+        return os.fspath(source), path.stem, enumerate(handle, start=1), handle
+    return "<lines>", None, enumerate(source, start=1), None
+
+
+def read_log(source: Source, *, negotiation: str | None = None, collect_errors: bool = False) -> Log:
+    """Parse a JSONL log (a path, or any iterable of lines) into a :class:`Log`.
+
+    Args:
+        source: a file path, or lines (str or bytes).
+        negotiation: the negotiation of lines that name none (default: the file's stem).
+        collect_errors: keep reading past bad lines and return them in :attr:`Log.errors`
+            instead of raising the first.
+
+    Raises:
+        LogSyntaxError: a line is not UTF-8 or not a JSON object (with file and line).
+        InvalidEvent: a line is not a well-formed event (with file, line and event id).
+        UnknownNegotiation: lines of iterable input name no negotiation and none was given.
+    """
+    name, stem, numbered, handle = _lines(source)
+    default = negotiation or stem
+    groups: dict[str, list[LoggedEvent]] = {}
+    generated: dict[str, dict[str, int]] = {}
+    errors: list[NegotiationError] = []
+    try:
+        for number, raw in numbered:
+            try:
+                text = _decode(raw, first=number == 1)
+                if not text.strip():
+                    continue
+                data = decode_line(text)
+                event = Event.from_dict(data)
+                group = event.negotiation or default
+                if group is None:
+                    msg = "the event names no negotiation and none was given"
+                    raise UnknownNegotiation(msg, event_id=event.id)
+                if "id" not in data:
+                    seen = generated.setdefault(group, {})
+                    count = seen[event.id] = seen.get(event.id, 0) + 1
+                    if count > 1:
+                        event = attrs.evolve(event, id=f"{event.id}-{count}")
+            except NegotiationError as e:
+                e.locate(path=name, line=number)
+                if not collect_errors:
+                    raise
+                errors.append(e)
+                continue
+            groups.setdefault(group, []).append(LoggedEvent(event, number))
+    finally:
+        if handle is not None:
+            handle.close()
+    return Log(name, groups, tuple(errors))
+
+
+def _decode(raw: str | bytes, *, first: bool) -> str:
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError as e:
+        msg = f"not UTF-8 text: {e.reason} at byte {e.start}"
+        raise LogSyntaxError(msg) from None
+
+
+def replay_log(
+    source: Source | Log,
+    *,
+    negotiation: str | None = None,
+    as_of: PartialDate | dt.date | dt.datetime | str | None = None,
+    known_at: dt.datetime | dt.date | str | None = None,
+    strict: bool = True,
+) -> NegotiationState:
+    """Read a log and replay one of its negotiations (see :meth:`Log.select`).
+
+    Errors name the file, the line, the event id and the culprit.
+    """
+    log = source if isinstance(source, Log) else read_log(source, negotiation=negotiation)
+    chosen = log.select(negotiation)
+    try:
+        state = replay(log.events(chosen), negotiation=chosen, as_of=as_of, known_at=known_at, strict=strict)
+    except EventRejected as e:
+        raise log.locate(e, chosen) from None
+    for rejection in state.rejected:
+        log.locate(rejection, chosen)
+    return state
+
+
+def check_log(source: Source, *, negotiation: str | None = None) -> list[NegotiationError]:
+    """Every error in a log, in line order: unreadable lines, then what replay refuses.
+
+    Each negotiation is replayed leniently, so one refused event does not hide the next
+    (an event that depends on a refused one is reported too).
+    """
+    log = read_log(source, negotiation=negotiation, collect_errors=True)
+    found: list[NegotiationError] = list(log.errors)
+    chosen: Sequence[str] = [log.select(negotiation)] if negotiation is not None else log.ids()
+    for name in chosen:
+        fold = Fold(name)
+        for logged in log.negotiations[name]:
+            fold.apply(logged.event, strict=False)
+        found += [log.locate(e, name) for e in fold.rejected]
+    return sorted(found, key=lambda e: e.line or 0)
+
+
+def write_log(events: Iterable[Event], out: IO[str]) -> int:
+    """Write events as JSON Lines; returns how many were written."""
+    count = 0
+    for event in events:
+        out.write(dump_event(event))
+        out.write("\n")
+        count += 1
+    return count

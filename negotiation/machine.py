@@ -1,0 +1,391 @@
+"""The stage machine: defined once with ``transitions``, compiled into a table for replay.
+
+:data:`TRANSITIONS` is the single, readable source of truth: which event types each stage
+permits and where each leads, with guards over the derived state where the destination
+depends on it (does this reply leave no proposal unanswered? does this signature complete
+the agreement?). Everything else is derived from it at import time:
+
+* :data:`TABLE`, ``(stage, event type) -> ((guards, destination), ...)``, which replay reads
+  with one dict lookup per event instead of calling ``transitions`` (building a Machine costs
+  hundreds of microseconds and a trigger several; a lookup costs tens of nanoseconds);
+* :func:`diagram`, the Mermaid state diagram drawn by ``transitions``' own diagram support;
+* :class:`TransitionsEngine`, replay driven by real ``transitions`` triggers, which the tests
+  prove equal to the table and the benchmark measures against it.
+
+``EventRetracted`` is deliberately not a transition: a retraction rewrites history, and replay
+handles it by replaying the log without the retracted event.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from transitions import Machine, MachineError
+
+if TYPE_CHECKING:
+    from negotiation.events import Event
+
+__all__ = [
+    "ACTIVE_STAGES",
+    "NEGOTIATING_STAGES",
+    "NEUTRAL_TYPES",
+    "PAUSED_STAGES",
+    "TABLE",
+    "TRANSITIONS",
+    "Engine",
+    "Stage",
+    "TableEngine",
+    "TransitionsEngine",
+    "diagram",
+    "permitted_types",
+]
+
+
+class Stage(enum.StrEnum):
+    """The stages of a negotiation, in the order it usually moves."""
+
+    IDLE = "idle"
+    EXPLORATION = "exploration"
+    PROPOSAL_OPEN = "proposal_open"
+    TALKS = "talks"
+    FRAMEWORK_AGREED = "framework_agreed"
+    TEXT_AGREED = "text_agreed"
+    SIGNED = "signed"
+    RATIFYING = "ratifying"
+    IN_FORCE = "in_force"
+    TERMINATED = "terminated"
+    SUSPENDED = "suspended"
+    BROKEN_OFF = "broken_off"
+    LAPSED = "lapsed"
+
+
+S = Stage
+
+#: Contacts, consultations, statements, disclosures and deadlines: recorded in every stage,
+#: they change none (except out of ``idle``, into ``exploration``).
+NEUTRAL_TYPES: tuple[str, ...] = (
+    "ContactProposed",
+    "ContactAccepted",
+    "ContactDeclined",
+    "ContactHeld",
+    "ConsultationHeld",
+    "PositionStated",
+    "DocumentDisclosed",
+    "DeadlineSet",
+)
+#: Where agreement is still being sought: agreements, break-offs and lapses happen here.
+NEGOTIATING_STAGES: tuple[Stage, ...] = (S.EXPLORATION, S.PROPOSAL_OPEN, S.TALKS, S.FRAMEWORK_AGREED)
+#: The active pre-agreement stages up to ``ratifying``: talks may be suspended in these.
+ACTIVE_STAGES: tuple[Stage, ...] = (*NEGOTIATING_STAGES, S.TEXT_AGREED, S.SIGNED, S.RATIFYING)
+#: Paused stages: only neutral events, TalksResumed and EventRetracted.
+PAUSED_STAGES: tuple[Stage, ...] = (S.SUSPENDED, S.BROKEN_OFF, S.LAPSED)
+
+
+class FoldView(Protocol):
+    """What the guards read of the derived state (implemented by replay's fold)."""
+
+    paused_from: Stage | None
+    any_proposal_answered: bool
+
+    def open_proposals_after(self, event: Event) -> int: ...
+    def completes_signatures(self, event: Event) -> bool: ...
+    def parties_left_after_withdrawal(self, event: Event) -> int: ...
+
+
+Guard = Callable[[FoldView, "Event"], bool]
+
+
+# -- guards: pure functions of (derived state, event); named so the diagram reads well ---
+
+
+def leaves_no_open_proposal(fold: FoldView, event: Event) -> bool:
+    """After this answer or withdrawal, every live proposal has been answered."""
+    return fold.open_proposals_after(event) == 0
+
+
+def completes_signatures(fold: FoldView, event: Event) -> bool:
+    """After this signature, every party of the agreed text has signed."""
+    return fold.completes_signatures(event)
+
+
+def leaves_fewer_than_two_parties(fold: FoldView, event: Event) -> bool:
+    """After this withdrawal, fewer than two parties remain in the agreement."""
+    return fold.parties_left_after_withdrawal(event) < 2
+
+
+def any_proposal_answered(fold: FoldView, _event: Event) -> bool:
+    """Some proposal of the negotiation has been answered at least once."""
+    return fold.any_proposal_answered
+
+
+def _paused_in(stage: Stage) -> Guard:
+    def guard(fold: FoldView, _event: Event) -> bool:
+        return fold.paused_from == stage
+
+    guard.__name__ = guard.__qualname__ = f"paused_in_{stage.value}"
+    guard.__doc__ = f"The talks were suspended in stage {stage.value!r}."
+    return guard
+
+
+def _names(stages: Sequence[Stage]) -> list[str]:
+    return [s.value for s in stages]
+
+
+def _definition() -> list[dict[str, Any]]:
+    t: list[dict[str, Any]] = []
+    for kind in NEUTRAL_TYPES:
+        t.append({"trigger": kind, "source": S.IDLE.value, "dest": S.EXPLORATION.value})
+        t.append({"trigger": kind, "source": [s.value for s in Stage if s != S.IDLE], "dest": None})
+    t += [
+        {
+            "trigger": "ProposalPublished",
+            "source": _names((S.IDLE, *NEGOTIATING_STAGES[:3])),
+            "dest": S.PROPOSAL_OPEN.value,
+        },
+        {"trigger": "ProposalPublished", "source": S.FRAMEWORK_AGREED.value, "dest": None},
+    ]
+    for kind in ("ReplyDelivered", "ProposalWithdrawn"):
+        t += [
+            {
+                "trigger": kind,
+                "source": S.PROPOSAL_OPEN.value,
+                "dest": S.TALKS.value,
+                "conditions": [leaves_no_open_proposal],
+            },
+            {"trigger": kind, "source": S.PROPOSAL_OPEN.value, "dest": None, "unless": [leaves_no_open_proposal]},
+            {"trigger": kind, "source": _names((S.TALKS, S.FRAMEWORK_AGREED)), "dest": None},
+        ]
+    t += [
+        {"trigger": "FrameworkAgreed", "source": _names(NEGOTIATING_STAGES), "dest": S.FRAMEWORK_AGREED.value},
+        {"trigger": "TextAgreed", "source": _names(NEGOTIATING_STAGES), "dest": S.TEXT_AGREED.value},
+        {
+            "trigger": "AgreementSigned",
+            "source": S.TEXT_AGREED.value,
+            "dest": S.SIGNED.value,
+            "conditions": [completes_signatures],
+        },
+        {"trigger": "AgreementSigned", "source": S.TEXT_AGREED.value, "dest": None, "unless": [completes_signatures]},
+        {"trigger": "AgreementSigned", "source": S.SIGNED.value, "dest": None},
+        {
+            "trigger": "AgreementRatified",
+            "source": _names((S.TEXT_AGREED, S.SIGNED, S.RATIFYING)),
+            "dest": S.RATIFYING.value,
+        },
+        {
+            "trigger": "AgreementEnteredIntoForce",
+            "source": _names((S.TEXT_AGREED, S.SIGNED, S.RATIFYING)),
+            "dest": S.IN_FORCE.value,
+        },
+        {
+            "trigger": "PartyWithdrew",
+            "source": S.IN_FORCE.value,
+            "dest": S.TERMINATED.value,
+            "conditions": [leaves_fewer_than_two_parties],
+        },
+        {
+            "trigger": "PartyWithdrew",
+            "source": S.IN_FORCE.value,
+            "dest": None,
+            "unless": [leaves_fewer_than_two_parties],
+        },
+        {"trigger": "AgreementTerminated", "source": S.IN_FORCE.value, "dest": S.TERMINATED.value},
+        {"trigger": "TalksSuspended", "source": _names(ACTIVE_STAGES), "dest": S.SUSPENDED.value},
+        {"trigger": "TalksBrokenOff", "source": _names(NEGOTIATING_STAGES), "dest": S.BROKEN_OFF.value},
+        {"trigger": "TalksLapsed", "source": _names(NEGOTIATING_STAGES), "dest": S.LAPSED.value},
+    ]
+    for stage in ACTIVE_STAGES:
+        t.append(
+            {
+                "trigger": "TalksResumed",
+                "source": S.SUSPENDED.value,
+                "dest": stage.value,
+                "conditions": [_paused_in(stage)],
+            }
+        )
+    t += [
+        {
+            "trigger": "TalksResumed",
+            "source": _names((S.BROKEN_OFF, S.LAPSED)),
+            "dest": S.TALKS.value,
+            "conditions": [any_proposal_answered],
+        },
+        {
+            "trigger": "TalksResumed",
+            "source": _names((S.BROKEN_OFF, S.LAPSED)),
+            "dest": S.EXPLORATION.value,
+            "unless": [any_proposal_answered],
+        },
+    ]
+    return t
+
+
+#: The stage machine, as ``transitions`` transition definitions. The single source of truth.
+TRANSITIONS: tuple[Mapping[str, Any], ...] = tuple(_definition())
+STATES: tuple[str, ...] = tuple(s.value for s in Stage)
+
+
+class _Model:
+    """The model object a ``transitions`` machine drives (it only holds ``state``)."""
+
+    state: str
+
+
+def build_machine(model: object | None = None, *, initial: str = S.IDLE.value) -> Machine:
+    """Build a ``transitions`` Machine from :data:`TRANSITIONS` (for a reference, not replay)."""
+    return Machine(
+        model=model if model is not None else _Model(),
+        states=list(STATES),
+        transitions=[dict(t) for t in TRANSITIONS],
+        initial=initial,
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+    )
+
+
+# -- the table, derived from the machine ---------------------------------------------------
+
+Conditions = tuple[tuple[Guard, bool], ...]
+Branches = tuple[tuple[Conditions, Stage | None], ...]
+
+
+def _guard(func: object) -> Guard:
+    if not callable(func):  # a condition given by name would need a model to resolve it
+        msg = f"stage machine conditions must be guard functions, not {func!r}"
+        raise TypeError(msg)
+    return cast(Guard, func)
+
+
+def _compile() -> dict[tuple[Stage, str], Branches]:
+    machine = build_machine()
+    table: dict[tuple[Stage, str], Branches] = {}
+    for trigger, event in machine.events.items():
+        for source, transitions in event.transitions.items():
+            branches = []
+            for transition in transitions:
+                conditions: Conditions = tuple((_guard(c.func), bool(c.target)) for c in transition.conditions)
+                dest = None if transition.dest is None else Stage(transition.dest)
+                branches.append((conditions, dest))
+            table[(Stage(source), trigger)] = tuple(branches)
+    return table
+
+
+#: ``(stage, event type) -> ((conditions, destination or None for "stay"), ...)``, tried in order.
+TABLE: Mapping[tuple[Stage, str], Branches] = _compile()
+
+#: The event types each stage permits (before EventRetracted, which every stage but ``idle``
+#: permits when something can be retracted), in the contract's order.
+_TYPES_BY_STAGE: dict[Stage, tuple[str, ...]] = {}
+
+
+def permitted_types(stage: Stage) -> tuple[str, ...]:
+    """The event types the machine permits in ``stage``, in the contract's order (no EventRetracted)."""
+    return _TYPES_BY_STAGE[stage]
+
+
+def _types_by_stage() -> None:
+    from negotiation.events import EVENT_TYPES
+
+    for stage in Stage:
+        _TYPES_BY_STAGE[stage] = tuple(t for t in EVENT_TYPES if (stage, t) in TABLE)
+
+
+_types_by_stage()
+
+
+class Engine(Protocol):
+    """How replay finds a stage's transition: the compiled table or a ``transitions`` Machine."""
+
+    def allows(self, stage: Stage, kind: str) -> bool:
+        """Whether ``stage`` has a transition for the event type ``kind``."""
+        ...
+
+    def next_stage(self, stage: Stage, fold: FoldView, event: Event) -> Stage:
+        """The stage after ``event`` (which :meth:`allows`), guards evaluated on ``fold``."""
+        ...
+
+    def fresh(self) -> Engine:
+        """An engine for another replay from ``idle`` (a rebuild after a retraction)."""
+        ...
+
+
+class TableEngine:
+    """Replay's engine: one dict lookup per event, guards called directly."""
+
+    __slots__ = ()
+
+    def allows(self, stage: Stage, kind: str) -> bool:
+        return (stage, kind) in TABLE
+
+    def next_stage(self, stage: Stage, fold: FoldView, event: Event) -> Stage:
+        for conditions, dest in TABLE[(stage, event.TYPE)]:
+            for guard, target in conditions:
+                if guard(fold, event) is not target:
+                    break
+            else:
+                return stage if dest is None else dest
+        # Unreachable while every guarded transition has its complement (checked by a test).
+        msg = f"no transition of {event.TYPE} from {stage.value!r} passes its guards"
+        raise AssertionError(msg)
+
+    def fresh(self) -> TableEngine:
+        return self
+
+
+class TransitionsEngine:
+    """Replay driven by ``transitions`` triggers: the reference the table is proven against.
+
+    It builds one Machine (as an application using ``transitions`` directly would, per
+    negotiation) and fires one trigger per event. Slow by design; never used by default.
+    """
+
+    def __init__(self) -> None:
+        self._model = _Model()
+        self._machine = build_machine(self._model)
+
+    def allows(self, stage: Stage, kind: str) -> bool:
+        return kind in self._machine.get_triggers(stage.value)
+
+    def next_stage(self, stage: Stage, fold: FoldView, event: Event) -> Stage:
+        if self._model.state != stage.value:
+            self._machine.set_state(stage.value, self._model)
+        try:
+            self._machine.events[event.TYPE].trigger(self._model, fold, event)
+        except MachineError as e:  # translated: the table engine raises the same
+            msg = f"no transition of {event.TYPE} from {stage.value!r}: {e.value}"
+            raise AssertionError(msg) from e
+        return Stage(self._model.state)
+
+    def fresh(self) -> TransitionsEngine:
+        return TransitionsEngine()
+
+
+def diagram(*, full: bool = False) -> str:
+    """The stage machine as a Mermaid state diagram (``stateDiagram-v2``).
+
+    Drawn by ``transitions``' Mermaid backend from :data:`TRANSITIONS`. Unless ``full``, the
+    neutral events that stay in every stage (contacts, consultations, statements, disclosures,
+    deadlines) are drawn only out of ``idle``, to keep the picture readable.
+    """
+    from transitions.extensions import GraphMachine
+
+    definitions = [dict(t) for t in TRANSITIONS if full or not (t["trigger"] in NEUTRAL_TYPES and t["dest"] is None)]
+    machine = GraphMachine(
+        model=_Model(),
+        states=list(STATES),
+        transitions=definitions,
+        initial=S.IDLE.value,
+        auto_transitions=False,
+        graph_engine="mermaid",
+        show_conditions=True,
+        title="negotiation stages",
+    )
+    text: str = machine.get_graph().draw(None)
+    lines = [ln for ln in text.splitlines() if "classDef" not in ln and not ln.strip().startswith("Class ")]
+    if not full:
+        lines.append(
+            "  note right of exploration: contacts, consultations, statements, disclosures"
+            " and deadlines are recorded in every stage and change none"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,595 @@
+"""The immutable state of a negotiation and its derived views.
+
+A :class:`NegotiationState` is what replay returns: the stage, the moves owed
+(:attr:`~NegotiationState.awaiting`), the permitted next steps
+(:attr:`~NegotiationState.permitted`), documents with their threads, contacts, agreements,
+positions, deadlines and the timeline. Views are computed on first access and cached; the
+state never changes. :meth:`~NegotiationState.apply` returns the next state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from negotiation._fold import Fold
+from negotiation.dates import PartialDate, parse_date
+from negotiation.errors import EventRejected
+from negotiation.events import Event, EventRetracted, FrozenMap, Stance
+from negotiation.machine import NEGOTIATING_STAGES, Stage
+
+__all__ = [
+    "Agreement",
+    "Awaiting",
+    "Contact",
+    "Deadline",
+    "Document",
+    "NegotiationState",
+    "Permitted",
+    "Position",
+]
+
+_REPLY_STAGES = frozenset((Stage.PROPOSAL_OPEN, Stage.TALKS, Stage.FRAMEWORK_AGREED))
+_ANSWER_TYPES = ("ReplyDelivered", "ProposalPublished")
+_CONTACT_ANSWERS = ("ContactAccepted", "ContactDeclined")
+
+
+@attrs.frozen(kw_only=True)
+class Awaiting:
+    """A move owed: ``party`` owes one of ``types`` on ``ref`` (the ball is in their court)."""
+
+    party: str
+    types: tuple[str, ...]
+    ref: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"party": self.party, "types": list(self.types), "ref": self.ref}
+
+
+@attrs.frozen(kw_only=True)
+class Permitted:
+    """A permitted next step: an event of ``type`` by one of ``actors`` naming one of ``refs``.
+
+    ``actors`` is None when anyone may make it (party or not, or the type has no actor).
+    ``refs`` is empty for the form of the event that names no ref.
+    """
+
+    type: str
+    actors: tuple[str, ...] | None
+    refs: tuple[str, ...]
+
+    def allows(self, event: Event) -> bool:
+        """Whether ``event`` fits this step (type, actor and ref; not every rule)."""
+        if self.type != event.TYPE:
+            return False
+        actor = getattr(event, "actor", None)
+        if self.actors is not None and actor is not None and actor not in self.actors:
+            return False
+        ref = event.ref_id
+        return ref in self.refs if self.refs else ref is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "actors": None if self.actors is None else list(self.actors),
+            "refs": list(self.refs),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Document:
+    """A proposal or a reply with its thread.
+
+    Attributes:
+        kind: ``"proposal"`` or ``"reply"``.
+        addressees: ``to`` for a proposal; the author of the answered document for a reply.
+        ref: the document this one answers, if any.
+        answers: the ids of the replies and counter-proposals that answer it, in log order.
+        answered_by: the parties who answered it.
+        withdrawn_by: the ProposalWithdrawn, if withdrawn.
+        disclosed_by: the DocumentDisclosed that made it public, if any.
+    """
+
+    id: str
+    kind: str
+    author: str
+    addressees: tuple[str, ...]
+    title: str | None
+    public: bool
+    ref: str | None
+    answers: tuple[str, ...]
+    answered_by: tuple[str, ...]
+    withdrawn_by: str | None
+    disclosed_by: str | None
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.answers)
+
+    @property
+    def live(self) -> bool:
+        return self.withdrawn_by is None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = attrs.asdict(self, recurse=False)
+        out.update(addressees=list(self.addressees), answers=list(self.answers), answered_by=list(self.answered_by))
+        return out
+
+
+@attrs.frozen(kw_only=True)
+class Contact:
+    """A proposed contact: who proposed it to whom, and what became of it."""
+
+    id: str
+    proposer: str
+    to: tuple[str, ...]
+    accepted_by: tuple[str, ...]
+    declined_by: str | None
+    held_by: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        """``"held"``, ``"declined"``, ``"accepted"`` (by all addressees) or ``"proposed"``."""
+        if self.held_by:
+            return "held"
+        if self.declined_by is not None:
+            return "declined"
+        if all(p in self.accepted_by for p in self.to):
+            return "accepted"
+        return "proposed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "proposer": self.proposer,
+            "to": list(self.to),
+            "accepted_by": list(self.accepted_by),
+            "declined_by": self.declined_by,
+            "held_by": list(self.held_by),
+            "status": self.status,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Agreement:
+    """An agreed framework or text; signatures, ratifications and withdrawals map a party to
+    the event that recorded it."""
+
+    id: str
+    kind: str
+    title: str
+    parties: tuple[str, ...]
+    signed: FrozenMap[str, str]
+    ratified: FrozenMap[str, str]
+    withdrawn: FrozenMap[str, str]
+    entered_into_force: str | None
+    terminated: str | None
+
+    @property
+    def remaining(self) -> tuple[str, ...]:
+        return tuple(p for p in self.parties if p not in self.withdrawn)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "parties": list(self.parties),
+            "signed": dict(self.signed),
+            "ratified": dict(self.ratified),
+            "withdrawn": dict(self.withdrawn),
+            "entered_into_force": self.entered_into_force,
+            "terminated": self.terminated,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Deadline:
+    """A deadline, and the event that met it or that recorded its lapse.
+
+    A deadline with a ``ref`` is met by the first later event that names the same ref (made by
+    ``actor``, when the deadline names one); one without is met by an agreement (FrameworkAgreed
+    or TextAgreed).
+    """
+
+    id: str
+    deadline: PartialDate
+    ref: str | None
+    actor: str | None
+    met_by: str | None
+    lapsed_by: str | None
+
+    def overdue(self, on: PartialDate | dt.date | str) -> bool:
+        """Whether the deadline had passed, unmet, on that date (the whole deadline period)."""
+        day = parse_date(on, field="on")
+        return self.met_by is None and self.deadline.last_day < day.last_day
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "deadline": str(self.deadline),
+            "ref": self.ref,
+            "actor": self.actor,
+            "met_by": self.met_by,
+            "lapsed_by": self.lapsed_by,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Position:
+    """A party's latest stance on an item, and the event that stated it."""
+
+    party: str
+    item: str
+    stance: Stance
+    event: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"party": self.party, "item": self.item, "stance": self.stance.value, "event": self.event}
+
+
+def _group(entries: Iterable[tuple[str, tuple[str, ...] | None, str | None]]) -> list[Permitted]:
+    """Merge the refs of steps with the same type and actors, keeping first-seen order.
+
+    The form of a type that names no ref stays a step of its own (with ``refs`` empty).
+    """
+    merged: dict[tuple[str, tuple[str, ...] | None, bool], list[str]] = {}
+    for kind, actors, ref in entries:
+        refs = merged.setdefault((kind, actors, ref is not None), [])
+        if ref is not None and ref not in refs:
+            refs.append(ref)
+    return [Permitted(type=k, actors=a, refs=tuple(r)) for (k, a, _), r in merged.items()]
+
+
+@attrs.frozen(eq=False)
+class NegotiationState:
+    """A negotiation as replayed: immutable; views are computed on first use.
+
+    Build one with :func:`negotiation.replay` (or :meth:`empty` and :meth:`apply`).
+
+    Attributes:
+        negotiation: the negotiation's id, if known.
+        as_of: the ``as_of`` cut-off of the replay, if any.
+        known_at: the ``known_at`` cut-off of the replay, if any.
+    """
+
+    _fold: Fold = attrs.field(alias="fold", repr=False)
+    as_of: PartialDate | None = None
+    known_at: dt.datetime | None = None
+
+    @classmethod
+    def empty(cls, negotiation: str | None = None) -> NegotiationState:
+        """The state of a negotiation with no event yet (stage ``idle``)."""
+        return cls(Fold(negotiation))
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def negotiation(self) -> str | None:
+        return self._fold.negotiation
+
+    @property
+    def stage(self) -> Stage:
+        """The current stage."""
+        return self._fold.stage
+
+    @property
+    def version(self) -> int:
+        """How many events this state folds in (effective events, retracted ones and retractions)."""
+        return len(self._fold.all_ids)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """The effective events in log order: neither retracted nor retractions."""
+        return tuple(self._fold.events)
+
+    @property
+    def retractions(self) -> tuple[EventRetracted, ...]:
+        """The EventRetracted events, in log order."""
+        return tuple(self._fold.retractions)
+
+    @property
+    def retracted(self) -> tuple[Event, ...]:
+        """The events that were retracted (they count as never logged)."""
+        return tuple(self._fold.retracted.values())
+
+    @property
+    def rejected(self) -> tuple[EventRejected, ...]:
+        """The events a lenient replay skipped, each with why."""
+        return tuple(self._fold.rejected)
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        """Every party named by an effective event, in order of first mention."""
+        return tuple(self._fold.parties)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, NegotiationState):
+            return NotImplemented
+        return (
+            self.negotiation == other.negotiation
+            and self.events == other.events
+            and self.retractions == other.retractions
+            and self.to_dict(detail=True) == other.to_dict(detail=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # -- derived views -----------------------------------------------------------------------
+
+    @functools.cached_property
+    def timeline(self) -> tuple[Event, ...]:
+        """Effective events and retractions sorted by ``occurred`` (stable on log order)."""
+        fold = self._fold
+        merged = sorted(
+            [(i, e) for i, e in enumerate(fold.events)]
+            + [(len(fold.events) + i, r) for i, r in enumerate(fold.retractions)],
+            key=lambda pair: pair[1].occurred.sort_key,
+        )
+        return tuple(e for _, e in merged)
+
+    @functools.cached_property
+    def awaiting(self) -> tuple[Awaiting, ...]:
+        """The moves owed, in the log order of what they answer.
+
+        While replies are permitted, a reply (or counter-proposal) from each addressee of a
+        live document who has not answered it; an answer from each addressee of an open
+        contact proposal; a signature from each party of the agreed text that has not signed
+        (``text_agreed``, ``signed``); a ratification from each signatory that has not
+        ratified (``signed``, ``ratifying``).
+        """
+        fold = self._fold
+        owed: list[tuple[int, Awaiting]] = []
+        if fold.stage in _REPLY_STAGES:
+            for doc in fold.docs.values():
+                if doc.live:
+                    owed.extend(
+                        (doc.index, Awaiting(party=p, types=_ANSWER_TYPES, ref=doc.id))
+                        for p in doc.addressees
+                        if p not in doc.answered_by
+                    )
+        for contact in fold.contacts.values():
+            if contact.open:
+                owed.extend(
+                    (contact.index, Awaiting(party=p, types=_CONTACT_ANSWERS, ref=contact.id))
+                    for p in contact.to
+                    if p not in contact.accepted_by
+                )
+        owed.sort(key=lambda pair: pair[0])
+        out = [a for _, a in owed]
+        text = fold.text
+        if text is not None and fold.stage in (Stage.TEXT_AGREED, Stage.SIGNED):
+            out += [
+                Awaiting(party=p, types=("AgreementSigned",), ref=text.id)
+                for p in text.remaining
+                if p not in text.signed
+            ]
+        if text is not None and fold.stage in (Stage.SIGNED, Stage.RATIFYING):
+            out += [
+                Awaiting(party=p, types=("AgreementRatified",), ref=text.id)
+                for p in text.remaining
+                if p in text.signed and p not in text.ratified
+            ]
+        return tuple(out)
+
+    @functools.cached_property
+    def permitted(self) -> tuple[Permitted, ...]:
+        """Every permitted next step: type, who may make it, which refs it may name.
+
+        In the contract's order of event types. ``PositionStated`` and ``DeadlineSet`` may
+        also name any earlier event as their optional ref; those refs are not listed.
+        """
+        fold = self._fold
+        parties = tuple(sorted(fold.parties)) or None
+        live_docs = [d for d in fold.docs.values() if d.live]
+        text = fold.text
+        steps: list[tuple[str, tuple[str, ...] | None, str | None]] = []
+        for kind in fold.permitted_type_names():
+            if kind == "ContactAccepted":
+                for c in fold.contacts.values():
+                    pending = tuple(sorted(p for p in c.to if p not in c.accepted_by))
+                    if c.open and pending:
+                        steps.append((kind, pending, c.id))
+            elif kind == "ContactDeclined":
+                steps += [(kind, tuple(sorted({c.proposer, *c.to})), c.id) for c in fold.contacts.values() if c.open]
+            elif kind == "ContactHeld":
+                steps.append((kind, None, None))
+                steps += [(kind, None, c.id) for c in fold.contacts.values() if c.declined_by is None]
+            elif kind == "ProposalPublished":
+                steps.append((kind, None, None))
+                steps += [(kind, tuple(sorted(d.addressees)), d.id) for d in live_docs]
+            elif kind == "ReplyDelivered":
+                steps += [(kind, tuple(sorted(d.addressees)), d.id) for d in live_docs]
+            elif kind == "DocumentDisclosed":
+                steps += [(kind, None, d.id) for d in fold.docs.values() if not d.public]
+            elif kind == "ProposalWithdrawn":
+                steps += [(kind, (d.author,), d.id) for d in live_docs if d.kind == "proposal"]
+            elif kind == "AgreementSigned":
+                unsigned = tuple(sorted(p for p in text.parties if p not in text.signed)) if text else ()
+                if text is not None and unsigned:
+                    steps.append((kind, unsigned, text.id))
+            elif kind == "AgreementRatified":
+                pending = tuple(sorted(p for p in text.remaining if p not in text.ratified)) if text else ()
+                if text is not None and pending:
+                    steps.append((kind, pending, text.id))
+            elif kind in ("AgreementEnteredIntoForce", "AgreementTerminated"):
+                if text is not None:
+                    steps.append((kind, None, text.id))
+            elif kind == "PartyWithdrew":
+                if text is not None:
+                    steps.append((kind, tuple(sorted(text.remaining)), text.id))
+            elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
+                if parties is not None:
+                    steps.append((kind, parties, None))
+            elif kind == "TalksLapsed":
+                steps.append((kind, None, None))
+                steps += [(kind, None, d) for d in fold.deadlines]
+            elif kind == "EventRetracted":
+                steps += [(kind, None, r) for r in fold.retractable()]
+            else:  # ContactProposed, ConsultationHeld, PositionStated, FrameworkAgreed, TextAgreed, DeadlineSet
+                steps.append((kind, None, None))
+        return tuple(_group(steps))
+
+    def permits(self, event: Event) -> bool:
+        """Whether :meth:`apply` would accept ``event`` now (every rule is checked)."""
+        try:
+            self.apply(event)
+        except EventRejected:
+            return False
+        return True
+
+    @functools.cached_property
+    def documents(self) -> Mapping[str, Document]:
+        """Every proposal and reply by id, in log order."""
+        return FrozenMap(
+            {
+                d.id: Document(
+                    id=d.id,
+                    kind=d.kind,
+                    author=d.author,
+                    addressees=d.addressees,
+                    title=d.title,
+                    public=d.public,
+                    ref=d.ref,
+                    answers=tuple(d.answers),
+                    answered_by=tuple(d.answered_by),
+                    withdrawn_by=d.withdrawn_by,
+                    disclosed_by=d.disclosed_by,
+                )
+                for d in self._fold.docs.values()
+            }
+        )
+
+    @functools.cached_property
+    def contacts(self) -> Mapping[str, Contact]:
+        """Every proposed contact by id, in log order."""
+        return FrozenMap(
+            {
+                c.id: Contact(
+                    id=c.id,
+                    proposer=c.proposer,
+                    to=c.to,
+                    accepted_by=tuple(c.accepted_by),
+                    declined_by=c.declined_by[0] if c.declined_by else None,
+                    held_by=tuple(c.held_by),
+                )
+                for c in self._fold.contacts.values()
+            }
+        )
+
+    @functools.cached_property
+    def agreements(self) -> Mapping[str, Agreement]:
+        """Agreed frameworks and texts by id, in log order."""
+        return FrozenMap(
+            {
+                a.id: Agreement(
+                    id=a.id,
+                    kind=a.kind,
+                    title=a.title,
+                    parties=a.parties,
+                    signed=FrozenMap(a.signed),
+                    ratified=FrozenMap(a.ratified),
+                    withdrawn=FrozenMap(a.withdrawn),
+                    entered_into_force=a.entered_into_force,
+                    terminated=a.terminated,
+                )
+                for a in self._fold.agreements.values()
+            }
+        )
+
+    @property
+    def agreement(self) -> Agreement | None:
+        """The agreed text the stages from ``text_agreed`` on follow, if any."""
+        text = self._fold.text
+        return None if text is None else self.agreements[text.id]
+
+    @functools.cached_property
+    def deadlines(self) -> Mapping[str, Deadline]:
+        """Every deadline by id, in log order."""
+        return FrozenMap(
+            {
+                k: Deadline(
+                    id=k,
+                    deadline=r.event.deadline,
+                    ref=r.event.ref,
+                    actor=r.event.actor,
+                    met_by=r.met_by,
+                    lapsed_by=r.lapsed_by,
+                )
+                for k, r in self._fold.deadlines.items()
+            }
+        )
+
+    def overdue(self, on: PartialDate | dt.date | str | None = None) -> tuple[Deadline, ...]:
+        """The deadlines passed unmet on ``on`` (default: ``as_of``, else today, UTC)."""
+        day = (
+            parse_date(on, field="on")
+            if on is not None
+            else self.as_of or PartialDate.of(dt.datetime.now(dt.UTC).date())
+        )
+        return tuple(d for d in self.deadlines.values() if d.overdue(day))
+
+    @functools.cached_property
+    def positions(self) -> Mapping[tuple[str, str], Position]:
+        """Each party's latest stance on each item, by ``(party, item)``."""
+        return FrozenMap(
+            {(p, i): Position(party=p, item=i, stance=s, event=e) for (p, i), (s, e) in self._fold.positions.items()}
+        )
+
+    @property
+    def negotiating(self) -> bool:
+        """Whether agreement is still being sought (exploration to framework_agreed)."""
+        return self.stage in NEGOTIATING_STAGES
+
+    # -- moving on ---------------------------------------------------------------------------
+
+    def apply(self, event: Event, *, strict: bool = True) -> NegotiationState:
+        """The state after ``event``, validated as strict replay validates it.
+
+        Raises:
+            EventRejected: (strict) a subclass naming the event, the stage and what was
+                expected; the state itself is unchanged (it is immutable).
+        """
+        return self.extend((event,), strict=strict)
+
+    def extend(self, events: Iterable[Event], *, strict: bool = True) -> NegotiationState:
+        """The state after ``events``, in order (one copy of the state, however many events)."""
+        fold = self._fold.copy()
+        for event in events:
+            fold.apply(event, strict=strict)
+        return NegotiationState(fold, as_of=self.as_of, known_at=self.known_at)
+
+    # -- output ------------------------------------------------------------------------------
+
+    def to_dict(self, *, detail: bool = False) -> dict[str, Any]:
+        """The state as JSON-ready data: the keys of ``status --json``.
+
+        Always ``negotiation``, ``stage``, ``awaiting``, ``permitted``, ``overdue`` and
+        ``rejected``; with ``detail`` also documents, contacts, agreements, positions,
+        deadlines and the timeline (event ids).
+        """
+        out: dict[str, Any] = {
+            "negotiation": self.negotiation,
+            "stage": self.stage.value,
+            "as_of": None if self.as_of is None else str(self.as_of),
+            "known_at": None if self.known_at is None else self.known_at.isoformat(),
+            "events": len(self._fold.events),
+            "awaiting": [a.to_dict() for a in self.awaiting],
+            "permitted": [p.to_dict() for p in self.permitted],
+            "overdue": [d.id for d in self.overdue()],
+            "rejected": [{"id": e.event_id, "type": e.event.TYPE, "error": e.message} for e in self.rejected],
+        }
+        if detail:
+            out.update(
+                documents=[d.to_dict() for d in self.documents.values()],
+                contacts=[c.to_dict() for c in self.contacts.values()],
+                agreements=[a.to_dict() for a in self.agreements.values()],
+                positions=[p.to_dict() for p in self.positions.values()],
+                deadlines=[d.to_dict() for d in self.deadlines.values()],
+                timeline=[e.id for e in self.timeline],
+            )
+        return out
