@@ -46,6 +46,19 @@ from negotiation.events import (
 from negotiation.machine import NEUTRAL_TYPES, Engine, Stage, TableEngine, permitted_types
 
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
+#: The moves that settle a deadline set on what they reference (answers, signatures, ...).
+_SETTLING = frozenset(
+    (
+        "ReplyDelivered",
+        "ProposalPublished",
+        "ContactAccepted",
+        "ContactDeclined",
+        "ContactHeld",
+        "AgreementSigned",
+        "AgreementRatified",
+        "AgreementEnteredIntoForce",
+    )
+)
 
 
 class DocRecord:
@@ -313,7 +326,7 @@ class Fold:
         if ref is not None:
             self.ref_count[ref] = self.ref_count.get(ref, 0) + 1
             waiting = self.deadlines_by_ref.get(ref)
-            if waiting:
+            if waiting and event.TYPE in _SETTLING:
                 actor = _actor_of(event)
                 signers = getattr(event, "parties", ()) if isinstance(event, AgreementSigned) else ()
                 for record in waiting:

@@ -95,7 +95,7 @@ def _lines(source: Source) -> tuple[str, str | None, Iterator[tuple[int, str | b
         try:
             handle = path.open("rb")
         except OSError as e:
-            msg = f"cannot read {os.fspath(source)}: {e.strerror}"
+            msg = f"cannot read the log: {e.strerror}"
             raise NegotiationError(msg, path=os.fspath(source)) from e
         return os.fspath(source), path.stem, enumerate(handle, start=1), handle
     return "<lines>", None, enumerate(source, start=1), None

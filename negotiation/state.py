@@ -191,9 +191,10 @@ class Agreement:
 class Deadline:
     """A deadline, and the event that met it or that recorded its lapse.
 
-    A deadline with a ``ref`` is met by the first later event that names the same ref (made by
-    ``actor``, when the deadline names one); one without is met by an agreement (FrameworkAgreed
-    or TextAgreed).
+    A deadline with a ``ref`` is met by the first later move that settles it: a reply,
+    counter-proposal, contact answer, contact held, signature, ratification or entry into force
+    naming the same ref (made by ``actor``, when the deadline names one). A deadline without a
+    ``ref`` is met by an agreement (FrameworkAgreed or TextAgreed).
     """
 
     id: str

@@ -1,0 +1,117 @@
+"""The command line: status, timeline, check, diagram; errors are one line and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from negotiation.cli import cli
+from tests.conftest import FOUNDING
+from tests.test_logfile import BAD_LINES, DRAFT
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_status_json_of_the_founding_log_on_the_seed_day() -> None:
+    """status --json as of 2022-02-02: talks, Russia owes moves on the US and NATO replies and the US offer."""
+    code, out, _ = run("status", str(FOUNDING), "--as-of", "2022-02-02", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["negotiation"] == "security-guarantees-2021"
+    assert data["stage"] == "talks"
+    assert {(a["party"], a["ref"]) for a in data["awaiting"]} == {
+        ("RU", "us-reply"),
+        ("RU", "nato-reply"),
+        ("RU", "us-offer-leader-contact"),
+    }
+    assert all(set(a) == {"party", "types", "ref"} for a in data["awaiting"])
+    assert all(set(p) >= {"type", "actors", "refs"} for p in data["permitted"])
+    assert {"type": "ReplyDelivered", "actors": ["RU"], "refs": ["us-reply", "nato-reply"]} in data["permitted"]
+
+
+def test_status_text_names_stage_owed_moves_and_steps() -> None:
+    """The text form has the stage line, the owed moves and the permitted steps."""
+    code, out, _ = run("status", str(FOUNDING), "--as-of", "2022-02-02")
+    assert code == 0
+    assert out.startswith("security-guarantees-2021 as of 2022-02-02: stage talks (")
+    assert "  RU owes ContactAccepted or ContactDeclined on 'us-offer-leader-contact'" in out
+    assert "Permitted next steps:" in out
+
+
+def test_status_detail_and_known_at() -> None:
+    """--detail adds documents and the timeline; --known-at cuts by recording time."""
+    code, out, _ = run("status", str(FOUNDING), "--json", "--detail", "--as-of", "2022-02-02")
+    data = json.loads(out)
+    assert code == 0
+    assert {"documents", "contacts", "agreements", "positions", "deadlines", "timeline"} <= set(data)
+    code, out, _ = run("status", str(FOUNDING), "--json", "--known-at", "2021-12-16")
+    assert json.loads(out)["stage"] == "proposal_open"
+
+
+def test_timeline_is_sorted_and_json_lines_reimport() -> None:
+    """timeline prints events by date; --json prints lines that read back as the same events."""
+    code, out, _ = run("timeline", str(FOUNDING), "--json")
+    assert code == 0
+    dates = [json.loads(line)["occurred"][:10] for line in out.splitlines()]
+    assert dates == sorted(dates)
+    code, text, _ = run("timeline", str(FOUNDING), "--as-of", "2021-06-16")
+    assert text.splitlines() == [text.splitlines()[0]]
+    assert "ContactHeld" in text
+
+
+@pytest.mark.parametrize(("line", "error", "message"), BAD_LINES, ids=[e.__name__ for _, e, _ in BAD_LINES])
+def test_errors_are_one_line_exit_1(tmp_path: Path, line: str, error: type, message: str) -> None:
+    """Each kind of bad input: one line on stderr naming file, line and culprit; exit 1."""
+    log = tmp_path / "log.jsonl"
+    log.write_text(f"{DRAFT}\n{line}\n", encoding="utf-8")
+    code, out, err = run("status", str(log))
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"Error: {log}:2{message}")
+    assert err.count("\n") == 1
+
+
+def test_check_exit_codes(tmp_path: Path) -> None:
+    """check exits 0 on a clean log and 1 with every error listed otherwise."""
+    assert run("check", str(FOUNDING))[0] == 0
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join([DRAFT, BAD_LINES[0][0], BAD_LINES[7][0]]) + "\n", encoding="utf-8")
+    code, out, err = run("check", str(log), "--json")
+    assert code == 1
+    assert [(e["line"], e["error"]) for e in json.loads(out)] == [(2, "LogSyntaxError"), (3, "UnknownReference")]
+    code, _, err = run("check", str(log))
+    assert code == 1
+    assert err.splitlines()[-1] == f"{log}: 2 errors"
+
+
+def test_diagram_is_mermaid() -> None:
+    """diagram prints a Mermaid state diagram with every stage."""
+    code, out, _ = run("diagram")
+    assert code == 0
+    assert "stateDiagram-v2" in out
+    assert "talks --> framework_agreed: FrameworkAgreed" in out
+    assert "suspended --> text_agreed: TalksResumed [paused_in_text_agreed]" in out
+
+
+def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
+    """Through the real entry point, a missing file and a bad option give one line, no traceback."""
+    missing = subprocess.run(
+        [sys.executable, "-m", "negotiation.cli", "status", str(tmp_path / "none.jsonl")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr
+    assert missing.stderr == f"Error: {tmp_path / 'none.jsonl'}: cannot read the log: No such file or directory\n"
+    assert "Usage:" in subprocess.run(
+        [sys.executable, "-m", "negotiation.cli", "--help"], capture_output=True, text=True, check=True
+    ).stdout
