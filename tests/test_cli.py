@@ -112,6 +112,9 @@ def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr
     assert missing.stderr == f"Error: {tmp_path / 'none.jsonl'}: cannot read the log: No such file or directory\n"
-    assert "Usage:" in subprocess.run(
-        [sys.executable, "-m", "negotiation.cli", "--help"], capture_output=True, text=True, check=True
-    ).stdout
+    assert (
+        "Usage:"
+        in subprocess.run(
+            [sys.executable, "-m", "negotiation.cli", "--help"], capture_output=True, text=True, check=True
+        ).stdout
+    )

@@ -32,8 +32,14 @@ def test_parse_keeps_precision(text: str, precision: str, first: dt.date, last: 
     [
         ("2022-02-30", "date='2022-02-30' is not a valid date: day is out of range for month"),
         ("2022-13", "date='2022-13' is not a valid date: month must be in 1..12"),
-        ("2022-01-26T10:00", "date='2022-01-26T10:00' is a date-time without a UTC offset; add one, e.g. 2022-01-26T10:00+00:00"),
-        ("26/01/2022", "date='26/01/2022' is not a date: expected YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time with a UTC offset"),
+        (
+            "2022-01-26T10:00",
+            "date='2022-01-26T10:00' is a date-time without a UTC offset; add one, e.g. 2022-01-26T10:00+00:00",
+        ),
+        (
+            "26/01/2022",
+            "date='26/01/2022' is not a date: expected YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time with a UTC offset",
+        ),
     ],
 )
 def test_parse_refuses_impossible_and_malformed(text: str, message: str) -> None:
@@ -61,4 +67,4 @@ def test_timestamp_of_a_date_is_the_end_of_that_day() -> None:
     """known_at=2022-02-02 includes everything recorded that day."""
     assert parse_timestamp("2022-02-02") == dt.datetime(2022, 2, 2, 23, 59, 59, 999999, tzinfo=dt.UTC)
     with pytest.raises(InvalidDate, match="naive"):
-        parse_timestamp(dt.datetime(2022, 2, 2, 12, 0))  # noqa: DTZ001 - the naive value is the point
+        parse_timestamp(dt.datetime(2022, 2, 2, 12, 0))

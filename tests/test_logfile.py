@@ -30,20 +30,58 @@ DRAFT = '{"id": "draft", "type": "ProposalPublished", "occurred": "2021-12-17", 
 BAD_LINES = [
     ("{not json", LogSyntaxError, ": not valid JSON: Expecting property name enclosed in double quotes at column 2"),
     ("[1, 2]", LogSyntaxError, ": expected a JSON object, got list [1, 2]"),
-    ('{"id": "x", "type": "Proposal", "occurred": "2022"}', InvalidEvent, " event 'x': type='Proposal' is not an event type; expected one of: ContactProposed"),
-    ('{"id": "x", "type": "ReplyDelivered", "occurred": "2022", "actor": "US"}', InvalidEvent, " event 'x': ReplyDelivered: missing field 'ref'"),
-    ('{"id": "x", "type": "ReplyDelivered", "occurred": "2022", "actor": "US", "ref": "draft", "public": "no"}', InvalidEvent, " event 'x': ReplyDelivered: public='no' must be true or false"),
-    ('{"id": "x", "type": "ReplyDelivered", "occurred": "2022-02-30", "actor": "US", "ref": "draft"}', InvalidDate, " event 'x': ReplyDelivered: occurred='2022-02-30' is not a valid date: day is out of range for month"),
-    ('{"id": "draft", "type": "ReplyDelivered", "occurred": "2022-01-26", "actor": "US", "ref": "draft"}', DuplicateEventId, " event 'draft': id 'draft' is already used in this negotiation"),
-    ('{"id": "x", "type": "ReplyDelivered", "occurred": "2022-01-26", "actor": "US", "ref": "drafts"}', UnknownReference, " event 'x': ref='drafts' names no earlier event of this negotiation"),
-    ('{"id": "x", "type": "ReplyDelivered", "occurred": "2022-01-26", "actor": "UA", "ref": "draft"}', WrongActor, " event 'x': actor='UA' is not an addressee of 'draft'; expected one of: 'US', 'NATO'"),
-    ('{"id": "x", "type": "AgreementSigned", "occurred": "2022-01-26", "parties": ["US"], "ref": "draft"}', NotPermitted, " event 'x': AgreementSigned is not permitted in stage 'proposal_open'; permitted: ContactProposed, "),
-    ('{"id": "x", "type": "ReplyDelivered", "occurred": "2021-12-16", "actor": "US", "ref": "draft"}', DatedBeforeReference, " event 'x': occurred='2021-12-16' is before the event it references ('draft', occurred '2021-12-17')"),
+    (
+        '{"id": "x", "type": "Proposal", "occurred": "2022"}',
+        InvalidEvent,
+        " event 'x': type='Proposal' is not an event type; expected one of: ContactProposed",
+    ),
+    (
+        '{"id": "x", "type": "ReplyDelivered", "occurred": "2022", "actor": "US"}',
+        InvalidEvent,
+        " event 'x': ReplyDelivered: missing field 'ref'",
+    ),
+    (
+        '{"id": "x", "type": "ReplyDelivered", "occurred": "2022", "actor": "US", "ref": "draft", "public": "no"}',
+        InvalidEvent,
+        " event 'x': ReplyDelivered: public='no' must be true or false",
+    ),
+    (
+        '{"id": "x", "type": "ReplyDelivered", "occurred": "2022-02-30", "actor": "US", "ref": "draft"}',
+        InvalidDate,
+        " event 'x': ReplyDelivered: occurred='2022-02-30' is not a valid date: day is out of range for month",
+    ),
+    (
+        '{"id": "draft", "type": "ReplyDelivered", "occurred": "2022-01-26", "actor": "US", "ref": "draft"}',
+        DuplicateEventId,
+        " event 'draft': id 'draft' is already used in this negotiation",
+    ),
+    (
+        '{"id": "x", "type": "ReplyDelivered", "occurred": "2022-01-26", "actor": "US", "ref": "drafts"}',
+        UnknownReference,
+        " event 'x': ref='drafts' names no earlier event of this negotiation",
+    ),
+    (
+        '{"id": "x", "type": "ReplyDelivered", "occurred": "2022-01-26", "actor": "UA", "ref": "draft"}',
+        WrongActor,
+        " event 'x': actor='UA' is not an addressee of 'draft'; expected one of: 'US', 'NATO'",
+    ),
+    (
+        '{"id": "x", "type": "AgreementSigned", "occurred": "2022-01-26", "parties": ["US"], "ref": "draft"}',
+        NotPermitted,
+        " event 'x': AgreementSigned is not permitted in stage 'proposal_open'; permitted: ContactProposed, ",
+    ),
+    (
+        '{"id": "x", "type": "ReplyDelivered", "occurred": "2021-12-16", "actor": "US", "ref": "draft"}',
+        DatedBeforeReference,
+        " event 'x': occurred='2021-12-16' is before the event it references ('draft', occurred '2021-12-17')",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("line", "error", "message"), BAD_LINES, ids=[e.__name__ for _, e, _ in BAD_LINES])
-def test_bad_input_is_refused_with_file_line_and_culprit(tmp_path: Path, line: str, error: type[NegotiationError], message: str) -> None:
+def test_bad_input_is_refused_with_file_line_and_culprit(
+    tmp_path: Path, line: str, error: type[NegotiationError], message: str
+) -> None:
     """The library raises a specific error whose message starts with file:line and names the culprit."""
     log = tmp_path / "log.jsonl"
     log.write_text(f"{DRAFT}\n{line}\n", encoding="utf-8")
@@ -113,7 +151,7 @@ def test_unknown_fields_survive_a_round_trip(tmp_path: Path) -> None:
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     """A log that cannot be read is a NegotiationError naming the path."""
-    with pytest.raises(NegotiationError, match="nope.jsonl: cannot read the log: No such file or directory"):
+    with pytest.raises(NegotiationError, match=r"nope\.jsonl: cannot read the log: No such file or directory"):
         read_log(tmp_path / "nope.jsonl")
 
 

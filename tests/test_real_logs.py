@@ -76,4 +76,12 @@ def test_founding_log_as_of_the_seed_briefing() -> None:
     assert not before.documents["us-reply"].public
     assert not before.documents["nato-reply"].public
     kinds = {p.type for p in state.permitted}
-    assert {"ReplyDelivered", "ContactHeld", "ConsultationHeld", "ProposalPublished", "FrameworkAgreed", "TalksSuspended", "TalksBrokenOff"} <= kinds
+    assert {
+        "ReplyDelivered",
+        "ContactHeld",
+        "ConsultationHeld",
+        "ProposalPublished",
+        "FrameworkAgreed",
+        "TalksSuspended",
+        "TalksBrokenOff",
+    } <= kinds

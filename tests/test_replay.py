@@ -43,7 +43,9 @@ from negotiation import (
 )
 
 
-def draft(id: str = "draft", occurred: str = "2021-12-17", to: tuple[str, ...] = ("US", "NATO"), **kw: object) -> ProposalPublished:
+def draft(
+    id: str = "draft", occurred: str = "2021-12-17", to: tuple[str, ...] = ("US", "NATO"), **kw: object
+) -> ProposalPublished:
     return ProposalPublished(id=id, occurred=occurred, actor=kw.pop("actor", "RU"), to=list(to), title="Draft", **kw)  # type: ignore[arg-type]
 
 
@@ -96,24 +98,80 @@ def test_worked_example_of_the_contract() -> None:
         ([draft(), reply("r", "NATO", "draft")], Stage.TALKS),
         ([draft(), draft("d2"), reply("r", "NATO", "draft")], Stage.PROPOSAL_OPEN),
         ([draft(), reply("r", "NATO", "draft"), draft("d2", "2022-02-01")], Stage.PROPOSAL_OPEN),
-        ([draft(), ProposalPublished(id="counter", occurred="2022-01-01", actor="US", to=["RU"], title="Counter", ref="draft")], Stage.PROPOSAL_OPEN),
+        (
+            [
+                draft(),
+                ProposalPublished(
+                    id="counter", occurred="2022-01-01", actor="US", to=["RU"], title="Counter", ref="draft"
+                ),
+            ],
+            Stage.PROPOSAL_OPEN,
+        ),
         ([draft(), ProposalWithdrawn(occurred="2022-01-01", actor="RU", ref="draft")], Stage.TALKS),
         ([draft(), FrameworkAgreed(occurred="2022-03", parties=["RU", "US"], title="F")], Stage.FRAMEWORK_AGREED),
-        ([draft(), FrameworkAgreed(occurred="2022-03", parties=["RU", "US"], title="F"), draft("d2", "2022-04-01")], Stage.FRAMEWORK_AGREED),
+        (
+            [draft(), FrameworkAgreed(occurred="2022-03", parties=["RU", "US"], title="F"), draft("d2", "2022-04-01")],
+            Stage.FRAMEWORK_AGREED,
+        ),
         (treaty(), Stage.TEXT_AGREED),
         ([*treaty(), AgreementSigned(occurred="1987-12-08", parties=["US"], ref="text")], Stage.TEXT_AGREED),
         ([*treaty(), AgreementSigned(occurred="1987-12-08", parties=["US", "SU"], ref="text")], Stage.SIGNED),
         ([*treaty(), AgreementRatified(occurred="1988-05-27", actor="US", ref="text")], Stage.RATIFYING),
         ([*treaty(), AgreementEnteredIntoForce(occurred="1988-06-01", ref="text")], Stage.IN_FORCE),
-        ([*treaty(), AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"), PartyWithdrew(occurred="2019-08-02", actor="US", ref="text")], Stage.TERMINATED),
-        ([*treaty(("A", "B", "C")), AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"), PartyWithdrew(occurred="2019-08-02", actor="A", ref="text")], Stage.IN_FORCE),
-        ([*treaty(), AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"), AgreementTerminated(occurred="2019", ref="text", reason="denounced")], Stage.TERMINATED),
+        (
+            [
+                *treaty(),
+                AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"),
+                PartyWithdrew(occurred="2019-08-02", actor="US", ref="text"),
+            ],
+            Stage.TERMINATED,
+        ),
+        (
+            [
+                *treaty(("A", "B", "C")),
+                AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"),
+                PartyWithdrew(occurred="2019-08-02", actor="A", ref="text"),
+            ],
+            Stage.IN_FORCE,
+        ),
+        (
+            [
+                *treaty(),
+                AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"),
+                AgreementTerminated(occurred="2019", ref="text", reason="denounced"),
+            ],
+            Stage.TERMINATED,
+        ),
         ([draft(), TalksSuspended(occurred="2022-01", actor="RU")], Stage.SUSPENDED),
-        ([draft(), TalksSuspended(occurred="2022-01", actor="RU"), TalksResumed(occurred="2022-02", actor="US")], Stage.PROPOSAL_OPEN),
-        ([*treaty(), TalksSuspended(occurred="1988", actor="SU"), TalksResumed(occurred="1989", actor="SU")], Stage.TEXT_AGREED),
-        ([draft(), TalksBrokenOff(occurred="2022-01", actor="RU"), TalksResumed(occurred="2022-02", actor="RU")], Stage.EXPLORATION),
-        ([draft(), reply("r", "US", "draft"), TalksBrokenOff(occurred="2022-02", actor="RU"), TalksResumed(occurred="2022-03", actor="RU")], Stage.TALKS),
-        ([draft(), DeadlineSet(id="dl", occurred="2021-12-20", deadline="2022-01-15"), TalksLapsed(occurred="2022-01-16", ref="dl")], Stage.LAPSED),
+        (
+            [draft(), TalksSuspended(occurred="2022-01", actor="RU"), TalksResumed(occurred="2022-02", actor="US")],
+            Stage.PROPOSAL_OPEN,
+        ),
+        (
+            [*treaty(), TalksSuspended(occurred="1988", actor="SU"), TalksResumed(occurred="1989", actor="SU")],
+            Stage.TEXT_AGREED,
+        ),
+        (
+            [draft(), TalksBrokenOff(occurred="2022-01", actor="RU"), TalksResumed(occurred="2022-02", actor="RU")],
+            Stage.EXPLORATION,
+        ),
+        (
+            [
+                draft(),
+                reply("r", "US", "draft"),
+                TalksBrokenOff(occurred="2022-02", actor="RU"),
+                TalksResumed(occurred="2022-03", actor="RU"),
+            ],
+            Stage.TALKS,
+        ),
+        (
+            [
+                draft(),
+                DeadlineSet(id="dl", occurred="2021-12-20", deadline="2022-01-15"),
+                TalksLapsed(occurred="2022-01-16", ref="dl"),
+            ],
+            Stage.LAPSED,
+        ),
     ],
 )
 def test_stage_after_events(events: list[Event], stage: Stage) -> None:
@@ -129,7 +187,9 @@ def test_neutral_events_change_no_stage_but_idle() -> None:
         ContactHeld(occurred="2022-01-02", parties=["US", "RU"], level="leader", mode="phone"),
         ConsultationHeld(occurred="2022-01-03", parties=["US", "RU"]),
         PositionStated(occurred="2022-01-04", actor="US", summary="no"),
-        DocumentDisclosed(occurred="2022-01-05", actor="El Pais", ref="draft") if False else DeadlineSet(occurred="2022-01-05", deadline="2022-02"),
+        DocumentDisclosed(occurred="2022-01-05", actor="El Pais", ref="draft")
+        if False
+        else DeadlineSet(occurred="2022-01-05", deadline="2022-02"),
     ):
         assert base.apply(event).stage is Stage.PROPOSAL_OPEN
 
@@ -142,12 +202,18 @@ def test_paused_stages_permit_only_neutral_events_resumption_and_retraction() ->
     assert info.value.stage == "suspended"
     assert "TalksResumed" in info.value.permitted
     assert "ReplyDelivered" not in info.value.permitted
-    assert str(info.value).startswith("event 'r': ReplyDelivered is not permitted in stage 'suspended'; permitted: ContactProposed")
+    assert str(info.value).startswith(
+        "event 'r': ReplyDelivered is not permitted in stage 'suspended'; permitted: ContactProposed"
+    )
 
 
 def test_terminated_is_final() -> None:
     """After termination no agreement event is permitted."""
-    events = [*treaty(), AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"), AgreementTerminated(occurred="2019", ref="text")]
+    events = [
+        *treaty(),
+        AgreementEnteredIntoForce(occurred="1988-06-01", ref="text"),
+        AgreementTerminated(occurred="2019", ref="text"),
+    ]
     state = replay(events, negotiation="n")
     assert {p.type for p in state.permitted} <= {
         "ContactProposed", "ContactAccepted", "ContactDeclined", "ContactHeld", "ConsultationHeld",
@@ -161,13 +227,37 @@ def test_terminated_is_final() -> None:
     ("event", "error", "message"),
     [
         (reply("x", "US", "nope"), UnknownReference, "ref='nope' names no earlier event of this negotiation"),
-        (reply("x", "RU", "draft"), WrongActor, "actor='RU' is not an addressee of 'draft'; expected one of: 'US', 'NATO'"),
-        (reply("x", "US", "draft", occurred="2021-12-01"), DatedBeforeReference, "occurred='2021-12-01' is before the event it references ('draft', occurred '2021-12-17')"),
+        (
+            reply("x", "RU", "draft"),
+            WrongActor,
+            "actor='RU' is not an addressee of 'draft'; expected one of: 'US', 'NATO'",
+        ),
+        (
+            reply("x", "US", "draft", occurred="2021-12-01"),
+            DatedBeforeReference,
+            "occurred='2021-12-01' is before the event it references ('draft', occurred '2021-12-17')",
+        ),
         (reply("draft", "US", "draft"), DuplicateEventId, "id 'draft' is already used in this negotiation"),
-        (ContactAccepted(id="x", occurred="2022-01-01", actor="US", ref="draft"), InvalidReference, "ref='draft' is a ProposalPublished, expected a ContactProposed"),
-        (ProposalWithdrawn(id="x", occurred="2022-01-01", actor="US", ref="draft"), WrongActor, "actor='US' is not the author of 'draft'; expected one of: 'RU'"),
-        (TalksSuspended(id="x", occurred="2022-01-01", actor="UA"), WrongActor, "actor='UA' is not a party named in this negotiation; expected one of: 'NATO', 'RU', 'US'"),
-        (AgreementSigned(id="x", occurred="2022-01-01", parties=["US"], ref="draft"), NotPermitted, "AgreementSigned is not permitted in stage 'proposal_open'"),
+        (
+            ContactAccepted(id="x", occurred="2022-01-01", actor="US", ref="draft"),
+            InvalidReference,
+            "ref='draft' is a ProposalPublished, expected a ContactProposed",
+        ),
+        (
+            ProposalWithdrawn(id="x", occurred="2022-01-01", actor="US", ref="draft"),
+            WrongActor,
+            "actor='US' is not the author of 'draft'; expected one of: 'RU'",
+        ),
+        (
+            TalksSuspended(id="x", occurred="2022-01-01", actor="UA"),
+            WrongActor,
+            "actor='UA' is not a party named in this negotiation; expected one of: 'NATO', 'RU', 'US'",
+        ),
+        (
+            AgreementSigned(id="x", occurred="2022-01-01", parties=["US"], ref="draft"),
+            NotPermitted,
+            "AgreementSigned is not permitted in stage 'proposal_open'",
+        ),
     ],
 )
 def test_refusals_name_event_culprit_and_expectation(event: Event, error: type[Exception], message: str) -> None:
@@ -189,7 +279,9 @@ def test_contacts_answered_declined_held() -> None:
     cancelled = accepted.apply(ContactDeclined(id="no", occurred="2022-02-22", actor="US", ref="offer"))
     assert cancelled.contacts["offer"].status == "declined"
     with pytest.raises(InvalidReference, match="was declined"):
-        cancelled.apply(ContactHeld(occurred="2022-02-25", parties=["US", "RU"], level="minister", mode="in_person", ref="offer"))
+        cancelled.apply(
+            ContactHeld(occurred="2022-02-25", parties=["US", "RU"], level="minister", mode="in_person", ref="offer")
+        )
     with pytest.raises(WrongActor):
         state.apply(ContactAccepted(occurred="2022-02-18", actor="RU", ref="offer"))
 
@@ -199,7 +291,10 @@ def test_signatures_and_ratifications_are_owed() -> None:
     state = replay(treaty(), negotiation="n")
     assert [(a.party, a.types) for a in state.awaiting] == [("US", ("AgreementSigned",)), ("SU", ("AgreementSigned",))]
     signed = state.apply(AgreementSigned(occurred="1987-12-08", parties=["US", "SU"], ref="text"))
-    assert [(a.party, a.types) for a in signed.awaiting] == [("US", ("AgreementRatified",)), ("SU", ("AgreementRatified",))]
+    assert [(a.party, a.types) for a in signed.awaiting] == [
+        ("US", ("AgreementRatified",)),
+        ("SU", ("AgreementRatified",)),
+    ]
     with pytest.raises(WrongActor, match="has already signed"):
         signed.apply(AgreementSigned(occurred="1987-12-09", parties=["US"], ref="text"))
     ratified = signed.apply(AgreementRatified(occurred="1988-05-27", actor="US", ref="text"))
@@ -280,7 +375,9 @@ def test_permitted_retractions_are_exactly_the_valid_ones() -> None:
     ]
     state = replay(events, negotiation="n")
     listed = {ref for p in state.permitted if p.type == "EventRetracted" for ref in p.refs}
-    accepted = {e.id for e in state.events if state.permits(EventRetracted(occurred="2022-03-01", ref=e.id, reason="test"))}
+    accepted = {
+        e.id for e in state.events if state.permits(EventRetracted(occurred="2022-03-01", ref=e.id, reason="test"))
+    }
     assert listed == accepted
     assert "s" not in listed  # without the suspension the resumption would be refused
     assert "r" in listed
@@ -342,5 +439,9 @@ def test_empty_state_and_timeline_order() -> None:
 
 def test_transitions_engine_gives_the_same_state() -> None:
     """Replay driven by transitions triggers gives the same state as the table."""
-    events = [*example(), reply("ru", "RU", "reply-us", occurred="2022-02-17"), TalksBrokenOff(occurred="2022-02-24", actor="RU")]
+    events = [
+        *example(),
+        reply("ru", "RU", "reply-us", occurred="2022-02-17"),
+        TalksBrokenOff(occurred="2022-02-24", actor="RU"),
+    ]
     assert replay(events, negotiation="n", engine="transitions") == replay(events, negotiation="n")

@@ -1,0 +1,27 @@
+"""The public API: __all__ is explicit, sorted and complete."""
+
+from __future__ import annotations
+
+import negotiation
+
+
+def _order(name: str) -> tuple[int, str]:
+    if name.isupper():
+        return (0, name)
+    return (1 if name[0].isupper() else 2, name)
+
+
+def test_all_equals_the_public_names() -> None:
+    """Every public name of the package is in __all__ and every name in __all__ exists."""
+    public = {n for n in dir(negotiation) if not n.startswith("_")} - {
+        # submodules are reachable as attributes once imported; they are not re-exports
+        name
+        for name in dir(negotiation)
+        if type(getattr(negotiation, name)).__name__ == "module"
+    }
+    assert set(negotiation.__all__) - {"__version__"} == public
+
+
+def test_all_is_sorted() -> None:
+    """__all__ lists constants, then classes, then the rest (functions, __version__), each in code-point order."""
+    assert negotiation.__all__ == sorted(negotiation.__all__, key=_order)
