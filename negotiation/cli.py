@@ -205,7 +205,7 @@ def main() -> None:
     """The console script: run the CLI; an unexpected error is one line, never a traceback."""
     try:
         cli.main(prog_name="negotiation", standalone_mode=True)
-    except Exception as e:  # noqa: BLE001 - last line of defence for the CLI user
+    except Exception as e:  # the last line of defence: no traceback reaches a CLI user
         click.echo(f"Error: internal error: {type(e).__name__}: {e} (please report this)", err=True)
         sys.exit(1)
 

@@ -118,3 +118,18 @@ def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
             [sys.executable, "-m", "negotiation.cli", "--help"], capture_output=True, text=True, check=True
         ).stdout
     )
+
+
+def test_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug surfacing as an unexpected exception still gives one line and exit 1, no traceback."""
+    import negotiation.cli as module
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "load_state", broken)
+    monkeypatch.setattr(sys, "argv", ["negotiation", "status", str(FOUNDING)])
+    with pytest.raises(SystemExit) as info:
+        module.main()
+    assert info.value.code == 1
+    assert capsys.readouterr().err == "Error: internal error: RuntimeError: boom (please report this)\n"
