@@ -9,6 +9,7 @@ key. A date-time is compared by its UTC date.
 from __future__ import annotations
 
 import calendar
+import functools
 import datetime as dt
 import re
 from typing import Literal
@@ -53,6 +54,13 @@ class PartialDate:
             InvalidDate: naming ``field`` and the text, for a malformed or impossible date
                 (``2022-02-30``) or a date-time without a UTC offset.
         """
+        if isinstance(text, str):
+            return _parse_cached(text, field)
+        return cls._parse(text, field=field)
+
+    @classmethod
+    def _parse(cls, text: str, *, field: str = "date") -> PartialDate:
+        """:meth:`parse` without the cache."""
         if not isinstance(text, str):
             msg = f"{field}={text!r} must be a date string (YYYY, YYYY-MM, YYYY-MM-DD or an ISO date-time with offset)"
             raise InvalidDate(msg)
@@ -139,6 +147,12 @@ class PartialDate:
         if self.moment is not None:
             return self.moment.astimezone(dt.UTC)
         return _END_OF_DAY(self.last_day)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(text: str, field: str) -> PartialDate:
+    """Dates repeat across a log: parse each text once (immutable results, errors not cached)."""
+    return PartialDate._parse(text, field=field)
 
 
 def _END_OF_DAY(day: dt.date) -> dt.datetime:  # noqa: N802 - reads as a constant-like helper

@@ -298,7 +298,7 @@ class Source:
         known = {k: v for k, v in data.items() if k in cls._KEYS}
         extra = {k: v for k, v in data.items() if k not in cls._KEYS}
         try:
-            return cls(**known, extra=extra)
+            return cls(**known)
         except InvalidEvent as e:
             raise InvalidEvent(f"source: {e.message}") from None
 
@@ -371,11 +371,11 @@ class Event:
     def parties_named(self) -> tuple[str, ...]:
         """Every party this event names: actor, addressees, parties."""
         names: list[str] = []
-        for key in ("actor", "to", "parties"):
-            value = getattr(self, key, None)
+        for key in _PARTY_FIELDS[type(self)]:
+            value = getattr(self, key)
             if isinstance(value, str):
                 names.append(value)
-            elif isinstance(value, tuple):
+            elif value is not None:
                 names.extend(value)
         return tuple(names)
 
@@ -392,13 +392,10 @@ class Event:
         if self.negotiation is not None:
             out["negotiation"] = self.negotiation
         out["occurred"] = str(self.occurred)
-        for field in attrs.fields(type(self)):
-            if field.name in _ENVELOPE or field.name == "extra":
-                continue
-            value = getattr(self, field.name)
-            if value is None:
-                continue
-            out[field.name] = _jsonable(value)
+        for name in _BODY_FIELDS[type(self)]:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _jsonable(value)
         if self.recorded is not None:
             out["recorded"] = self.recorded.isoformat()
         if self.source is not None:
@@ -430,17 +427,24 @@ class Event:
                 msg = f"type={kind!r} is not an event type; expected one of: {', '.join(EVENT_TYPES)}"
             raise InvalidEvent(msg, event_id=event_id)
         names = _FIELD_NAMES[cls]
-        missing = [n for n in _REQUIRED[cls] if n not in data]
-        if missing:
+        if not _REQUIRED_SET[cls].issubset(data):
+            missing = [n for n in _REQUIRED[cls] if n not in data]
             msg = f"{kind}: missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}"
             raise InvalidEvent(msg, event_id=event_id)
-        known = {k: v for k, v in data.items() if k in names and k != "type"}
-        extra = {k: v for k, v in data.items() if k not in names and k != "type"}
+        known: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in names:
+                known[key] = value
+            elif key != "type":
+                extra[key] = value
+        if extra:
+            known["extra"] = extra
         if "id" in known and (not isinstance(known["id"], str) or not known["id"]):
             msg = f"{kind}: id={known['id']!r} must be a non-empty string"
             raise InvalidEvent(msg)
         try:
-            return cls(**known, extra=extra)
+            return cls(**known)
         except InvalidEvent as e:
             raise type(e)(f"{kind}: {e.message}", event_id=event_id) from None
 
@@ -741,9 +745,20 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
 _FIELD_NAMES: dict[type[Event], frozenset[str]] = {
     cls: frozenset(f.name for f in attrs.fields(cls) if f.name != "extra") for cls in EVENT_TYPES.values()
 }
+_BODY_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    cls: tuple(f.name for f in attrs.fields(cls) if f.name not in _ENVELOPE and f.name != "extra")
+    for cls in EVENT_TYPES.values()
+}
+_PARTY_FIELDS: dict[type[Event], tuple[str, ...]] = {
+    cls: tuple(f.name for f in attrs.fields(cls) if f.name in ("actor", "to", "parties"))
+    for cls in EVENT_TYPES.values()
+}
 _REQUIRED: dict[type[Event], tuple[str, ...]] = {
     cls: tuple(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING) for cls in EVENT_TYPES.values()
 }
+
+
+_REQUIRED_SET: dict[type[Event], frozenset[str]] = {cls: frozenset(names) for cls, names in _REQUIRED.items()}
 
 
 def decode_line(line: str | bytes) -> dict[str, Any]:
