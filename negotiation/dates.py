@@ -9,8 +9,8 @@ key. A date-time is compared by its UTC date.
 from __future__ import annotations
 
 import calendar
-import functools
 import datetime as dt
+import functools
 import re
 from typing import Literal
 

@@ -298,7 +298,7 @@ class Source:
         known = {k: v for k, v in data.items() if k in cls._KEYS}
         extra = {k: v for k, v in data.items() if k not in cls._KEYS}
         try:
-            return cls(**known)
+            return cls(**known, extra=extra)
         except InvalidEvent as e:
             raise InvalidEvent(f"source: {e.message}") from None
 

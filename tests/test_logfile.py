@@ -161,3 +161,12 @@ def test_lenient_replay_locates_rejections(tmp_path: Path) -> None:
     log.write_text(DRAFT + "\n" + BAD_LINES[8][0] + "\n", encoding="utf-8")
     state = replay_log(log, strict=False)
     assert [(e.line, e.event_id) for e in state.rejected] == [(2, "x")]
+
+
+def test_unknown_source_keys_survive_a_round_trip() -> None:
+    """A source's own keys (an access date, say) are kept too."""
+    data = json.loads(DRAFT) | {"source": {"title": "T", "accessed": "2026-01-01"}}
+    event = read_log([json.dumps(data)], negotiation="n").events()[0]
+    assert event.source is not None
+    assert event.source.title == "T"
+    assert json.loads(dump_event(event))["source"] == {"title": "T", "accessed": "2026-01-01"}
