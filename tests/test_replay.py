@@ -20,6 +20,7 @@ from negotiation import (
     DeadlineSet,
     DocumentDisclosed,
     DuplicateEventId,
+    EventRejected,
     Event,
     EventRetracted,
     FrameworkAgreed,
@@ -445,3 +446,33 @@ def test_transitions_engine_gives_the_same_state() -> None:
         TalksBrokenOff(occurred="2022-02-24", actor="RU"),
     ]
     assert replay(events, negotiation="n", engine="transitions") == replay(events, negotiation="n")
+
+
+def test_choices_documented_in_the_readme() -> None:
+    """README choices: withdrawn documents take no reply; contacts may be held twice; streams do not mix."""
+    state = replay(
+        [draft(), ProposalWithdrawn(id="w", occurred="2022-01-01", actor="RU", ref="draft")], negotiation="n"
+    )
+    with pytest.raises(InvalidReference, match="was withdrawn"):
+        state.apply(reply("r", "US", "draft"))
+    offer = ContactProposed(id="offer", occurred="2022-01-01", actor="US", to=["RU"], level="envoy")
+    held = [
+        ContactHeld(id=f"h{i}", occurred="2022-01-02", parties=["US", "RU"], level="envoy", mode="video", ref="offer")
+        for i in (1, 2)
+    ]
+    assert replay([offer, *held], negotiation="n").contacts["offer"].held_by == ("h1", "h2")
+    with pytest.raises(EventRejected, match="negotiation='other' but this log is negotiation 'n'"):
+        replay([draft(negotiation="other")], negotiation="n")
+    twin = ConsultationHeld(occurred="2022-01-10", parties=["RU", "US"])
+    assert twin.id == ConsultationHeld(occurred="2022-01-10", parties=["RU", "US"]).id
+    with pytest.raises(DuplicateEventId):
+        replay([twin, ConsultationHeld(occurred="2022-01-10", parties=["RU", "US"])], negotiation="n")
+    with pytest.raises(InvalidReference, match="a retraction cannot be retracted"):
+        replay(
+            [
+                draft(),
+                EventRetracted(id="x", occurred="2022", ref="draft", reason="r"),
+                EventRetracted(occurred="2022", ref="x", reason="r"),
+            ],
+            negotiation="n",
+        )
