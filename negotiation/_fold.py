@@ -23,6 +23,7 @@ from negotiation.errors import (
     WrongActor,
 )
 from negotiation.events import (
+    _PARTY_FIELDS,
     AgreementRatified,
     AgreementSigned,
     ContactAccepted,
@@ -43,7 +44,11 @@ from negotiation.events import (
     TalksLapsed,
     TextAgreed,
 )
-from negotiation.machine import NEUTRAL_TYPES, Engine, Stage, TableEngine, permitted_types
+from negotiation.machine import NEUTRAL_TYPES, TABLE, UNGUARDED, Engine, Stage, TableEngine, permitted_types
+
+#: The version of the rules below. Bump it whenever a change makes the same events fold into
+#: different records: stores ignore snapshots taken under another version (negotiation.snapshot).
+RULES_VERSION = 1
 
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
 #: The moves that settle a deadline set on what they reference (answers, signatures, ...).
@@ -200,6 +205,7 @@ class Fold:
     def __init__(self, negotiation: str | None = None, engine: Engine | None = None) -> None:
         self.negotiation = negotiation
         self.engine: Engine = engine if engine is not None else TableEngine()
+        self._table = isinstance(self.engine, TableEngine)  # the hot path reads the table inline
         self.stage: Stage = Stage.IDLE
         self.paused_from: Stage | None = None
         self.any_proposal_answered = False
@@ -277,10 +283,12 @@ class Fold:
         return cls(message, event=event, stage=self.stage.value)
 
     def _apply(self, event: Event) -> None:
+        # The hot path of replay: one dict lookup for the stage, one for the per-type rules.
         kind = event.TYPE
-        if event.id in self.all_ids:
-            raise self._reject(DuplicateEventId, f"id {event.id!r} is already used in this negotiation", event)
-        if self.negotiation is not None and event.negotiation not in (None, self.negotiation):
+        event_id = event.id
+        if event_id in self.all_ids:
+            raise self._reject(DuplicateEventId, f"id {event_id!r} is already used in this negotiation", event)
+        if self.negotiation is not None and event.negotiation is not None and event.negotiation != self.negotiation:
             msg = f"negotiation={event.negotiation!r} but this log is negotiation {self.negotiation!r}"
             raise self._reject(EventRejected, msg, event)
         if kind == "EventRetracted":
@@ -288,11 +296,12 @@ class Fold:
             self._retract(event)
             return
         stage = self.stage
-        if not self.engine.allows(stage, kind):
+        key = (stage, kind)
+        if not (key in TABLE if self._table else self.engine.allows(stage, kind)):
             permitted = self.permitted_type_names()
             msg = f"{kind} is not permitted in stage {stage.value!r}; permitted: {', '.join(permitted)}"
             raise NotPermitted(msg, event=event, stage=stage.value, permitted=permitted)
-        ref = event.ref_id
+        ref: str | None = getattr(event, "ref", None)
         target = None
         if ref is not None:
             target = self.by_id.get(ref)
@@ -309,32 +318,43 @@ class Fold:
         check = _CHECKS.get(kind)
         if check is not None:
             check(self, event, target)
-        nxt = self.engine.next_stage(stage, self, event)
-        update = _UPDATES.get(kind)
+        nxt = UNGUARDED.get(key) if self._table else None
+        if nxt is None:
+            nxt = self.engine.next_stage(stage, self, event)
         index = len(self.events)
+        update = _UPDATES.get(kind)
         if update is not None:
             update(self, event, index)
-        self._record(event, index, stage)
-        self.stage = nxt
-
-    def _record(self, event: Event, index: int, stage_before: Stage) -> None:
+        # record the event
         self.events.append(event)
-        self.stage_before.append(stage_before)
-        self.by_id[event.id] = event
-        self.all_ids.add(event.id)
-        ref = event.ref_id
+        self.stage_before.append(stage)
+        self.by_id[event_id] = event
+        self.all_ids.add(event_id)
         if ref is not None:
             self.ref_count[ref] = self.ref_count.get(ref, 0) + 1
-            waiting = self.deadlines_by_ref.get(ref)
-            if waiting and event.TYPE in _SETTLING:
-                actor = _actor_of(event)
-                signers = getattr(event, "parties", ()) if isinstance(event, AgreementSigned) else ()
-                for record in waiting:
-                    wanted = record.event.actor
-                    if record.met_by is None and (wanted is None or wanted == actor or wanted in signers):
-                        record.met_by = event.id
-        for party in event.parties_named():
-            self.parties.setdefault(party, index)
+            if self.deadlines_by_ref:
+                self._settle_deadlines(event, ref)
+        parties = self.parties
+        for name in _PARTY_FIELDS[type(event)]:
+            value = getattr(event, name)
+            if type(value) is str:
+                if value not in parties:
+                    parties[value] = index
+            elif value is not None:
+                for party in value:
+                    if party not in parties:
+                        parties[party] = index
+        self.stage = nxt
+
+    def _settle_deadlines(self, event: Event, ref: str) -> None:
+        waiting = self.deadlines_by_ref.get(ref)
+        if waiting and event.TYPE in _SETTLING:
+            actor = _actor_of(event)
+            signers = event.parties if isinstance(event, AgreementSigned) else ()
+            for record in waiting:
+                wanted = record.event.actor
+                if record.met_by is None and (wanted is None or wanted == actor or wanted in signers):
+                    record.met_by = event.id
 
     # -- retraction ------------------------------------------------------------------------
 

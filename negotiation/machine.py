@@ -34,6 +34,7 @@ __all__ = [
     "PAUSED_STAGES",
     "TABLE",
     "TRANSITIONS",
+    "UNGUARDED",
     "Engine",
     "Stage",
     "TableEngine",
@@ -273,6 +274,16 @@ def _compile() -> dict[tuple[Stage, str], Branches]:
 
 #: ``(stage, event type) -> ((conditions, destination or None for "stay"), ...)``, tried in order.
 TABLE: Mapping[tuple[Stage, str], Branches] = _compile()
+
+#: ``(stage, event type) -> destination`` where the table has one branch and no guard: replay's
+#: shortcut past the guard loop (the stage itself for "stay").
+UNGUARDED: Mapping[tuple[Stage, str], Stage] = {
+    key: (key[0] if dest is None else dest)
+    for key, branches in TABLE.items()
+    if len(branches) == 1
+    for conditions, dest in branches
+    if not conditions
+}
 
 #: The event types each stage permits (before EventRetracted, which every stage but ``idle``
 #: permits when something can be retracted), in the contract's order.
