@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from negotiation._cli_simulate import paths_command, simulate_command
 from negotiation.errors import NegotiationError
 from negotiation.events import Event
 from negotiation.logfile import check_log, replay_log
@@ -199,6 +200,10 @@ def check(log: str, negotiation: str | None, as_json: bool) -> None:
 def diagram(full: bool) -> None:
     """Print the stage machine as a Mermaid state diagram."""
     click.echo(machine_diagram(full=full), nl=False)
+
+
+cli.add_command(simulate_command)
+cli.add_command(paths_command)
 
 
 def main() -> None:

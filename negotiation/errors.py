@@ -21,6 +21,7 @@ __all__ = [
     "EventRejected",
     "InvalidDate",
     "InvalidEvent",
+    "InvalidPolicy",
     "InvalidReference",
     "LogSyntaxError",
     "NegotiationError",
@@ -149,6 +150,10 @@ class NotPermitted(EventRejected):
     def __init__(self, message: str, *, event: Event, stage: str, permitted: Sequence[str], **where: object) -> None:
         super().__init__(message, event=event, stage=stage, **where)
         self.permitted = tuple(permitted)
+
+
+class InvalidPolicy(NegotiationError, ValueError):
+    """A simulation policy that cannot be used: unreadable, an unknown key or event type, a bad weight."""
 
 
 class UnknownNegotiation(NegotiationError, LookupError):

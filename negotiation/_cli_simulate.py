@@ -1,0 +1,183 @@
+"""The ``simulate`` and ``paths`` commands: thin edges over :mod:`negotiation.simulation`.
+
+Registered on the ``negotiation`` group by :mod:`negotiation.cli`. Each parses its arguments,
+replays the log, calls one library function and formats the result (a table for a person,
+JSON with ``--json``, JSON Lines events for ``paths``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from negotiation.errors import NegotiationError
+from negotiation.events import dump_event
+from negotiation.logfile import read_log, replay_log
+from negotiation.machine import Stage
+from negotiation.simulation import Policy, ShortestPaths, SimulationResult, shortest_paths, simulate
+
+__all__ = ["format_paths", "format_simulation", "paths_command", "simulate_command"]
+
+
+def _fail(error: Exception) -> NoReturn:
+    raise click.ClickException(str(error)) from None
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def format_simulation(result: SimulationResult, *, as_of: str | None = None, policy_name: str = "default") -> str:
+    """The outcome of a simulation as tables for a person."""
+    when = f" as of {as_of}" if as_of else ""
+    lines = [
+        f"{result.negotiation}{when}: stage {result.start.value}; {result.runs} runs of at most "
+        f"{result.max_steps} steps, seed {result.seed}, policy {policy_name}",
+        f"{result.events} events simulated; runs ended: "
+        + ", ".join(f"{why} {count}" for why, count in result.ended.items()),
+        "",
+        f"{'final stage':<18}{'runs':>8}{'share':>9}",
+    ]
+    for stage in Stage:
+        count = result.final.get(stage, 0)
+        if count:
+            lines.append(f"{stage.value:<18}{count:>8}{_percent(count / result.runs):>9}")
+    lines += [
+        "",
+        "Steps to first reach each stage (runs that reached it):",
+        f"{'stage':<18}{'runs':>8}{'share':>9}{'min':>6}{'median':>8}{'mean':>8}{'max':>6}",
+    ]
+    for stage in Stage:
+        steps = result.steps(stage)
+        if steps:
+            lines.append(
+                f"{stage.value:<18}{len(steps):>8}{_percent(len(steps) / result.runs):>9}{steps[0]:>6}"
+                f"{statistics.median(steps):>8g}{statistics.fmean(steps):>8.1f}{steps[-1]:>6}"
+            )
+    return "\n".join(lines)
+
+
+@click.command("simulate")
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option(
+    "--as-of", metavar="DATE", help="Start from the state as of this date (YYYY, YYYY-MM, YYYY-MM-DD or a date-time)."
+)
+@click.option(
+    "--negotiation",
+    "-n",
+    metavar="ID",
+    help="The negotiation to use when the log holds several (default: the only one).",
+)
+@click.option("--runs", type=click.IntRange(min=1), required=True, metavar="N", help="How many runs.")
+@click.option("--steps", type=click.IntRange(min=1), required=True, metavar="K", help="At most this many events a run.")
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Weights of the next steps by event type and party (TOML or JSON; see the README). Default: every type 1, retractions 0.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random generator.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (counts, shares, step statistics).")
+def simulate_command(
+    log: str,
+    as_of: str | None,
+    negotiation: str | None,
+    runs: int,
+    steps: int,
+    policy: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Monte Carlo: RUNS continuations of LOG of at most STEPS events each.
+
+    Prints how many runs ended in each stage, and how many steps the runs took to first reach
+    each stage. The same seed gives the same output.
+    """
+    try:
+        state = replay_log(log, negotiation=negotiation, as_of=as_of)
+        rules = Policy.of(policy)
+        with click.progressbar(length=runs, label="Simulating", file=sys.stderr, show_pos=True) as bar:
+            result = simulate(state, rules, runs=runs, max_steps=steps, seed=seed, progress=lambda n: bar.update(n))
+    except NegotiationError as e:
+        _fail(e)
+    if as_json:
+        data = result.to_dict()
+        data["as_of"] = None if state.as_of is None else str(state.as_of)
+        _emit_json(data)
+    else:
+        click.echo(format_simulation(result, as_of=as_of, policy_name=policy or "default"))
+
+
+def format_paths(found: ShortestPaths) -> list[tuple[str, list[str]]]:
+    """Each path as (a header for a person, its JSON Lines events)."""
+    count = len(found.paths)
+    out = []
+    for number, path in enumerate(found.paths, start=1):
+        events = "event" if len(path) == 1 else "events"
+        header = f"path {number} of {count} from {found.start.value} to {found.to.value}: {len(path)} {events}"
+        out.append((header, [dump_event(e) for e in path]))
+    return out
+
+
+@click.command("paths")
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option(
+    "--to",
+    "to_stage",
+    type=click.Choice([s.value for s in Stage]),
+    required=True,
+    metavar="STAGE",
+    help="The stage to reach.",
+)
+@click.option("--as-of", metavar="DATE", help="Start from the state as of this date.")
+@click.option(
+    "--negotiation",
+    "-n",
+    metavar="ID",
+    help="The negotiation to use when the log holds several (default: the only one).",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Print at most this many paths."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every path.")
+def paths_command(
+    log: str, to_stage: str, as_of: str | None, negotiation: str | None, limit: int, as_json: bool
+) -> None:
+    """Print the shortest event sequences that take LOG to STAGE.
+
+    Each path is printed as JSON Lines events, ready to append to the log; paths are separated
+    by a blank line and described on stderr. With --limit 1 the output is one path:
+
+    \b
+        negotiation paths LOG --to text_agreed --limit 1 >> LOG
+
+    Exits 1 when the stage is unreachable (with --json: "reachable": false, exit 0).
+    """
+    try:
+        parsed = read_log(log, negotiation=negotiation)
+        chosen = parsed.select(negotiation)
+        state = replay_log(parsed, negotiation=chosen, as_of=as_of)
+        taken = [e.id for events in parsed.negotiations.values() for e in (le.event for le in events)]
+        found = shortest_paths(state, to_stage, limit=limit, reserved=taken)
+    except NegotiationError as e:
+        _fail(e)
+    if as_json:
+        _emit_json(found.to_dict())
+        return
+    if not found.reachable:
+        msg = f"stage {found.to.value!r} is unreachable from {found.start.value!r} ({found.negotiation})"
+        raise click.ClickException(msg)
+    for number, (header, lines) in enumerate(format_paths(found)):
+        if number:
+            click.echo("")
+        click.echo(header, err=True)
+        for line in lines:
+            click.echo(line)

@@ -1,0 +1,418 @@
+"""Abstract moves: the permitted next steps as concrete choices, and the events that make them.
+
+A :class:`Move` is one way to take a permitted next step: an event type, the party making it,
+the ref it names and the other parties it names (addressees, or the parties of a joint
+event). :func:`moves` lists the moves a fold permits now, in the contract's order of event
+types; :func:`build` turns a move into an event that the fold accepts. Strategies, Monte Carlo
+and the shortest-path search share these, so they agree on what "the next step" is.
+
+Private: the public faces are :mod:`negotiation.strategies` and :mod:`negotiation.simulation`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+from negotiation._fold import Fold
+from negotiation.dates import PartialDate
+from negotiation.events import (
+    AgreementEnteredIntoForce,
+    AgreementRatified,
+    AgreementSigned,
+    AgreementTerminated,
+    ConsultationHeld,
+    ContactAccepted,
+    ContactDeclined,
+    ContactHeld,
+    ContactProposed,
+    DeadlineSet,
+    DocumentDisclosed,
+    Event,
+    EventRetracted,
+    FrameworkAgreed,
+    Level,
+    Mode,
+    PartyWithdrew,
+    PositionStated,
+    ProposalPublished,
+    ProposalWithdrawn,
+    ReplyDelivered,
+    TalksBrokenOff,
+    TalksLapsed,
+    TalksResumed,
+    TalksSuspended,
+    TextAgreed,
+)
+from negotiation.machine import NEUTRAL_TYPES, Stage
+
+__all__ = [
+    "DEFAULT_DAY",
+    "POOL",
+    "Move",
+    "build",
+    "candidates",
+    "fresh_ids",
+    "latest_day",
+    "moves",
+    "participants",
+    "signature",
+]
+
+#: Party names used when a negotiation names fewer than two parties of its own.
+POOL: tuple[str, ...] = ("A", "B", "C")
+#: The date simulated events start from when the start state has no event.
+DEFAULT_DAY = dt.date(2000, 1, 1)
+#: How long after it is set a simulated deadline falls due.
+DEADLINE_AFTER = dt.timedelta(days=30)
+
+#: Event types whose parties sit at the table: they name addressees or joint parties.
+_TABLE_TYPES = frozenset(
+    ("ContactProposed", "ContactHeld", "ConsultationHeld", "ProposalPublished", "FrameworkAgreed", "TextAgreed")
+)
+_NEUTRAL = frozenset(NEUTRAL_TYPES)
+
+
+class Move(NamedTuple):
+    """One way to take a permitted next step.
+
+    Attributes:
+        type: the event type.
+        actor: the party making the move; None for a joint event or one without an actor
+            (AgreementEnteredIntoForce, TalksLapsed, DeadlineSet, EventRetracted, several
+            parties signing together).
+        ref: the event it names, if any.
+        parties: the addressees (``to``) of a proposal or contact proposal, or the parties of
+            a joint event (a contact or consultation held, an agreement, a signature).
+    """
+
+    type: str
+    actor: str | None = None
+    ref: str | None = None
+    parties: tuple[str, ...] | None = None
+
+
+# -- who may be moved -------------------------------------------------------------------
+
+
+def participants(fold: Fold) -> list[str]:
+    """The parties that sat at the table: named as author, addressee or party of a proposal,
+    a contact, a consultation or an agreement, in order of first mention.
+
+    A party named only as the actor of a statement or a disclosure (a newspaper that leaked a
+    document) is not a participant: simulations do not invite it to agree or to sign.
+    """
+    seen: dict[str, None] = {}
+    for event in fold.events:
+        if event.TYPE in _TABLE_TYPES:
+            for party in event.parties_named():
+                seen.setdefault(party, None)
+    return list(seen)
+
+
+def candidates(fold: Fold, extra: Iterable[str] = (), exclude: Collection[str] = ()) -> tuple[str, ...]:
+    """The parties simulated moves open to anyone are made by (and joint events name).
+
+    The participants of the fold, then ``extra``, less ``exclude``; while fewer than two,
+    every party the fold names, then :data:`POOL`, are added (a negotiation needs two).
+    """
+    names: dict[str, None] = {}
+    for party in (*participants(fold), *extra):
+        if party not in exclude:
+            names.setdefault(party, None)
+    for fallback in (fold.parties, POOL):
+        for party in fallback:
+            if len(names) >= 2:
+                break
+            if party not in exclude:
+                names.setdefault(party, None)
+    return tuple(names)
+
+
+def latest_day(fold: Fold) -> dt.date:
+    """The last day any event of the fold can mean (retracted ones too), or :data:`DEFAULT_DAY`.
+
+    An event dated on or after it is never dated before an event it references.
+    """
+    days = [e.occurred.last_day for e in (*fold.events, *fold.retractions, *fold.retracted.values())]
+    return max(days, default=DEFAULT_DAY)
+
+
+def fresh_ids(taken: Collection[str], prefix: str = "sim") -> Iterator[str]:
+    """``prefix-1``, ``prefix-2``, ... skipping the ids in ``taken``: endless."""
+    n = 0
+    while True:
+        n += 1
+        candidate = f"{prefix}-{n}"
+        if candidate not in taken:
+            yield candidate
+
+
+# -- the moves a fold permits -----------------------------------------------------------
+
+MoveLister = Callable[[Fold, str, tuple[str, ...]], list[Move]]
+
+
+def _others(cands: tuple[str, ...], party: str) -> tuple[str, ...]:
+    return tuple(p for p in cands if p != party)
+
+
+def _by_each(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, p) for p in cands]
+
+
+def _addressed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, p, None, _others(cands, p)) for p in cands]
+
+
+def _joint(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, None, None, cands)]
+
+
+def _alone(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind)]
+
+
+def _contact_accepted(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, p, c.id) for c in fold.contacts.values() if c.open for p in c.to if p not in c.accepted_by]
+
+
+def _contact_declined(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, p, c.id) for c in fold.contacts.values() if c.open for p in dict.fromkeys((c.proposer, *c.to))]
+
+
+def _contact_held(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    out = [Move(kind, None, None, cands)]
+    for c in fold.contacts.values():
+        parties = tuple(dict.fromkeys((c.proposer, *c.to)))
+        if c.declined_by is None and len(parties) >= 2:
+            out.append(Move(kind, None, c.id, parties))
+    return out
+
+
+def _proposal(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    out = _addressed(fold, kind, cands)
+    out += [Move(kind, p, d.id, (d.author,)) for d in fold.docs.values() if d.live for p in d.addressees]
+    return out
+
+
+def _reply(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, p, d.id) for d in fold.docs.values() if d.live for p in d.addressees]
+
+
+def _disclosed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, p, d.id) for d in fold.docs.values() if not d.public for p in cands]
+
+
+def _withdrawn(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, d.author, d.id) for d in fold.docs.values() if d.live and d.kind == "proposal"]
+
+
+def _signed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    text = fold.text
+    if text is None:
+        return []
+    unsigned = tuple(p for p in text.parties if p not in text.signed)
+    out = [Move(kind, p, text.id, (p,)) for p in unsigned]
+    if len(unsigned) > 1:
+        out.append(Move(kind, None, text.id, unsigned))
+    return out
+
+
+def _ratified(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    text = fold.text
+    if text is None:
+        return []
+    return [Move(kind, p, text.id) for p in text.remaining if p not in text.ratified]
+
+
+def _on_text(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [] if fold.text is None else [Move(kind, None, fold.text.id)]
+
+
+def _party_withdrew(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    text = fold.text
+    return [] if text is None else [Move(kind, p, text.id) for p in text.remaining]
+
+
+def _talks(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    named = fold.parties
+    actors = [p for p in cands if p in named] or list(named)
+    return [Move(kind, p) for p in actors]
+
+
+def _lapsed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind), *(Move(kind, None, d) for d in fold.deadlines)]
+
+
+def _retracted(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    return [Move(kind, None, r) for r in fold.retractable()]
+
+
+_LISTERS: dict[str, MoveLister] = {
+    "ContactProposed": _addressed,
+    "ContactAccepted": _contact_accepted,
+    "ContactDeclined": _contact_declined,
+    "ContactHeld": _contact_held,
+    "ConsultationHeld": _joint,
+    "ProposalPublished": _proposal,
+    "ReplyDelivered": _reply,
+    "PositionStated": _by_each,
+    "DocumentDisclosed": _disclosed,
+    "ProposalWithdrawn": _withdrawn,
+    "FrameworkAgreed": _joint,
+    "TextAgreed": _joint,
+    "AgreementSigned": _signed,
+    "AgreementRatified": _ratified,
+    "AgreementEnteredIntoForce": _on_text,
+    "PartyWithdrew": _party_withdrew,
+    "AgreementTerminated": _on_text,
+    "DeadlineSet": _alone,
+    "TalksSuspended": _talks,
+    "TalksResumed": _talks,
+    "TalksBrokenOff": _talks,
+    "TalksLapsed": _lapsed,
+    "EventRetracted": _retracted,
+}
+
+
+def moves_of(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    """The moves of one event type that the fold permits now (none if the stage forbids it)."""
+    if kind not in fold.permitted_type_names():
+        return []
+    return _LISTERS[kind](fold, kind, cands)
+
+
+def moves(fold: Fold, cands: tuple[str, ...], kinds: Collection[str] | None = None) -> list[Move]:
+    """Every move the fold permits now, in the contract's order of event types.
+
+    ``cands`` make the moves open to anyone (see :func:`candidates`); ``kinds`` restricts
+    the event types (default: all).
+    """
+    out: list[Move] = []
+    for kind in fold.permitted_type_names():
+        if kinds is None or kind in kinds:
+            out += _LISTERS[kind](fold, kind, cands)
+    return out
+
+
+# -- the event that makes a move --------------------------------------------------------
+
+
+def build(
+    move: Move,
+    fold: Fold,
+    *,
+    id: str,
+    occurred: PartialDate,
+    details: Mapping[str, Any] | None = None,
+) -> Event:
+    """The event that makes ``move`` in ``fold``, with plain values for the fields a move
+    does not choose (a level, a title); ``details`` overrides them (strategies draw them).
+
+    The event carries the fold's negotiation. It is accepted by ``fold`` when ``move`` came
+    from :func:`moves` of that fold and ``occurred`` is on or after :func:`latest_day`.
+    """
+    kind = move.type
+    fields: dict[str, Any] = {"id": id, "occurred": occurred, "negotiation": fold.negotiation}
+    if kind in ("ContactProposed", "ProposalPublished"):
+        assert move.actor is not None
+        assert move.parties is not None
+        fields.update(actor=move.actor, to=move.parties)
+        if kind == "ContactProposed":
+            fields["level"] = Level.ENVOY
+        else:
+            title = f"Proposal by {move.actor}" if move.ref is None else f"Counter-proposal by {move.actor}"
+            fields.update(title=title, ref=move.ref)
+    elif kind == "ContactHeld":
+        level, mode = Level.ENVOY, Mode.IN_PERSON
+        proposed = fold.by_id.get(move.ref) if move.ref is not None else None
+        if isinstance(proposed, ContactProposed):
+            level, mode = proposed.level, proposed.mode or mode
+        fields.update(parties=move.parties, level=level, mode=mode, ref=move.ref)
+    elif kind in ("ConsultationHeld", "FrameworkAgreed", "TextAgreed"):
+        fields["parties"] = move.parties
+        if kind != "ConsultationHeld":
+            fields["title"] = "Agreed framework" if kind == "FrameworkAgreed" else "Agreed text"
+    elif kind == "AgreementSigned":
+        fields.update(parties=move.parties, ref=move.ref)
+    elif kind == "DeadlineSet":
+        fields["deadline"] = PartialDate.of(occurred.last_day + DEADLINE_AFTER)
+    elif kind == "EventRetracted":
+        fields.update(ref=move.ref, reason="simulated retraction")
+    else:
+        if move.actor is not None:
+            fields["actor"] = move.actor
+        if move.ref is not None:
+            fields["ref"] = move.ref
+    if details:
+        fields.update(details)
+    return _CLASSES[kind](**fields)
+
+
+_CLASSES: dict[str, Callable[..., Event]] = {
+    cls.TYPE: cls
+    for cls in (
+        ContactProposed,
+        ContactAccepted,
+        ContactDeclined,
+        ContactHeld,
+        ConsultationHeld,
+        ProposalPublished,
+        ReplyDelivered,
+        PositionStated,
+        DocumentDisclosed,
+        ProposalWithdrawn,
+        FrameworkAgreed,
+        TextAgreed,
+        AgreementSigned,
+        AgreementRatified,
+        AgreementEnteredIntoForce,
+        PartyWithdrew,
+        AgreementTerminated,
+        DeadlineSet,
+        TalksSuspended,
+        TalksResumed,
+        TalksBrokenOff,
+        TalksLapsed,
+        EventRetracted,
+    )
+}
+
+
+# -- what decides the stages still reachable ----------------------------------------------
+
+
+def signature(fold: Fold) -> tuple[object, ...]:
+    """What the stages reachable from ``fold`` depend on, for the shortest-path search.
+
+    The stage machine's guards read the stage held before a suspension, whether a proposal
+    was ever answered, how many live proposals are unanswered and the agreed text's parties,
+    signatures, ratifications and withdrawals; which parties may suspend, resume or break off
+    depends on the parties named. Two folds with the same signature reach the same stages by
+    the same numbers of stage-changing moves.
+    """
+    text = fold.text
+    text_sig = (
+        None
+        if text is None
+        else (text.parties, tuple(sorted(text.signed)), tuple(sorted(text.ratified)), tuple(sorted(text.withdrawn)))
+    )
+    return (
+        fold.stage,
+        fold.paused_from,
+        fold.any_proposal_answered,
+        fold.open_proposals,
+        tuple(sorted(fold.parties)),
+        text_sig,
+    )
+
+
+def changes_nothing(kind: str, stage: Stage) -> bool:
+    """Whether an event of ``kind`` can neither move ``stage`` nor matter to a later guard.
+
+    Contacts, consultations, statements, disclosures and deadlines, outside ``idle``: a
+    shortest path to a stage never needs one.
+    """
+    return kind in _NEUTRAL and stage is not Stage.IDLE
