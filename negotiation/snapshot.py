@@ -1,0 +1,695 @@
+"""Snapshots of a fold: its derived state in a compact form, restored without replaying.
+
+A store keeps a snapshot of each negotiation next to its events, so that loading a long
+negotiation replays only the events after the snapshot (its tail). A snapshot holds the
+compact records of :class:`~negotiation._fold.Fold` (documents, contacts, agreements,
+deadlines, positions, parties, counters), the ids of the effective events and the stage
+before each of them, but never the events themselves: those are already in the store. The
+restored fold reads them back through an :class:`EventSource` only when something needs
+them (the timeline, a retraction, a copy of the state); a reference to an earlier event
+reads that one event.
+
+A snapshot is trusted only by the code that wrote it: :data:`FINGERPRINT` is derived from the
+stage machine (:data:`~negotiation.machine.TRANSITIONS`), the fold rules' version
+(:data:`~negotiation._fold.RULES_VERSION`), this module's format and the fold's structure,
+and a snapshot with another fingerprint is ignored by the store (it replays instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, SupportsIndex, TypeVar, cast
+
+from negotiation._fold import (
+    RULES_VERSION,
+    AgreementRecord,
+    ContactRecord,
+    DeadlineRecord,
+    DocRecord,
+    Fold,
+)
+from negotiation.errors import StoreError
+from negotiation.events import DeadlineSet, Event, EventRetracted, Stance
+from negotiation.machine import TRANSITIONS, Stage
+
+__all__ = ["FINGERPRINT", "FORMAT", "EventSource", "fingerprint", "restore", "snapshot_fingerprint", "take"]
+
+#: The layout of the snapshot's JSON; bump it when :func:`take` writes something else.
+FORMAT = 1
+
+#: Every attribute of a fold that :func:`take` and :func:`restore` carry (a test checks that
+#: this is all of them, so a new attribute cannot be forgotten silently).
+FOLD_ATTRIBUTES = frozenset(
+    {
+        "negotiation",
+        "engine",
+        "_table",  # derived from the engine by Fold's constructor, which restore calls
+        "stage",
+        "paused_from",
+        "any_proposal_answered",
+        "open_proposals",
+        "events",
+        "stage_before",
+        "by_id",
+        "ref_count",
+        "all_ids",
+        "retractions",
+        "retracted",
+        "docs",
+        "contacts",
+        "agreements",
+        "text",
+        "deadlines",
+        "deadlines_by_ref",
+        "positions",
+        "parties",
+        "rejected",
+    }
+)
+
+_STAGES = tuple(Stage)
+_STAGE_CODE = {stage: chr(ord("a") + i) for i, stage in enumerate(_STAGES)}
+_CODE_STAGE = {code: stage for stage, code in _STAGE_CODE.items()}
+_STANCES = {s.value: s for s in Stance}
+
+
+def _callable_name(value: object) -> object:
+    if callable(value):
+        return getattr(value, "__qualname__", repr(value))
+    if isinstance(value, list | tuple):
+        return [_callable_name(v) for v in value]
+    return value
+
+
+def fingerprint() -> str:
+    """The identity of the rules a snapshot was taken under (16 hex digits).
+
+    Derived from the stage machine's transitions (guards by name), the fold rules' version,
+    the snapshot format, and the names of the fold's attributes and records' slots.
+    """
+    machine = [{k: _callable_name(v) for k, v in sorted(t.items())} for t in TRANSITIONS]
+    described = {
+        "format": FORMAT,
+        "rules": RULES_VERSION,
+        "transitions": machine,
+        "fold": sorted(vars(Fold())),
+        "records": {cls.__name__: sorted(cls.__slots__) for cls in (DocRecord, ContactRecord, AgreementRecord)},
+    }
+    text = json.dumps(described, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: The fingerprint of this version of the rules; snapshots with another one are ignored.
+FINGERPRINT = fingerprint()
+
+
+class EventSource(Protocol):
+    """Where a restored fold reads the events its snapshot covers (provided by a store)."""
+
+    def events(self) -> list[Event]:
+        """Every event the snapshot covers (retractions and retracted ones too), in log order."""
+        ...
+
+    def event(self, event_id: str) -> Event | None:
+        """The event with this id among those the snapshot covers, or None."""
+        ...
+
+
+# -- taking a snapshot ----------------------------------------------------------------------
+#
+# Layout: a magic line, a JSON header line (the small, eagerly read part and the length of
+# each section), then the sections, each a JSON document decoded only when first needed. A
+# 100,000-event negotiation thus loads in the time it takes to read the header: the ids, the
+# documents, the contacts and the positions are decoded and rebuilt on first use.
+
+_MAGIC = b"negotiation-snapshot\n"
+_SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "positions")
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def take(fold: Fold) -> bytes:
+    """The snapshot of ``fold`` (bytes) that :func:`restore` reads back.
+
+    Raises:
+        ValueError: the fold holds rejected events (only strictly replayed folds are kept).
+    """
+    if fold.rejected:
+        msg = "a fold with rejected events (a lenient replay) cannot be snapshotted"
+        raise ValueError(msg)
+    sections = {
+        "ids": [e.id for e in fold.events],
+        "stage_before": "".join(_STAGE_CODE[s] for s in fold.stage_before),
+        "ref_count": list(fold.ref_count.items()),
+        "docs": [
+            [
+                d.id,
+                d.index,
+                d.kind,
+                d.author,
+                d.addressees,
+                d.title,
+                d.public,
+                d.ref,
+                d.answers,
+                list(d.answered_by),
+                d.withdrawn_by,
+                d.disclosed_by,
+            ]
+            for d in fold.docs.values()
+        ],
+        "contacts": [
+            [c.id, c.index, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by] for c in fold.contacts.values()
+        ],
+        "positions": [[p, i, s.value, e] for (p, i), (s, e) in fold.positions.items()],
+    }
+    bodies = [_json(sections[name]) for name in _SECTIONS]
+    header = {
+        "format": FORMAT,
+        "fingerprint": FINGERPRINT,
+        "negotiation": fold.negotiation,
+        "stage": fold.stage.value,
+        "paused_from": None if fold.paused_from is None else fold.paused_from.value,
+        "any_answered": fold.any_proposal_answered,
+        "open_proposals": fold.open_proposals,
+        "counts": {
+            "ids": len(fold.events),
+            "ref_count": len(fold.ref_count),
+            "docs": len(fold.docs),
+            "contacts": len(fold.contacts),
+            "positions": len(fold.positions),
+        },
+        "sections": {name: len(body) for name, body in zip(_SECTIONS, bodies, strict=True)},
+        "retractions": [r.to_dict() for r in fold.retractions],
+        "retracted": [e.to_dict() for e in fold.retracted.values()],
+        "agreements": [
+            [a.id, a.kind, a.title, a.parties, a.signed, a.ratified, a.withdrawn, a.entered_into_force, a.terminated]
+            for a in fold.agreements.values()
+        ],
+        "text": None if fold.text is None else fold.text.id,
+        "deadlines": [[k, r.event.to_dict(), r.met_by, r.lapsed_by] for k, r in fold.deadlines.items()],
+        "parties": list(fold.parties.items()),
+    }
+    return b"".join((_MAGIC, _json(header), b"\n", *bodies))
+
+
+def snapshot_fingerprint(snapshot: bytes) -> str | None:
+    """The fingerprint a snapshot was taken under, or None if it is not a snapshot at all."""
+    try:
+        return str(_header(snapshot)[0]["fingerprint"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _header(snapshot: bytes) -> tuple[dict[str, Any], int]:
+    if not snapshot.startswith(_MAGIC):
+        msg = "not a snapshot"
+        raise ValueError(msg)
+    end = snapshot.index(b"\n", len(_MAGIC))
+    header = json.loads(snapshot[len(_MAGIC) : end])
+    if not isinstance(header, dict):
+        msg = "not a snapshot header"
+        raise ValueError(msg)
+    return header, end + 1
+
+
+# -- restoring one ---------------------------------------------------------------------------
+
+
+def restore(snapshot: bytes, source: EventSource) -> Fold:
+    """The fold a snapshot describes; what it covers is read from ``source`` when needed.
+
+    Raises:
+        StoreError: the snapshot is not one :func:`take` wrote in this format.
+    """
+    try:
+        header, start = _header(snapshot)
+        if header.get("format") != FORMAT:
+            msg = f"snapshot format {header.get('format')!r} is not {FORMAT}"
+            raise StoreError(msg)
+        return _restore(header, _Sections(snapshot, start, header["sections"]), source)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+        msg = f"unreadable snapshot: {type(e).__name__}: {e}"
+        raise StoreError(msg) from e
+
+
+class _Sections:
+    """The snapshot's sections, each decoded on first use."""
+
+    __slots__ = ("_data", "_spans")
+
+    def __init__(self, data: bytes, start: int, lengths: dict[str, int]) -> None:
+        self._data = memoryview(data)
+        self._spans: dict[str, tuple[int, int]] = {}
+        for name in _SECTIONS:
+            self._spans[name] = (start, start + int(lengths[name]))
+            start += int(lengths[name])
+        if start != len(data):
+            msg = f"snapshot sections end at byte {start}, the snapshot at {len(data)}"
+            raise ValueError(msg)
+
+    def decode(self, name: str) -> Any:
+        begin, end = self._spans[name]
+        return json.loads(bytes(self._data[begin:end]))
+
+
+def _record(cls: type[Any], **slots: Any) -> Any:
+    record = object.__new__(cls)
+    for name, value in slots.items():
+        object.__setattr__(record, name, value)
+    return record
+
+
+def _doc(_key: str, raw: list[Any]) -> DocRecord:
+    doc_id, index, kind, author, addressees, title, public, ref, answers, answered_by, withdrawn, disclosed = raw
+    return cast(
+        DocRecord,
+        _record(
+            DocRecord,
+            id=doc_id,
+            index=index,
+            kind=kind,
+            author=author,
+            addressees=tuple(addressees),
+            title=title,
+            public=public,
+            ref=ref,
+            answers=answers,
+            answered_by=dict.fromkeys(answered_by),
+            withdrawn_by=withdrawn,
+            disclosed_by=disclosed,
+        ),
+    )
+
+
+def _contact(_key: str, raw: list[Any]) -> ContactRecord:
+    contact_id, index, proposer, to, accepted_by, declined_by, held_by = raw
+    return cast(
+        ContactRecord,
+        _record(
+            ContactRecord,
+            id=contact_id,
+            index=index,
+            proposer=proposer,
+            to=tuple(to),
+            accepted_by=accepted_by,
+            declined_by=None if declined_by is None else tuple(declined_by),
+            held_by=held_by,
+        ),
+    )
+
+
+def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -> Fold:
+    fold = Fold(header["negotiation"])  # attributes not restored below keep their fresh values
+    fold.stage = Stage(header["stage"])
+    fold.paused_from = None if header["paused_from"] is None else Stage(header["paused_from"])
+    fold.any_proposal_answered = bool(header["any_answered"])
+    fold.open_proposals = int(header["open_proposals"])
+    counts = header["counts"]
+    fold.retractions = [cast(EventRetracted, Event.from_dict(r)) for r in header["retractions"]]
+    fold.retracted = {e.id: e for e in map(Event.from_dict, header["retracted"])}
+    excluded = frozenset((*fold.retracted, *(r.id for r in fold.retractions)))
+    count = int(counts["ids"])
+    prefix = _Prefix(source, excluded, count)
+    fold.events = _LazyList(count, prefix.events)
+    fold.stage_before = _LazyList(count, lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")])
+    fold.all_ids = _LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded))
+    fold.by_id = _LazyById(prefix, fold.all_ids)
+    fold.ref_count = _LazyDict(int(counts["ref_count"]), lambda: dict(sections.decode("ref_count")), _same)
+    fold.docs = _LazyDict(int(counts["docs"]), lambda: {d[0]: d for d in sections.decode("docs")}, _doc)
+    fold.contacts = _LazyDict(int(counts["contacts"]), lambda: {c[0]: c for c in sections.decode("contacts")}, _contact)
+    fold.positions = _LazyDict(
+        int(counts["positions"]),
+        lambda: {(p, i): (_STANCES[s], e) for p, i, s, e in sections.decode("positions")},
+        _same,
+    )
+    agreements: dict[str, AgreementRecord] = {
+        agreement_id: _record(
+            AgreementRecord,
+            id=agreement_id,
+            kind=kind,
+            title=title,
+            parties=tuple(parties),
+            signed=signed,
+            ratified=ratified,
+            withdrawn=withdrawn,
+            entered_into_force=in_force,
+            terminated=terminated,
+        )
+        for agreement_id, kind, title, parties, signed, ratified, withdrawn, in_force, terminated in header[
+            "agreements"
+        ]
+    }
+    fold.agreements = agreements
+    fold.text = None if header["text"] is None else agreements[header["text"]]
+    fold.deadlines = {}
+    fold.deadlines_by_ref = {}
+    for deadline_id, event, met_by, lapsed_by in header["deadlines"]:
+        record = DeadlineRecord(cast(DeadlineSet, Event.from_dict(event)))
+        record.met_by, record.lapsed_by = met_by, lapsed_by
+        fold.deadlines[deadline_id] = record
+        fold.deadlines_by_ref.setdefault(record.event.ref, []).append(record)
+    fold.parties = dict(header["parties"])
+    return fold
+
+
+def _same(_key: object, raw: Any) -> Any:
+    return raw
+
+
+class _Prefix:
+    """The effective events a snapshot covers, read from the store once, on first need."""
+
+    __slots__ = ("count", "excluded", "loaded", "source")
+
+    def __init__(self, source: EventSource, excluded: frozenset[str], count: int) -> None:
+        self.source = source
+        self.excluded = excluded  # retracted events and retractions: not effective
+        self.count = count
+        self.loaded: list[Event] | None = None
+
+    def events(self) -> list[Event]:
+        if self.loaded is None:
+            events = [e for e in self.source.events() if e.id not in self.excluded]
+            if len(events) != self.count:
+                msg = f"the store holds {len(events)} effective events where its snapshot counts {self.count}"
+                raise StoreError(msg)
+            self.loaded = events
+        return self.loaded
+
+    def event(self, event_id: str) -> Event | None:
+        if event_id in self.excluded:
+            return None
+        if self.loaded is not None:
+            return next((e for e in self.loaded if e.id == event_id), None)
+        return self.source.event(event_id)
+
+
+# -- lazy containers: the fold's own types (list, set, dict), filled on first real use --------
+#
+# Folding one more event only appends to the lists, adds to the sets and looks up or sets
+# single keys; the containers below do that without reading what the snapshot covers (a
+# lookup builds just the record it needs). Anything else (iteration, comparison, copying,
+# other mutations) first materializes the whole container, after which it is a plain one.
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+_MISSING: Any = object()
+
+
+def _materializing(cls: type[Any], names: Iterable[str]) -> None:
+    for name in names:
+        base = getattr(cls.__mro__[1], name)
+
+        def method(self: Any, *args: Any, __base: Any = base, **kwargs: Any) -> Any:
+            self._materialize()
+            return __base(self, *args, **kwargs)
+
+        method.__name__ = method.__qualname__ = name
+        setattr(cls, name, method)
+
+
+class _LazyList(list[T]):
+    """A list whose first ``count`` items are read on first look; ``len`` and ``append`` do not look."""
+
+    __slots__ = ("_count", "_load")
+
+    def __init__(self, count: int, load: Callable[[], list[T]]) -> None:
+        super().__init__()
+        self._count = count
+        self._load: Callable[[], list[T]] | None = load
+
+    def _materialize(self) -> None:
+        load = self._load
+        if load is not None:
+            items = load()
+            if len(items) != self._count:
+                msg = f"snapshot section holds {len(items)} items, expected {self._count}"
+                raise StoreError(msg)
+            list.__setitem__(self, slice(0, 0), items)
+            self._load = None
+
+    def __len__(self) -> int:
+        return list.__len__(self) + (self._count if self._load is not None else 0)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (list, (list(self),))
+
+
+_materializing(
+    _LazyList,
+    (
+        "__iter__",
+        "__getitem__",
+        "__setitem__",
+        "__delitem__",
+        "__contains__",
+        "__reversed__",
+        "__eq__",
+        "__ne__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__repr__",
+        "__add__",
+        "__mul__",
+        "__rmul__",
+        "__iadd__",
+        "__imul__",
+        "index",
+        "count",
+        "copy",
+        "insert",
+        "pop",
+        "remove",
+        "sort",
+        "reverse",
+        "clear",
+    ),
+)
+
+
+class _LazySet(set[T]):
+    """A set whose snapshot-covered members are read on first look; ``len`` and ``add`` do not look.
+
+    Used for ids, which the fold always looks up before adding: a member added before the
+    set is read is never one of those it will read.
+    """
+
+    __slots__ = ("_count", "_load")
+
+    def __init__(self, count: int, load: Callable[[], Iterable[T]]) -> None:
+        super().__init__()
+        self._count = count
+        self._load: Callable[[], Iterable[T]] | None = load
+
+    def _materialize(self) -> None:
+        load = self._load
+        if load is not None:
+            set.update(self, load())
+            self._load = None
+
+    def __len__(self) -> int:
+        return set.__len__(self) + (self._count if self._load is not None else 0)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (set, (set(self),))
+
+
+_materializing(
+    _LazySet,
+    (
+        "__contains__",
+        "__iter__",
+        "__eq__",
+        "__ne__",
+        "__le__",
+        "__lt__",
+        "__ge__",
+        "__gt__",
+        "__or__",
+        "__ror__",
+        "__and__",
+        "__rand__",
+        "__sub__",
+        "__rsub__",
+        "__xor__",
+        "__rxor__",
+        "__ior__",
+        "__iand__",
+        "__isub__",
+        "__ixor__",
+        "__repr__",
+        "copy",
+        "difference",
+        "difference_update",
+        "discard",
+        "intersection",
+        "intersection_update",
+        "isdisjoint",
+        "issubset",
+        "issuperset",
+        "pop",
+        "remove",
+        "symmetric_difference",
+        "symmetric_difference_update",
+        "union",
+        "update",
+        "clear",
+    ),
+)
+
+
+class _LazyDict(dict[K, V]):
+    """A dict whose snapshot-covered entries are built from their raw form on first use.
+
+    ``get``, ``[]``, ``in`` and assignment touch one key (building one record); ``len`` is
+    known; anything else builds every entry, in the original order, new keys last.
+    """
+
+    __slots__ = ("_build", "_count", "_lazy", "_load", "_made", "_raw")
+
+    def __init__(self, count: int, load: Callable[[], dict[K, Any]], build: Callable[[K, Any], V]) -> None:
+        super().__init__()
+        self._count = count
+        self._load = load
+        self._build = build
+        self._raw: dict[K, Any] | None = None
+        self._made: dict[K, V] = {}  # entries of the snapshot built (or reassigned) so far
+        self._lazy = True
+
+    def _raw_map(self) -> dict[K, Any]:
+        if self._raw is None:
+            self._raw = self._load()
+            if len(self._raw) != self._count:
+                msg = f"snapshot section holds {len(self._raw)} entries, expected {self._count}"
+                raise StoreError(msg)
+        return self._raw
+
+    def _lookup(self, key: K) -> V:
+        value = dict.get(self, key, _MISSING)
+        if value is not _MISSING or not self._lazy:
+            return cast(V, value)
+        value = self._made.get(key, _MISSING)
+        if value is _MISSING:
+            raw = self._raw_map().get(key, _MISSING)
+            if raw is not _MISSING:
+                value = self._made[key] = self._build(key, raw)
+        return cast(V, value)
+
+    def _materialize(self) -> None:
+        if self._lazy:
+            raw, made, build = self._raw_map(), self._made, self._build
+            added = dict(dict.items(self))
+            dict.clear(self)
+            dict.update(self, {k: made[k] if k in made else build(k, r) for k, r in raw.items()})
+            dict.update(self, added)
+            self._lazy, self._raw, self._made = False, None, {}
+
+    def get(self, key: K, default: Any = None) -> Any:
+        value = self._lookup(key)
+        return default if value is _MISSING else value
+
+    def __getitem__(self, key: K) -> V:
+        value = self._lookup(key)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return self._lookup(cast(K, key)) is not _MISSING
+
+    def __setitem__(self, key: K, value: V) -> None:
+        if self._lazy and (key in self._made or key in self._raw_map()):
+            self._made[key] = value
+        else:
+            dict.__setitem__(self, key, value)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + (self._count if self._lazy else 0)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (dict, (dict(self),))
+
+
+_DICT_MATERIALIZING = (
+    "__iter__",
+    "__delitem__",
+    "__eq__",
+    "__ne__",
+    "__repr__",
+    "__or__",
+    "__ror__",
+    "__ior__",
+    "__reversed__",
+    "keys",
+    "values",
+    "items",
+    "copy",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "clear",
+)
+_materializing(_LazyDict, _DICT_MATERIALIZING)
+
+
+class _LazyById(dict[str, Event]):
+    """A fold's effective events by id: a lookup reads that one event from the store."""
+
+    __slots__ = ("_all_ids", "_prefix", "_seen")
+
+    def __init__(self, prefix: _Prefix, all_ids: set[str]) -> None:
+        super().__init__()
+        self._prefix: _Prefix | None = prefix
+        self._all_ids = all_ids  # the fold's set: ids folded in later are in the dict itself
+        self._seen: dict[str, Event] = {}
+
+    def _materialize(self) -> None:
+        prefix = self._prefix
+        if prefix is not None:
+            added = dict(dict.items(self))
+            dict.clear(self)
+            dict.update(self, {e.id: e for e in prefix.events()})
+            dict.update(self, added)
+            self._prefix, self._seen = None, {}
+
+    def _lookup(self, key: str) -> Event | None:
+        found = dict.get(self, key)
+        if found is not None or self._prefix is None:
+            return found
+        found = self._seen.get(key)
+        if found is None and key in self._all_ids:
+            found = self._prefix.event(key)
+            if found is not None:
+                self._seen[key] = found
+        return found
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._lookup(key)
+        return default if found is None else found
+
+    def __getitem__(self, key: str) -> Event:
+        found = self._lookup(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._lookup(key) is not None
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + (self._prefix.count if self._prefix is not None else 0)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
+        return (dict, (dict(self),))
+
+
+_materializing(_LazyById, _DICT_MATERIALIZING)
