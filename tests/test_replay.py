@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from negotiation import (
     AgreementEnteredIntoForce,
@@ -42,6 +44,7 @@ from negotiation import (
     WrongActor,
     replay,
 )
+from negotiation import strategies as ns
 
 
 def draft(
@@ -476,3 +479,11 @@ def test_choices_documented_in_the_readme() -> None:
             ],
             negotiation="n",
         )
+
+
+@given(ns.valid_logs(max_events=25), st.integers(0, 400))
+def test_as_of_on_or_after_the_last_event_equals_a_full_replay(log: list[Event], days: int) -> None:
+    """Replaying as of any date on or after the last event's date gives the full replay."""
+    full = replay(log)
+    last = max((e.occurred.last_day for e in log), default=dt.date(2000, 1, 1))
+    assert replay(log, as_of=last + dt.timedelta(days=days)) == full
