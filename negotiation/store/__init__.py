@@ -1,0 +1,22 @@
+"""Event stores: durable homes for negotiations' logs.
+
+:class:`SQLiteStore` is the embedded default (one file, append-only, hash-chained);
+:class:`MemoryStore` has the same interface and keeps everything in memory. Both build on
+:class:`~negotiation.store.base.EventStore`, where the shared rules live.
+"""
+
+from negotiation.store.base import EventStore, NegotiationSummary, StoredEvent, Verification
+from negotiation.store.memory import MemoryStore
+from negotiation.store.schema import SCHEMA_VERSION, is_sqlite_file
+from negotiation.store.sqlite import SQLiteStore
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "EventStore",
+    "MemoryStore",
+    "NegotiationSummary",
+    "SQLiteStore",
+    "StoredEvent",
+    "Verification",
+    "is_sqlite_file",
+]

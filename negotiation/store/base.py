@@ -1,0 +1,745 @@
+"""The store interface and the logic every backend shares.
+
+:class:`EventStore` holds the rules of the store once: how an append is checked (idempotent
+ids, ``expected_version``, the same validation as strict replay), how events are stamped,
+numbered and chained by hash, how the read model and snapshots follow in the same
+transaction, how a state is loaded from a snapshot and its tail, how ``follow`` and named
+subscribers deliver events, and how ``verify`` walks the hash chains. A backend
+(:mod:`~negotiation.store.memory`, :mod:`~negotiation.store.sqlite`) supplies transactions
+and storage through the small :class:`Transaction` interface.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import datetime as dt
+import functools
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, Self
+
+import attrs
+
+from negotiation import snapshot
+from negotiation._fold import Fold
+from negotiation.dates import PartialDate, utc_now
+from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
+from negotiation.events import Event, EventRetracted
+from negotiation.machine import Stage
+from negotiation.replay import replay
+from negotiation.snapshot import EventSource
+from negotiation.state import NegotiationState
+
+__all__ = [
+    "GENESIS",
+    "EventStore",
+    "Handler",
+    "NegotiationSummary",
+    "StoredEvent",
+    "Transaction",
+    "Verification",
+    "canonical",
+    "chain_hash",
+]
+
+#: The "previous hash" of a negotiation's first event.
+GENESIS = ""
+
+#: Write a snapshot once this many events have been appended since the last usable one.
+SNAPSHOT_EVERY = 1000
+
+
+@attrs.frozen(kw_only=True)
+class StoredEvent:
+    """An event as the store holds it.
+
+    Attributes:
+        position: its place in the whole store (1, 2, ... without gaps), the order of ``follow``.
+        negotiation: the negotiation it belongs to.
+        version: its place in the negotiation (1, 2, ...).
+        event: the event, with ``negotiation`` and ``recorded`` filled in.
+        hash: SHA-256 (hex) of the previous event's hash and this event's canonical JSON.
+    """
+
+    position: int
+    negotiation: str
+    version: int
+    event: Event
+    hash: str
+
+    @property
+    def recorded(self) -> dt.datetime:
+        """When the event entered the log (UTC)."""
+        assert self.event.recorded is not None
+        return self.event.recorded
+
+
+@attrs.frozen(kw_only=True)
+class NegotiationSummary:
+    """A row of the read model: one negotiation at a glance.
+
+    Attributes:
+        id: the negotiation.
+        stage: its current stage.
+        version: how many events it holds (retractions and retracted ones included).
+        last_event: the ``occurred`` of the latest event in its timeline, as logged.
+        owed: how many moves are owed (the length of ``awaiting``).
+        head: the hash of its last event (keep it elsewhere to detect a rewritten chain).
+        updated: when it was last appended to (UTC).
+    """
+
+    id: str
+    stage: Stage
+    version: int
+    last_event: str | None
+    owed: int
+    head: str
+    updated: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "stage": self.stage.value,
+            "version": self.version,
+            "last_event": self.last_event,
+            "owed": self.owed,
+            "head": self.head,
+            "updated": self.updated.isoformat(),
+        }
+
+
+@attrs.frozen(kw_only=True)
+class Verification:
+    """What :meth:`EventStore.verify` found: ``ok``, or the first position that does not match.
+
+    Attributes:
+        ok: every hash chain, column and count matches.
+        events: how many events were checked.
+        position: the first position that does not match (a missing one included), if any.
+        negotiation: the negotiation of that position, if known.
+        problem: what does not match, for a person.
+    """
+
+    ok: bool
+    events: int
+    position: int | None = None
+    negotiation: str | None = None
+    problem: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.events} events verified: every hash chain matches"
+        where = f"position {self.position}" if self.position is not None else "the store"
+        if self.negotiation is not None:
+            where += f" (negotiation {self.negotiation!r})"
+        return f"{where}: {self.problem}"
+
+
+#: A named subscriber's handler: called once per event with the backend's projection target
+#: (for SQLite a ``sqlite_utils.Database`` inside the transaction that moves the checkpoint;
+#: for the memory store the subscriber's own dict).
+Handler = Callable[[StoredEvent, Any], None]
+
+
+def canonical(data: Mapping[str, Any]) -> str:
+    """The canonical JSON of an event object (``Event.to_dict()``): compact, UTF-8 kept.
+
+    Keys stay in the codec's order, which is fixed by the event type; they are not sorted,
+    because the order of an event's ``positions`` and unknown fields is part of its content.
+    """
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(previous: str, data: str) -> str:
+    """SHA-256 (hex) over the previous event's hash and this event's canonical JSON."""
+    return hashlib.sha256((previous + data).encode()).hexdigest()
+
+
+@attrs.frozen
+class Row:
+    """An event row as stored: its columns and its JSON text (and the event, when at hand)."""
+
+    position: int
+    negotiation: str
+    version: int
+    id: str
+    type: str
+    occurred: str
+    recorded: str
+    data: str
+    hash: str
+    event: Event | None = attrs.field(default=None, eq=False, repr=False)
+
+
+class Transaction(Protocol):
+    """What the shared logic needs of a backend inside one write transaction."""
+
+    def version(self, negotiation: str) -> int:
+        """The negotiation's current version (0 when it holds no event)."""
+        ...
+
+    def head(self, negotiation: str) -> str:
+        """The hash of the negotiation's last event, or :data:`GENESIS`."""
+        ...
+
+    def last_position(self) -> int:
+        """The position of the store's last event (0 when empty)."""
+        ...
+
+    def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
+        """The stored events of the negotiation among ``ids``, by id."""
+        ...
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        """Append rows (already numbered and chained)."""
+        ...
+
+    def summary(self, negotiation: str) -> NegotiationSummary | None:
+        """The negotiation's read-model row, if any."""
+        ...
+
+    def put_summary(self, summary: NegotiationSummary) -> None:
+        """Insert or replace the negotiation's read-model row."""
+        ...
+
+    def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
+        """The negotiation's snapshot taken under :data:`snapshot.FINGERPRINT` (version, data), if any."""
+        ...
+
+    def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
+        """Store the negotiation's snapshot at ``version``, replacing any older one."""
+        ...
+
+    def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
+        """The negotiation's events after a version (up to another), in log order."""
+        ...
+
+    def source(self, negotiation: str, version: int) -> EventSource:
+        """Where a fold restored from a snapshot at ``version`` reads its events."""
+        ...
+
+    def checkpoint(self, name: str) -> int:
+        """The position a named subscriber has handled up to (0 when new)."""
+        ...
+
+    def put_checkpoint(self, name: str, position: int) -> None:
+        """Move a named subscriber's checkpoint."""
+        ...
+
+    def read_all(self, after_position: int, limit: int | None) -> list[StoredEvent]:
+        """Events after a position, in position order."""
+        ...
+
+    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
+        """A negotiation's events after a version, in log order."""
+        ...
+
+    def summaries(self) -> list[NegotiationSummary]:
+        """Every read-model row, by negotiation id."""
+        ...
+
+    def rows(self) -> Iterator[Row]:
+        """Every stored row in position order, as stored (for verify)."""
+        ...
+
+    def projection(self, name: str) -> Any:
+        """What the named subscriber's handler writes to, inside this transaction."""
+        ...
+
+
+def _stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
+    """The event with ``negotiation`` and ``recorded`` filled in where missing.
+
+    A shallow copy with the two attributes set directly: both values are already valid, and
+    ``attrs.evolve`` would run every converter of the event again (most of an import's time).
+    """
+    if event.negotiation is not None and event.recorded is not None:
+        return event
+    new = copy.copy(event)
+    if event.negotiation is None:
+        object.__setattr__(new, "negotiation", negotiation)
+    if event.recorded is None:
+        object.__setattr__(new, "recorded", recorded)
+    return new
+
+
+def _same_content(stored: Event, event: Event) -> bool:
+    """Whether ``event`` is a repeat of ``stored``: equal, where it is silent on negotiation or recorded."""
+    old, new = stored.to_dict(), event.to_dict()
+    if "negotiation" not in new:
+        old.pop("negotiation", None)
+    if "recorded" not in new:
+        old.pop("recorded", None)
+    return old == new
+
+
+def _check_negotiation(negotiation: object) -> str:
+    if not isinstance(negotiation, str) or not negotiation.strip():
+        msg = f"negotiation={negotiation!r} must be a non-empty string"
+        raise InvalidEvent(msg)
+    return negotiation
+
+
+def _latest(dates: Iterable[PartialDate], start: PartialDate | None = None) -> PartialDate | None:
+    latest = start
+    for date in dates:
+        if latest is None or date.sort_key > latest.sort_key:
+            latest = date
+    return latest
+
+
+class EventStore(abc.ABC):
+    """An append-only store of negotiations' events (see :class:`~negotiation.SQLiteStore`).
+
+    Args:
+        snapshot_every: take a snapshot in the same transaction as an append once this many
+            events have been appended since the last usable snapshot (0: never by itself).
+    """
+
+    def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        if not isinstance(snapshot_every, int) or snapshot_every < 0:
+            msg = f"snapshot_every={snapshot_every!r} must be a whole number >= 0"
+            raise ValueError(msg)
+        self.snapshot_every = snapshot_every
+        # negotiation -> (version, head hash, fold at that version): the state the last
+        # append left, reused by the next one if nobody appended in between.
+        self._folds: dict[str, tuple[int, str, Fold]] = {}
+
+    # -- what a backend provides ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _write(self, doing: str) -> AbstractContextManager[Transaction]:
+        """One write transaction (exclusive among writers); rolled back on any exception."""
+
+    @abc.abstractmethod
+    def _read(self, doing: str) -> AbstractContextManager[Transaction]:
+        """One read transaction (a consistent view)."""
+
+    @abc.abstractmethod
+    def _change_token(self) -> object:
+        """Something that changes whenever anyone commits (for follow's polling)."""
+
+    @abc.abstractmethod
+    def _wait(self, token: object, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the change token to move on."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the store's resources; the store may not be used afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- appending -------------------------------------------------------------------------------
+
+    def append(self, negotiation: str, events: Iterable[Event], expected_version: int | None = None) -> int:
+        """Append events to a negotiation, all or none, and return its new version.
+
+        Each event is checked against the negotiation's current state by the rules of strict
+        replay. An event whose ``id`` is already stored with the same content is skipped (a
+        retry after a lost acknowledgement); when every event is such a repeat, nothing is
+        written and ``expected_version`` is not checked. ``negotiation`` and ``recorded``
+        (now, UTC, one moment for the whole call) are filled in where the events lack them.
+
+        Raises:
+            ConcurrencyError: ``expected_version`` is not the negotiation's current version.
+            EventRejected: an event is not permitted where it stands (a
+                :class:`~negotiation.DuplicateEventId` for an id stored with other content).
+            StoreError: the store cannot write (locked, read-only, full, ...).
+        """
+        return self.append_many({negotiation: events}, expected_versions={negotiation: expected_version})[negotiation]
+
+    def append_many(
+        self,
+        batches: Mapping[str, Iterable[Event]],
+        *,
+        expected_versions: Mapping[str, int | None] | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict[str, int]:
+        """Append to several negotiations in one transaction: all events or none.
+
+        ``progress`` is called with the number of events handled so far (for a progress bar).
+        Returns each negotiation's new version. Raises as :meth:`append`.
+        """
+        prepared = {_check_negotiation(name): list(events) for name, events in batches.items()}
+        for events in prepared.values():
+            for event in events:
+                if not isinstance(event, Event):
+                    msg = f"expected an Event, got {type(event).__name__} {event!r:.60}"
+                    raise InvalidEvent(msg)
+        expected = dict(expected_versions or {})
+        recorded = utc_now()
+        versions: dict[str, int] = {}
+        touched: list[str] = []
+        after: dict[str, tuple[int, str, Fold]] = {}
+        done = 0
+        try:
+            with self._write("appending") as tx:
+                position = tx.last_position()
+                for name, events in prepared.items():
+                    touched.append(name)
+                    result = self._append_one(tx, name, events, expected.get(name), recorded, position)
+                    versions[name] = result[0]
+                    if result[2] is not None:
+                        position += result[1]
+                        after[name] = (result[0], result[3], result[2])
+                    done += len(events)
+                    if progress is not None:
+                        progress(done)
+        except BaseException:
+            for name in touched:
+                self._folds.pop(name, None)
+            raise
+        self._folds.update(after)
+        return versions
+
+    def _append_one(
+        self,
+        tx: Transaction,
+        negotiation: str,
+        events: list[Event],
+        expected_version: int | None,
+        recorded: dt.datetime,
+        position: int,
+    ) -> tuple[int, int, Fold | None, str]:
+        """Append one negotiation's events; returns (version, rows written, fold, head)."""
+        current = tx.version(negotiation)
+        stored = tx.stored(negotiation, [e.id for e in events]) if current else {}
+        fresh: list[Event] = []
+        originals: dict[int, Event] = {}
+        for event in events:
+            old = stored.get(event.id)
+            if old is not None:
+                if _same_content(old, event):
+                    continue
+                msg = f"id {event.id!r} is already stored in negotiation {negotiation!r} with other content"
+                raise DuplicateEventId(msg, event=event, stage=self._stage_of(tx, negotiation))
+            new = _stamped(event, negotiation, recorded)
+            originals[id(new)] = event
+            fresh.append(new)
+        if not fresh:
+            return current, 0, None, ""
+        if expected_version is not None and expected_version != current:
+            msg = (
+                f"negotiation {negotiation!r} is at version {current}, "
+                f"not the expected version {expected_version}: reload and retry"
+            )
+            raise ConcurrencyError(msg, expected=expected_version, actual=current, negotiation=negotiation)
+        head = tx.head(negotiation)
+        fold, snapshot_version = self._fold_for_append(tx, negotiation, current, head)
+        for event in fresh:
+            try:
+                fold.apply(event)
+            except EventRejected as e:
+                e.event = originals.get(id(e.event), e.event)  # the caller's object (for file lines)
+                e.locate(negotiation=negotiation)
+                raise
+        rows = []
+        version = current
+        for event in fresh:
+            position += 1
+            version += 1
+            data = canonical(event.to_dict())
+            head = chain_hash(head, data)
+            assert event.recorded is not None
+            rows.append(
+                Row(
+                    position=position,
+                    negotiation=negotiation,
+                    version=version,
+                    id=event.id,
+                    type=event.TYPE,
+                    occurred=str(event.occurred),
+                    recorded=event.recorded.isoformat(),
+                    data=data,
+                    hash=head,
+                    event=event,
+                )
+            )
+        tx.insert(rows)
+        tx.put_summary(self._summary(tx.summary(negotiation), negotiation, fold, fresh, version, head, recorded))
+        if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
+            tx.put_snapshot(negotiation, version, snapshot.take(fold))
+        return version, len(rows), fold, head
+
+    def _stage_of(self, tx: Transaction, negotiation: str) -> str:
+        summary = tx.summary(negotiation)
+        return summary.stage.value if summary is not None else Stage.IDLE.value
+
+    def _fold_for_append(self, tx: Transaction, negotiation: str, version: int, head: str) -> tuple[Fold, int]:
+        """The negotiation's fold at ``version`` (ours to mutate) and the version of its snapshot."""
+        cached = self._folds.pop(negotiation, None)
+        snap = tx.snapshot(negotiation)
+        snapshot_version = snap[0] if snap is not None else 0
+        if cached is not None and cached[0] == version and cached[1] == head:
+            return cached[2], snapshot_version
+        return self._restore(tx, negotiation, version, snap), snapshot_version
+
+    def _restore(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
+        """The fold at ``version``: from the snapshot and the events after it, or by replay."""
+        if snap is not None and snap[0] <= version:
+            fold = snapshot.restore(snap[1], tx.source(negotiation, snap[0]))
+            tail = tx.events(negotiation, after_version=snap[0], up_to=version)
+        else:
+            fold = Fold(negotiation)
+            tail = tx.events(negotiation, up_to=version)
+        for event in tail:
+            fold.apply(event)
+        return fold
+
+    def _summary(
+        self,
+        previous: NegotiationSummary | None,
+        negotiation: str,
+        fold: Fold,
+        fresh: list[Event],
+        version: int,
+        head: str,
+        recorded: dt.datetime,
+    ) -> NegotiationSummary:
+        if previous is None or any(isinstance(e, EventRetracted) for e in fresh):
+            # a retraction may remove the latest event: look at the whole timeline
+            latest = _latest(e.occurred for e in (*fold.events, *fold.retractions))
+        else:
+            start = None if previous.last_event is None else PartialDate.parse(previous.last_event)
+            latest = _latest((e.occurred for e in fresh), start)
+        state = NegotiationState(fold)
+        return NegotiationSummary(
+            id=negotiation,
+            stage=fold.stage,
+            version=version,
+            last_event=None if latest is None else str(latest),
+            owed=len(state.awaiting),
+            head=head,
+            updated=recorded,
+        )
+
+    def snapshot(self, negotiation: str) -> int:
+        """Take a snapshot of the negotiation now; returns the version it covers.
+
+        Appends take snapshots by themselves (see ``snapshot_every``); this is for a store
+        opened with ``snapshot_every=0``, or after an upgrade made the old ones unusable.
+
+        Raises:
+            UnknownNegotiation: the store holds no event of it.
+        """
+        with self._write("taking a snapshot") as tx:
+            version = tx.version(negotiation)
+            if not version:
+                raise self._unknown(tx, negotiation)
+            fold = self._restore(tx, negotiation, version, tx.snapshot(negotiation))
+            tx.put_snapshot(negotiation, version, snapshot.take(fold))
+        return version
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def version(self, negotiation: str) -> int:
+        """The negotiation's current version (0 when it holds no event)."""
+        with self._read("reading a version") as tx:
+            return tx.version(negotiation)
+
+    def read(self, negotiation: str, after_version: int = 0) -> list[StoredEvent]:
+        """The negotiation's events after ``after_version``, in log order."""
+        with self._read("reading events") as tx:
+            return tx.read(negotiation, after_version)
+
+    def read_all(self, after_position: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        """Every event after ``after_position``, in position order (at most ``limit``)."""
+        if limit is not None and limit < 0:
+            msg = f"limit={limit!r} must be None or >= 0"
+            raise ValueError(msg)
+        with self._read("reading events") as tx:
+            return tx.read_all(after_position, limit)
+
+    def negotiations(self) -> list[NegotiationSummary]:
+        """Every negotiation in the store with its stage (the read model), by id."""
+        with self._read("listing negotiations") as tx:
+            return tx.summaries()
+
+    def load(
+        self,
+        negotiation: str,
+        *,
+        as_of: PartialDate | dt.date | dt.datetime | str | None = None,
+        known_at: dt.datetime | dt.date | str | None = None,
+    ) -> NegotiationState:
+        """The negotiation's state, as :func:`~negotiation.replay` of its events would give it.
+
+        Without ``as_of`` and ``known_at`` the state comes from the latest snapshot and the
+        events after it (its events are read back only when a view needs them: the timeline,
+        a retraction, a copy); with either, the events are replayed.
+
+        Raises:
+            UnknownNegotiation: the store holds no event of it.
+        """
+        with self._read("loading a negotiation") as tx:
+            version = tx.version(negotiation)
+            if not version:
+                raise self._unknown(tx, negotiation)
+            if as_of is not None or known_at is not None:
+                return replay(tx.events(negotiation), negotiation=negotiation, as_of=as_of, known_at=known_at)
+            cached = self._folds.get(negotiation)
+            if cached is not None and cached[0] == version and cached[1] == tx.head(negotiation):
+                # hand the fold over: the state owns it now, the next append restores its own
+                del self._folds[negotiation]
+                return NegotiationState(cached[2])
+            return NegotiationState(self._restore(tx, negotiation, version, tx.snapshot(negotiation)))
+
+    def _unknown(self, tx: Transaction, negotiation: str) -> UnknownNegotiation:
+        known = ", ".join(repr(s.id) for s in tx.summaries()) or "none"
+        msg = f"negotiation {negotiation!r} is not in the store; it holds: {known}"
+        return UnknownNegotiation(msg, negotiation=negotiation)
+
+    # -- live delivery ---------------------------------------------------------------------------
+
+    def follow(
+        self, after_position: int = 0, *, idle_timeout: float | None = None, poll_interval: float = 0.05
+    ) -> Iterator[StoredEvent]:
+        """Every event after ``after_position`` in position order: those stored, then new ones live.
+
+        Events appended by other processes are seen too (the SQLite store polls a counter that
+        SQLite moves on every commit, which costs no read of the events). The iterator stops
+        after ``idle_timeout`` seconds without a new event (never, by default).
+        """
+        position = after_position
+        idle_since = time.monotonic()
+        while True:
+            token = self._change_token()
+            batch = self.read_all(after_position=position, limit=500)
+            if batch:
+                for stored in batch:
+                    position = stored.position
+                    yield stored
+                idle_since = time.monotonic()
+                continue
+            if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
+                return
+            wait = poll_interval
+            if idle_timeout is not None:
+                wait = min(wait, max(0.0, idle_timeout - (time.monotonic() - idle_since)))
+            self._wait(token, wait)
+
+    def subscribe(
+        self,
+        name: str,
+        handler: Handler,
+        *,
+        live: bool = False,
+        idle_timeout: float | None = None,
+        batch_size: int = 100,
+        poll_interval: float = 0.05,
+    ) -> int:
+        """Deliver every event after the named subscriber's checkpoint to ``handler``, exactly once.
+
+        Events go in position order, in batches: each batch is one transaction in which the
+        handler writes its projection (``handler(stored_event, target)``, see :data:`Handler`)
+        and the checkpoint moves past the batch. If the handler raises or the process dies,
+        both are rolled back and the batch is delivered again next time. Returns how many
+        events were handled. With ``live``, waits for new events until ``idle_timeout``
+        seconds pass without one (forever by default).
+        """
+        if not isinstance(name, str) or not name:
+            msg = f"name={name!r} must be a non-empty string"
+            raise ValueError(msg)
+        if batch_size < 1:
+            msg = f"batch_size={batch_size!r} must be >= 1"
+            raise ValueError(msg)
+        handled = 0
+        idle_since = time.monotonic()
+        while True:
+            token = self._change_token()
+            with self._write("delivering to a subscriber") as tx:
+                target = tx.projection(name)
+                batch = tx.read_all(tx.checkpoint(name), batch_size)
+                for stored in batch:
+                    handler(stored, target)
+                if batch:
+                    tx.put_checkpoint(name, batch[-1].position)
+            handled += len(batch)
+            if batch:
+                idle_since = time.monotonic()
+                continue
+            if not live or (idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout):
+                return handled
+            wait = poll_interval
+            if idle_timeout is not None:
+                wait = min(wait, max(0.0, idle_timeout - (time.monotonic() - idle_since)))
+            self._wait(token, wait)
+
+    def checkpoint(self, name: str) -> int:
+        """The position the named subscriber has handled up to (0 when new)."""
+        with self._read("reading a checkpoint") as tx:
+            return tx.checkpoint(name)
+
+    # -- verification ----------------------------------------------------------------------------
+
+    def verify(self) -> Verification:
+        """Recompute every hash chain; report the first position that does not match.
+
+        Also checks that positions run 1, 2, ... without a gap, versions 1, 2, ... per
+        negotiation, each row's columns agree with its JSON, and the read model's version
+        and head agree with the chains (a truncated tail).
+        """
+        with self._read("verifying") as tx:
+            heads = {s.id: (s.version, s.head) for s in tx.summaries()}
+            return verify_rows(tx.rows(), heads)
+
+
+def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Verification:
+    """Walk stored rows in position order and check what :meth:`EventStore.verify` promises."""
+    chains: dict[str, tuple[int, str]] = {}
+    expected_position = 1
+    count = 0
+    for row in rows:
+        count += 1
+        bad = functools.partial(
+            Verification, ok=False, events=count - 1, position=row.position, negotiation=row.negotiation
+        )
+        if row.position != expected_position:
+            problem = f"missing: positions jump from {expected_position - 1} to {row.position}"
+            return bad(problem=problem, position=expected_position, negotiation=None)
+        expected_position += 1
+        version, previous = chains.get(row.negotiation, (0, GENESIS))
+        if row.version != version + 1:
+            return bad(problem=f"version {row.version} follows version {version} of its negotiation")
+        if chain_hash(previous, row.data) != row.hash:
+            return bad(problem="hash does not match the event and the previous hash of its negotiation")
+        try:
+            data = json.loads(row.data)
+        except ValueError:
+            return bad(problem="the event is not valid JSON")
+        if not isinstance(data, dict):
+            return bad(problem="the event is not a JSON object")
+        columns = {
+            "negotiation": row.negotiation,
+            "id": row.id,
+            "type": row.type,
+            "occurred": row.occurred,
+            "recorded": row.recorded,
+        }
+        for column, value in columns.items():
+            if data.get(column) != value:
+                return bad(problem=f"column {column}={value!r} but the event says {data.get(column)!r}")
+        chains[row.negotiation] = (row.version, row.hash)
+    for negotiation in sorted(set(heads) | set(chains)):
+        version, head = chains.get(negotiation, (0, GENESIS))
+        recorded_version, recorded_head = heads.get(negotiation, (0, GENESIS))
+        if (version, head) != (recorded_version, recorded_head):
+            problem = (
+                f"the read model records version {recorded_version} (head {recorded_head[:12] or '-'}) "
+                f"where the events end at version {version} (head {head[:12] or '-'})"
+            )
+            return Verification(
+                ok=False, events=count, position=expected_position, negotiation=negotiation, problem=problem
+            )
+    return Verification(ok=True, events=count)

@@ -1,0 +1,207 @@
+"""The in-memory store: the same interface and guarantees as SQLite, for tests and embedding.
+
+It keeps everything in Python lists and dicts behind one lock. A write transaction stages its
+changes and publishes them only when it ends without an exception, so an append is all or
+nothing here too. ``follow`` and live subscribers wake up on a condition variable. Nothing
+survives the process.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from negotiation import snapshot
+from negotiation.errors import StoreError
+from negotiation.events import Event
+from negotiation.snapshot import EventSource
+from negotiation.store.base import (
+    GENESIS,
+    SNAPSHOT_EVERY,
+    EventStore,
+    NegotiationSummary,
+    Row,
+    StoredEvent,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class _Source:
+    """A negotiation's events up to a version, for a fold restored from a snapshot."""
+
+    def __init__(self, store: MemoryStore, negotiation: str, version: int) -> None:
+        self._store = store
+        self._negotiation = negotiation
+        self._version = version
+
+    def events(self) -> list[Event]:
+        return [s.event for s in self._store._stream(self._negotiation)[: self._version]]
+
+    def event(self, event_id: str) -> Event | None:
+        index = self._store._ids.get(self._negotiation, {}).get(event_id)
+        if index is None or index >= self._version:
+            return None
+        return self._store._stream(self._negotiation)[index].event
+
+
+class _Transaction:
+    """Reads see what was committed before; writes are staged until the end."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.staged: list[Row] = []
+        self.summaries_: dict[str, NegotiationSummary] = {}
+        self.snapshots: dict[str, tuple[int, bytes]] = {}
+        self.checkpoints: dict[str, int] = {}
+        self.projections: dict[str, dict[str, Any]] = {}
+
+    def version(self, negotiation: str) -> int:
+        return len(self.store._stream(negotiation))
+
+    def head(self, negotiation: str) -> str:
+        stream = self.store._stream(negotiation)
+        return stream[-1].hash if stream else GENESIS
+
+    def last_position(self) -> int:
+        return len(self.store._events)
+
+    def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
+        known = self.store._ids.get(negotiation, {})
+        stream = self.store._stream(negotiation)
+        return {i: stream[known[i]].event for i in ids if i in known}
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        self.staged.extend(rows)
+
+    def summary(self, negotiation: str) -> NegotiationSummary | None:
+        return self.store._summaries.get(negotiation)
+
+    def put_summary(self, summary: NegotiationSummary) -> None:
+        self.summaries_[summary.id] = summary
+
+    def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
+        found = self.store._snapshots.get(negotiation)
+        if found is None or snapshot.snapshot_fingerprint(found[1]) != snapshot.FINGERPRINT:
+            return None
+        return found
+
+    def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
+        self.snapshots[negotiation] = (version, data)
+
+    def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
+        return [s.event for s in self.store._stream(negotiation)[after_version:up_to]]
+
+    def source(self, negotiation: str, version: int) -> EventSource:
+        return _Source(self.store, negotiation, version)
+
+    def checkpoint(self, name: str) -> int:
+        return self.store._checkpoints.get(name, 0)
+
+    def put_checkpoint(self, name: str, position: int) -> None:
+        self.checkpoints[name] = position
+
+    def read_all(self, after_position: int, limit: int | None) -> list[StoredEvent]:
+        start = max(after_position, 0)
+        return self.store._events[start : None if limit is None else start + limit]
+
+    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
+        return self.store._stream(negotiation)[max(after_version, 0) :]
+
+    def summaries(self) -> list[NegotiationSummary]:
+        return [self.store._summaries[k] for k in sorted(self.store._summaries)]
+
+    def rows(self) -> Iterator[Row]:
+        return iter(list(self.store._rows))
+
+    def projection(self, name: str) -> dict[str, Any]:
+        if name not in self.projections:
+            self.projections[name] = copy.deepcopy(self.store._projections.get(name, {}))
+        return self.projections[name]
+
+    def commit(self) -> None:
+        store = self.store
+        for row in self.staged:
+            assert row.event is not None
+            stored = StoredEvent(
+                position=row.position, negotiation=row.negotiation, version=row.version, event=row.event, hash=row.hash
+            )
+            store._ids.setdefault(row.negotiation, {})[row.id] = row.version - 1
+            store._streams.setdefault(row.negotiation, []).append(stored)
+            store._events.append(stored)
+            store._rows.append(row)
+        store._summaries.update(self.summaries_)
+        store._snapshots.update(self.snapshots)
+        store._checkpoints.update(self.checkpoints)
+        store._projections.update(self.projections)
+
+
+class MemoryStore(EventStore):
+    """An event store in memory with the interface of :class:`~negotiation.SQLiteStore`.
+
+    A subscriber's handler gets a dict of its own to build its projection in
+    (:meth:`projection` returns a copy); it is rolled back with the checkpoint when the
+    handler raises.
+    """
+
+    def __init__(self, *, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        super().__init__(snapshot_every=snapshot_every)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._events: list[StoredEvent] = []  # by position - 1
+        self._rows: list[Row] = []
+        self._streams: dict[str, list[StoredEvent]] = {}
+        self._ids: dict[str, dict[str, int]] = {}  # negotiation -> id -> version - 1
+        self._summaries: dict[str, NegotiationSummary] = {}
+        self._snapshots: dict[str, tuple[int, bytes]] = {}
+        self._checkpoints: dict[str, int] = {}
+        self._projections: dict[str, dict[str, Any]] = {}
+        self._commits = 0
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"MemoryStore({len(self._events)} events)"
+
+    def _stream(self, negotiation: str) -> list[StoredEvent]:
+        return self._streams.get(negotiation, [])
+
+    def _open(self) -> None:
+        if self._closed:
+            msg = "the memory store is closed"
+            raise StoreError(msg)
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[_Transaction]:
+        with self._lock:
+            self._open()
+            tx = _Transaction(self)
+            yield tx
+            tx.commit()
+            self._commits += 1
+            self._changed.notify_all()
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[_Transaction]:
+        with self._lock:
+            self._open()
+            yield _Transaction(self)
+
+    def _change_token(self) -> object:
+        return self._commits
+
+    def _wait(self, token: object, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._commits != token or self._closed, timeout)
+
+    def projection(self, name: str) -> dict[str, Any]:
+        """A copy of what the named subscriber's handler has built so far."""
+        with self._lock:
+            return copy.deepcopy(self._projections.get(name, {}))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._changed.notify_all()
