@@ -64,6 +64,13 @@ class PartialDate:
         if not isinstance(text, str):
             msg = f"{field}={text!r} must be a date string (YYYY, YYYY-MM, YYYY-MM-DD or an ISO date-time with offset)"
             raise InvalidDate(msg)
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and text.isascii():
+            try:  # the common case, parsed in C
+                day = dt.date.fromisoformat(text)
+            except ValueError:
+                pass  # fall through for the precise message
+            else:
+                return cls("day", day, day)
         try:
             if m := _DAY.match(text):
                 day = dt.date(int(m[1]), int(m[2]), int(m[3]))
