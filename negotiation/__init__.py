@@ -82,6 +82,7 @@ from negotiation.state import (
     Permitted,
     Position,
 )
+from negotiation.store import MemoryStore, NegotiationSummary, SQLiteStore, StoredEvent, Verification
 
 __version__ = "0.1.0"
 
@@ -119,10 +120,12 @@ __all__ = [
     "Log",
     "LogSyntaxError",
     "LoggedEvent",
+    "MemoryStore",
     "Mode",
     "NegotiationError",
     "NegotiationMachine",
     "NegotiationState",
+    "NegotiationSummary",
     "NotPermitted",
     "PartialDate",
     "PartyWithdrew",
@@ -133,12 +136,14 @@ __all__ = [
     "ProposalPublished",
     "ProposalWithdrawn",
     "ReplyDelivered",
+    "SQLiteStore",
     "ShortestPaths",
     "SimulationResult",
     "Source",
     "Stage",
     "Stance",
     "StoreError",
+    "StoredEvent",
     "TalksBrokenOff",
     "TalksLapsed",
     "TalksResumed",
@@ -146,6 +151,7 @@ __all__ = [
     "TextAgreed",
     "UnknownNegotiation",
     "UnknownReference",
+    "Verification",
     "WrongActor",
     "__version__",
     "check_log",
