@@ -7,14 +7,24 @@ code 1; no traceback reaches the user.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
 from negotiation._cli_simulate import paths_command, simulate_command
+from negotiation._cli_store import (
+    append_command,
+    check_store_file,
+    export_command,
+    is_store,
+    list_command,
+    load_from_store,
+    verify_command,
+)
 from negotiation.errors import NegotiationError
 from negotiation.events import Event
 from negotiation.logfile import check_log, replay_log
@@ -49,18 +59,35 @@ def _cutoff_options(func: F) -> F:
 
 
 def _negotiation_option(func: F) -> F:
-    return click.option(
-        "--negotiation",
-        "-n",
-        metavar="ID",
-        help="The negotiation to use when the log holds several (default: the only one).",
-    )(func)
+    """``--negotiation ID``, and the same as an optional argument after a store (``DB ID``)."""
+
+    @functools.wraps(func)
+    def merged(*args: Any, negotiation_id: str | None = None, **kwargs: Any) -> Any:
+        if negotiation_id is not None:
+            if kwargs.get("negotiation") not in (None, negotiation_id):
+                msg = f"two negotiations named: {negotiation_id!r} and --negotiation {kwargs['negotiation']!r}"
+                raise click.UsageError(msg)
+            kwargs["negotiation"] = negotiation_id
+        return func(*args, **kwargs)
+
+    merged = click.argument("negotiation_id", metavar="[NEGOTIATION]", required=False)(merged)
+    return cast(
+        F,
+        click.option(
+            "--negotiation",
+            "-n",
+            metavar="ID",
+            help="The negotiation to use when the log or store holds several (default: the only one).",
+        )(merged),
+    )
 
 
 def load_state(
     log: str, *, negotiation: str | None, as_of: str | None, known_at: str | None, lenient: bool
 ) -> NegotiationState:
-    """Replay the negotiation a command names (a log file)."""
+    """Replay the negotiation a command names (a log file, or a store and a negotiation id)."""
+    if is_store(log):
+        return load_from_store(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
     return replay_log(log, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
 
 
@@ -82,7 +109,9 @@ def cli() -> None:
 @_cutoff_options
 @_negotiation_option
 @click.option("--lenient", is_flag=True, help="Skip events that are not permitted and report them, instead of failing.")
-@click.option("--detail", is_flag=True, help="With --json: add documents, contacts, agreements, positions, deadlines, timeline.")
+@click.option(
+    "--detail", is_flag=True, help="With --json: add documents, contacts, agreements, positions, deadlines, timeline."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def status(
     log: str,
@@ -93,7 +122,7 @@ def status(
     detail: bool,
     as_json: bool,
 ) -> None:
-    """Print the stage, the owed moves and the permitted next steps of LOG."""
+    """Print the stage, the owed moves and the permitted next steps of LOG (a log file, or a store DB and a NEGOTIATION)."""
     try:
         state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
         if as_json:
@@ -151,7 +180,7 @@ def describe(event: Event) -> str:
 @_negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines events instead of text.")
 def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str | None, as_json: bool) -> None:
-    """Print the events of LOG sorted by when they occurred."""
+    """Print the events of LOG (a log file, or a store DB and a NEGOTIATION) sorted by when they occurred."""
     try:
         state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=False)
     except NegotiationError as e:
@@ -168,9 +197,9 @@ def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str
 @_negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of errors.")
 def check(log: str, negotiation: str | None, as_json: bool) -> None:
-    """Report every error in LOG; exit 1 if there is any."""
+    """Report every error in LOG (a log file, or a store DB); exit 1 if there is any."""
     try:
-        errors = check_log(log, negotiation=negotiation)
+        errors = check_store_file(log, negotiation) if is_store(log) else check_log(log, negotiation=negotiation)
     except NegotiationError as e:
         _fail(e)
     if as_json:
@@ -204,6 +233,10 @@ def diagram(full: bool) -> None:
 
 cli.add_command(simulate_command)
 cli.add_command(paths_command)
+cli.add_command(append_command)
+cli.add_command(export_command)
+cli.add_command(list_command)
+cli.add_command(verify_command)
 
 
 def main() -> None:

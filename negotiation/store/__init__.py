@@ -5,7 +5,8 @@
 :class:`~negotiation.store.base.EventStore`, where the shared rules live.
 """
 
-from negotiation.store.base import EventStore, NegotiationSummary, StoredEvent, Verification
+from negotiation.store.base import EventStore, NegotiationSummary, StoredEvent
+from negotiation.store.chain import Verification
 from negotiation.store.memory import MemoryStore
 from negotiation.store.schema import SCHEMA_VERSION, is_sqlite_file
 from negotiation.store.sqlite import SQLiteStore

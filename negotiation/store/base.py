@@ -15,8 +15,6 @@ import abc
 import copy
 import datetime as dt
 import functools
-import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -33,21 +31,16 @@ from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
 from negotiation.state import NegotiationState
+from negotiation.store.chain import Row, Verification, canonical, chain_hash, verify_rows
 
 __all__ = [
-    "GENESIS",
+    "SNAPSHOT_EVERY",
     "EventStore",
     "Handler",
     "NegotiationSummary",
     "StoredEvent",
     "Transaction",
-    "Verification",
-    "canonical",
-    "chain_hash",
 ]
-
-#: The "previous hash" of a negotiation's first event.
-GENESIS = ""
 
 #: Write a snapshot once this many events have been appended since the last usable one.
 SNAPSHOT_EVERY = 1000
@@ -112,70 +105,10 @@ class NegotiationSummary:
         }
 
 
-@attrs.frozen(kw_only=True)
-class Verification:
-    """What :meth:`EventStore.verify` found: ``ok``, or the first position that does not match.
-
-    Attributes:
-        ok: every hash chain, column and count matches.
-        events: how many events were checked.
-        position: the first position that does not match (a missing one included), if any.
-        negotiation: the negotiation of that position, if known.
-        problem: what does not match, for a person.
-    """
-
-    ok: bool
-    events: int
-    position: int | None = None
-    negotiation: str | None = None
-    problem: str | None = None
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"{self.events} events verified: every hash chain matches"
-        where = f"position {self.position}" if self.position is not None else "the store"
-        if self.negotiation is not None:
-            where += f" (negotiation {self.negotiation!r})"
-        return f"{where}: {self.problem}"
-
-
 #: A named subscriber's handler: called once per event with the backend's projection target
 #: (for SQLite a ``sqlite_utils.Database`` inside the transaction that moves the checkpoint;
 #: for the memory store the subscriber's own dict).
 Handler = Callable[[StoredEvent, Any], None]
-
-
-def canonical(data: Mapping[str, Any]) -> str:
-    """The canonical JSON of an event object (``Event.to_dict()``): compact, UTF-8 kept.
-
-    Keys stay in the codec's order, which is fixed by the event type; they are not sorted,
-    because the order of an event's ``positions`` and unknown fields is part of its content.
-    """
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(previous: str, data: str) -> str:
-    """SHA-256 (hex) over the previous event's hash and this event's canonical JSON."""
-    return hashlib.sha256((previous + data).encode()).hexdigest()
-
-
-@attrs.frozen
-class Row:
-    """An event row as stored: its columns and its JSON text (and the event, when at hand)."""
-
-    position: int
-    negotiation: str
-    version: int
-    id: str
-    type: str
-    occurred: str
-    recorded: str
-    data: str
-    hash: str
-    event: Event | None = attrs.field(default=None, eq=False, repr=False)
 
 
 class Transaction(Protocol):
@@ -278,6 +211,10 @@ def _same_content(stored: Event, event: Event) -> bool:
     if "recorded" not in new:
         old.pop("recorded", None)
     return old == new
+
+
+def _offset(progress: Callable[[int], None], before: int, count: int) -> None:
+    progress(before + count)
 
 
 def _check_negotiation(negotiation: object) -> str:
@@ -388,7 +325,8 @@ class EventStore(abc.ABC):
                 position = tx.last_position()
                 for name, events in prepared.items():
                     touched.append(name)
-                    result = self._append_one(tx, name, events, expected.get(name), recorded, position)
+                    tick = None if progress is None else functools.partial(_offset, progress, done)
+                    result = self._append_one(tx, name, events, expected.get(name), recorded, position, tick)
                     versions[name] = result[0]
                     if result[2] is not None:
                         position += result[1]
@@ -411,6 +349,7 @@ class EventStore(abc.ABC):
         expected_version: int | None,
         recorded: dt.datetime,
         position: int,
+        progress: Callable[[int], None] | None = None,
     ) -> tuple[int, int, Fold | None, str]:
         """Append one negotiation's events; returns (version, rows written, fold, head)."""
         current = tx.version(negotiation)
@@ -437,7 +376,9 @@ class EventStore(abc.ABC):
             raise ConcurrencyError(msg, expected=expected_version, actual=current, negotiation=negotiation)
         head = tx.head(negotiation)
         fold, snapshot_version = self._fold_for_append(tx, negotiation, current, head)
-        for event in fresh:
+        for count, event in enumerate(fresh, start=1):
+            if progress is not None and count % 1000 == 0:
+                progress(count)
             try:
                 fold.apply(event)
             except EventRejected as e:
@@ -572,12 +513,14 @@ class EventStore(abc.ABC):
         *,
         as_of: PartialDate | dt.date | dt.datetime | str | None = None,
         known_at: dt.datetime | dt.date | str | None = None,
+        strict: bool = True,
     ) -> NegotiationState:
         """The negotiation's state, as :func:`~negotiation.replay` of its events would give it.
 
         Without ``as_of`` and ``known_at`` the state comes from the latest snapshot and the
         events after it (its events are read back only when a view needs them: the timeline,
-        a retraction, a copy); with either, the events are replayed.
+        a retraction, a copy); with either, or with ``strict=False`` (skip and report events
+        that today's rules refuse), the events are replayed.
 
         Raises:
             UnknownNegotiation: the store holds no event of it.
@@ -586,8 +529,9 @@ class EventStore(abc.ABC):
             version = tx.version(negotiation)
             if not version:
                 raise self._unknown(tx, negotiation)
-            if as_of is not None or known_at is not None:
-                return replay(tx.events(negotiation), negotiation=negotiation, as_of=as_of, known_at=known_at)
+            if as_of is not None or known_at is not None or not strict:
+                events = tx.events(negotiation)
+                return replay(events, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=strict)
             cached = self._folds.get(negotiation)
             if cached is not None and cached[0] == version and cached[1] == tx.head(negotiation):
                 # hand the fold over: the state owns it now, the next append restores its own
@@ -693,53 +637,3 @@ class EventStore(abc.ABC):
         with self._read("verifying") as tx:
             heads = {s.id: (s.version, s.head) for s in tx.summaries()}
             return verify_rows(tx.rows(), heads)
-
-
-def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Verification:
-    """Walk stored rows in position order and check what :meth:`EventStore.verify` promises."""
-    chains: dict[str, tuple[int, str]] = {}
-    expected_position = 1
-    count = 0
-    for row in rows:
-        count += 1
-        bad = functools.partial(
-            Verification, ok=False, events=count - 1, position=row.position, negotiation=row.negotiation
-        )
-        if row.position != expected_position:
-            problem = f"missing: positions jump from {expected_position - 1} to {row.position}"
-            return bad(problem=problem, position=expected_position, negotiation=None)
-        expected_position += 1
-        version, previous = chains.get(row.negotiation, (0, GENESIS))
-        if row.version != version + 1:
-            return bad(problem=f"version {row.version} follows version {version} of its negotiation")
-        if chain_hash(previous, row.data) != row.hash:
-            return bad(problem="hash does not match the event and the previous hash of its negotiation")
-        try:
-            data = json.loads(row.data)
-        except ValueError:
-            return bad(problem="the event is not valid JSON")
-        if not isinstance(data, dict):
-            return bad(problem="the event is not a JSON object")
-        columns = {
-            "negotiation": row.negotiation,
-            "id": row.id,
-            "type": row.type,
-            "occurred": row.occurred,
-            "recorded": row.recorded,
-        }
-        for column, value in columns.items():
-            if data.get(column) != value:
-                return bad(problem=f"column {column}={value!r} but the event says {data.get(column)!r}")
-        chains[row.negotiation] = (row.version, row.hash)
-    for negotiation in sorted(set(heads) | set(chains)):
-        version, head = chains.get(negotiation, (0, GENESIS))
-        recorded_version, recorded_head = heads.get(negotiation, (0, GENESIS))
-        if (version, head) != (recorded_version, recorded_head):
-            problem = (
-                f"the read model records version {recorded_version} (head {recorded_head[:12] or '-'}) "
-                f"where the events end at version {version} (head {head[:12] or '-'})"
-            )
-            return Verification(
-                ok=False, events=count, position=expected_position, negotiation=negotiation, problem=problem
-            )
-    return Verification(ok=True, events=count)

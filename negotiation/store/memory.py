@@ -18,14 +18,8 @@ from negotiation import snapshot
 from negotiation.errors import StoreError
 from negotiation.events import Event
 from negotiation.snapshot import EventSource
-from negotiation.store.base import (
-    GENESIS,
-    SNAPSHOT_EVERY,
-    EventStore,
-    NegotiationSummary,
-    Row,
-    StoredEvent,
-)
+from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
+from negotiation.store.chain import GENESIS, Row
 
 __all__ = ["MemoryStore"]
 

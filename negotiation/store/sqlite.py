@@ -26,14 +26,8 @@ from negotiation.errors import StoreError
 from negotiation.events import Event
 from negotiation.machine import Stage
 from negotiation.snapshot import EventSource
-from negotiation.store.base import (
-    GENESIS,
-    SNAPSHOT_EVERY,
-    EventStore,
-    NegotiationSummary,
-    Row,
-    StoredEvent,
-)
+from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
+from negotiation.store.chain import GENESIS, Row
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_version
 
 __all__ = ["SQLiteStore", "translate_error"]

@@ -1,0 +1,134 @@
+"""The hash chain: how each event is tied to the one before it, and how that is checked.
+
+Each negotiation's events form a chain: an event's hash is SHA-256 over the previous event's
+hash (:data:`GENESIS` for the first) and the event's canonical JSON. Changing, removing or
+reordering a stored event breaks the chain from that point on, which :func:`verify_rows`
+finds and names by position.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from negotiation.events import Event
+
+__all__ = ["GENESIS", "Row", "Verification", "canonical", "chain_hash", "verify_rows"]
+
+#: The "previous hash" of a negotiation's first event.
+GENESIS = ""
+
+
+@attrs.frozen(kw_only=True)
+class Verification:
+    """What :meth:`EventStore.verify` found: ``ok``, or the first position that does not match.
+
+    Attributes:
+        ok: every hash chain, column and count matches.
+        events: how many events were checked.
+        position: the first position that does not match (a missing one included), if any.
+        negotiation: the negotiation of that position, if known.
+        problem: what does not match, for a person.
+    """
+
+    ok: bool
+    events: int
+    position: int | None = None
+    negotiation: str | None = None
+    problem: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"{self.events} events verified: every hash chain matches"
+        where = f"position {self.position}" if self.position is not None else "the store"
+        if self.negotiation is not None:
+            where += f" (negotiation {self.negotiation!r})"
+        return f"{where}: {self.problem}"
+
+
+def canonical(data: Mapping[str, Any]) -> str:
+    """The canonical JSON of an event object (``Event.to_dict()``): compact, UTF-8 kept.
+
+    Keys stay in the codec's order, which is fixed by the event type; they are not sorted,
+    because the order of an event's ``positions`` and unknown fields is part of its content.
+    """
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(previous: str, data: str) -> str:
+    """SHA-256 (hex) over the previous event's hash and this event's canonical JSON."""
+    return hashlib.sha256((previous + data).encode()).hexdigest()
+
+
+@attrs.frozen
+class Row:
+    """An event row as stored: its columns and its JSON text (and the event, when at hand)."""
+
+    position: int
+    negotiation: str
+    version: int
+    id: str
+    type: str
+    occurred: str
+    recorded: str
+    data: str
+    hash: str
+    event: Event | None = attrs.field(default=None, eq=False, repr=False)
+
+
+def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Verification:
+    """Walk stored rows in position order and check what :meth:`EventStore.verify` promises."""
+    chains: dict[str, tuple[int, str]] = {}
+    expected_position = 1
+    count = 0
+    for row in rows:
+        count += 1
+        bad = functools.partial(
+            Verification, ok=False, events=count - 1, position=row.position, negotiation=row.negotiation
+        )
+        if row.position != expected_position:
+            problem = f"missing: positions jump from {expected_position - 1} to {row.position}"
+            return bad(problem=problem, position=expected_position, negotiation=None)
+        expected_position += 1
+        version, previous = chains.get(row.negotiation, (0, GENESIS))
+        if row.version != version + 1:
+            return bad(problem=f"version {row.version} follows version {version} of its negotiation")
+        if chain_hash(previous, row.data) != row.hash:
+            return bad(problem="hash does not match the event and the previous hash of its negotiation")
+        try:
+            data = json.loads(row.data)
+        except ValueError:
+            return bad(problem="the event is not valid JSON")
+        if not isinstance(data, dict):
+            return bad(problem="the event is not a JSON object")
+        columns = {
+            "negotiation": row.negotiation,
+            "id": row.id,
+            "type": row.type,
+            "occurred": row.occurred,
+            "recorded": row.recorded,
+        }
+        for column, value in columns.items():
+            if data.get(column) != value:
+                return bad(problem=f"column {column}={value!r} but the event says {data.get(column)!r}")
+        chains[row.negotiation] = (row.version, row.hash)
+    for negotiation in sorted(set(heads) | set(chains)):
+        version, head = chains.get(negotiation, (0, GENESIS))
+        recorded_version, recorded_head = heads.get(negotiation, (0, GENESIS))
+        if (version, head) != (recorded_version, recorded_head):
+            problem = (
+                f"the read model records version {recorded_version} (head {recorded_head[:12] or '-'}) "
+                f"where the events end at version {version} (head {head[:12] or '-'})"
+            )
+            return Verification(
+                ok=False, events=count, position=expected_position, negotiation=negotiation, problem=problem
+            )
+    return Verification(ok=True, events=count)

@@ -1,0 +1,106 @@
+"""Moving JSONL logs into and out of a store, and checking a store as one checks a log.
+
+:func:`import_log` appends a whole file in one transaction (all its events or none), with
+errors that name the file and the line; :func:`export_log` writes a negotiation back as JSON
+Lines that re-import to the same events (ids, ``negotiation`` and ``recorded`` included);
+:func:`check_store` reports what :func:`~negotiation.check_log` reports for a file, plus a
+broken hash chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO
+
+from negotiation._fold import Fold
+from negotiation.errors import EventRejected, NegotiationError, StoreError, UnknownNegotiation
+from negotiation.logfile import Log, Source, read_log, write_log
+from negotiation.store.base import EventStore
+
+__all__ = ["check_store", "export_log", "import_log", "select_negotiation"]
+
+
+def import_log(
+    store: EventStore,
+    source: Source | Log,
+    *,
+    negotiation: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Append every event of a log file to the store in one transaction; all or none.
+
+    Lines that name no negotiation belong to ``negotiation`` (default: the file's stem), as
+    for :func:`~negotiation.read_log`. Events already stored with the same content are
+    skipped, so importing a file again, or a file that has grown since, appends only what
+    is new. Returns each negotiation's new version.
+
+    Raises:
+        LogSyntaxError, InvalidEvent: a line is not an event (file and line named).
+        EventRejected: an event is not permitted where it stands (file and line named).
+        StoreError: the store cannot write; nothing was written.
+    """
+    log = source if isinstance(source, Log) else read_log(source, negotiation=negotiation)
+    batches = {name: [logged.event for logged in events] for name, events in log.negotiations.items()}
+    try:
+        return store.append_many(batches, progress=progress)
+    except EventRejected as e:
+        raise log.locate(e, e.negotiation or "") from None
+
+
+def export_log(store: EventStore, negotiation: str, out: IO[str]) -> int:
+    """Write a negotiation's events as JSON Lines in log order; returns how many.
+
+    Raises:
+        UnknownNegotiation: the store holds no event of it.
+    """
+    select_negotiation(store, negotiation)
+    return write_log((stored.event for stored in store.read(negotiation)), out)
+
+
+def select_negotiation(store: EventStore, negotiation: str | None = None) -> str:
+    """The negotiation to work on: the one named, or the only one in the store.
+
+    Raises:
+        UnknownNegotiation: the named one is not in the store, or none is named and the store
+            holds several (or none).
+    """
+    names = [s.id for s in store.negotiations()]
+    where = getattr(store, "path", None) or "the store"
+    if negotiation is not None:
+        if negotiation not in names:
+            known = ", ".join(map(repr, names)) or "none"
+            msg = f"negotiation {negotiation!r} is not in {where}; it holds: {known}"
+            raise UnknownNegotiation(msg, negotiation=negotiation)
+        return negotiation
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        msg = f"{where} holds no negotiation"
+    else:
+        msg = f"{where} holds several negotiations ({', '.join(map(repr, names))}); name one"
+    raise UnknownNegotiation(msg)
+
+
+def check_store(store: EventStore, negotiation: str | None = None) -> list[NegotiationError]:
+    """Every error in a store: a broken hash chain, then what today's rules refuse.
+
+    Each negotiation (or the one named) is replayed leniently, so one refused event does not
+    hide the next; an error names the negotiation and the event, and its ``line`` is the
+    event's version in the negotiation.
+    """
+    names = (
+        [select_negotiation(store, negotiation)] if negotiation is not None else [s.id for s in store.negotiations()]
+    )
+    found: list[NegotiationError] = []
+    verification = store.verify()
+    if not verification.ok:
+        found.append(StoreError(str(verification), negotiation=verification.negotiation))
+    where = getattr(store, "path", None)
+    for name in names:
+        fold = Fold(name)
+        for stored in store.read(name):
+            before = len(fold.rejected)
+            fold.apply(stored.event, strict=False)
+            for error in fold.rejected[before:]:
+                found.append(error.locate(path=where, line=stored.version, negotiation=name))
+    return found
