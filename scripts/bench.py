@@ -1,0 +1,926 @@
+#!/usr/bin/env python3
+"""Benchmarks: this project side by side with the raw sqlite3 floor and the eventsourcing peer.
+
+    python scripts/bench.py                  # the full run (about ten minutes on 2 cores)
+    python scripts/bench.py --quick          # under a minute: smaller workloads, growth to 100k
+    python scripts/bench.py --smoke          # a few seconds, every row (what the tests run)
+    python scripts/bench.py --ten-million    # the full run plus a growth step at 10M events
+    python scripts/bench.py --json bench.json
+
+Everything runs in one run so that the ratios hold on a noisy machine: a timing means
+something only next to a baseline measured at the same time. Rows that are compared are
+measured in one group, repeated and interleaved (floor, peer, ours; floor, peer, ours; ...),
+and each row shows the median of its repetitions in events per second. Then each target of
+issue 5 prints PASS or MISS with the measured ratio.
+
+The floor is raw ``sqlite3`` writing the same rows as the store (same columns and unique
+indexes, JSON encoded and hashed, WAL, the store's ``synchronous`` setting) in a file in a
+temporary directory; the peer is the ``eventsourcing`` library (the ``bench`` extra) with an
+aggregate whose events mirror ours, on SQLite. A row whose code is missing (the peer not
+installed, a store API not there) says so instead of a figure; a row whose code fails says
+``failed`` and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import gc
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from synthetic import synthetic_events  # scripts/ is on sys.path when this file runs
+
+from negotiation import EVENT_TYPES, Event, dump_event, read_log, replay, replay_log
+
+ROOT = Path(__file__).resolve().parent.parent
+FOUNDING = ROOT / "events" / "security-guarantees-2021.jsonl"
+
+#: Events per negotiation in the append and load rows (the issue's 1,000 x 20 shape).
+PER = 20
+#: Negotiations per transaction when a growth step fills the store through ``append_many``.
+FILL_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The workload sizes of one mode."""
+
+    negotiations: int  # negotiations of PER events appended and loaded
+    durable: int  # events appended one per durable transaction
+    replay: int  # events of the synthetic log replayed in memory (and as JSONL lines)
+    transitions: int  # events replayed through transitions triggers
+    long: int  # events of the long negotiation loaded from snapshot plus tail
+    tail: int  # of which after the snapshot
+    runs: int  # Monte Carlo runs
+    steps: int  # at most this many events per run
+    growth: tuple[int, int, int]  # stored events at the small, mid and large growth steps
+    probe: int  # negotiations appended and loaded at each growth step
+    repeat: int  # repetitions of each timed row (the median is shown)
+
+
+SCALES = {
+    "full": Scale(
+        negotiations=1000,
+        durable=1000,
+        replay=100_000,
+        transitions=20_000,
+        long=100_000,
+        tail=500,
+        runs=2000,
+        steps=50,
+        growth=(10_000, 100_000, 1_000_000),
+        probe=250,
+        repeat=3,
+    ),
+    "quick": Scale(
+        negotiations=200,
+        durable=200,
+        replay=20_000,
+        transitions=5_000,
+        long=20_000,
+        tail=500,
+        runs=300,
+        steps=50,
+        growth=(10_000, 30_000, 100_000),
+        probe=100,
+        repeat=1,
+    ),
+    "smoke": Scale(
+        negotiations=10,
+        durable=20,
+        replay=500,
+        transitions=200,
+        long=1_500,
+        tail=100,
+        runs=10,
+        steps=20,
+        growth=(400, 800, 1_200),
+        probe=5,
+        repeat=1,
+    ),
+}
+TEN_MILLION = 10_000_000
+
+
+class Missing(Exception):
+    """The code a row needs is not there: a library not installed, a store API not landed."""
+
+
+# -- rows, groups and targets ---------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the table: a figure (median of the repetitions) or why there is none."""
+
+    id: str
+    section: str
+    label: str
+    unit: str = "events/s"
+    events: int | None = None
+    seconds: list[float] = field(default_factory=list)
+    value: float | None = None  # set directly for rows that are not rates (memory)
+    status: str | None = None
+    note: str = ""
+
+    @property
+    def figure(self) -> float | None:
+        if self.value is not None:
+            return self.value
+        if self.events is None or not self.seconds:
+            return None
+        return statistics.median(self.events / s for s in self.seconds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "section": self.section,
+            "label": self.label,
+            "unit": self.unit,
+            "value": self.figure,
+            "events": self.events,
+            "seconds": self.seconds,
+            "status": self.status,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target of issue 5: ``numerator / denominator >= required`` (or a value below a bound)."""
+
+    text: str
+    numerator: str
+    denominator: str | None
+    required: float
+    below: bool = False  # the numerator's own value must be below ``required``
+
+
+TARGETS = (
+    Target("validated batched append >= 0.6 x raw sqlite3", "store.append_batch", "floor.append_batch", 0.6),
+    Target("validated batched append >= 3 x eventsourcing", "store.append_batch", "peer.append_batch", 3.0),
+    Target("durable one-event append >= 0.8 x raw sqlite3", "store.append_durable", "floor.append_durable", 0.8),
+    Target("load from the store >= 0.5 x raw read and decode", "store.load", "floor.read", 0.5),
+    Target("load from the store >= 6 x eventsourcing replay", "store.load", "peer.replay", 6.0),
+    Target("in-memory replay >= 10 x transitions-driven replay", "replay.events", "replay.transitions", 10.0),
+    Target("long negotiation: snapshot plus tail >= 50 x its full replay", "store.load_long", "replay.long_full", 50.0),
+    Target(
+        "append rate at the large step >= 0.8 x at the small step", "growth.append.large", "growth.append.small", 0.8
+    ),
+    Target("load rate at the large step >= 0.8 x at the small step", "growth.load.large", "growth.load.small", 0.8),
+    Target("loading every negotiation raises peak memory < 100 MB", "growth.memory", None, 100.0, below=True),
+)
+
+
+class Clock:
+    """Times a block: ``with Clock() as c: ...; c.seconds`` (collects garbage first)."""
+
+    seconds = 0.0
+
+    def __enter__(self) -> Clock:
+        gc.collect()
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+Job = Callable[[], tuple[int, float]]  # one repetition: (events, seconds timed)
+
+
+class Bench:
+    """The rows of one run and the interleaved repetition of the jobs that fill them."""
+
+    def __init__(self, mode: str, scale: Scale, tmp: Path, *, repeat: int, ten_million: bool) -> None:
+        self.mode = mode
+        self.scale = scale
+        self.tmp = tmp
+        self.repeat = repeat
+        self.ten_million = ten_million
+        self.rows: dict[str, Row] = {}
+        self.failed = False
+
+    def row(self, id: str, section: str, label: str, unit: str = "events/s") -> Row:
+        self.rows[id] = Row(id, section, label, unit)
+        return self.rows[id]
+
+    def mark(self, ids: list[str], error: BaseException) -> None:
+        """Give rows the reason they have no figure (a missing API, or a failure)."""
+        for id in ids:
+            row = self.rows[id]
+            if row.status is not None:
+                continue
+            if isinstance(error, Missing):
+                row.status = str(error)
+            else:
+                row.status = f"failed: {type(error).__name__}: {error}"
+                self.failed = True
+        if not isinstance(error, Missing):
+            traceback.print_exception(error, file=sys.stderr)
+
+    def group(self, jobs: dict[str, Job], repeat: int | None = None) -> None:
+        """Run the jobs round-robin ``repeat`` times; a job that raises is dropped with its reason."""
+        live = dict(jobs)
+        for _ in range(self.repeat if repeat is None else repeat):
+            for id, job in list(live.items()):
+                try:
+                    events, seconds = job()
+                except Exception as e:  # a row reports its failure; the others still run
+                    self.mark([id], e)
+                    del live[id]
+                else:
+                    self.rows[id].events = events
+                    self.rows[id].seconds.append(seconds)
+
+    def path(self, name: str) -> Path:
+        """A fresh database path in the run's temporary directory."""
+        for n in range(1, 1_000_000):
+            candidate = self.tmp / f"{name}-{n}.db"
+            if not candidate.exists():
+                return candidate
+        raise AssertionError(name)
+
+
+def progress(text: str) -> None:
+    print(f"... {text}", file=sys.stderr, flush=True)
+
+
+# -- the workload ---------------------------------------------------------------------------
+
+
+def negotiations(count: int, prefix: str = "n") -> list[tuple[str, list[Event]]]:
+    """``count`` synthetic negotiations of PER events each, every one with its own events."""
+    return [(f"{prefix}{i}", list(synthetic_events(PER, f"{prefix}{i}"))) for i in range(count)]
+
+
+def fmt(n: float) -> str:
+    return f"{n:,.0f}"
+
+
+# -- the floor: raw sqlite3 ------------------------------------------------------------------
+
+FLOOR_SCHEMA = """
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY, negotiation TEXT NOT NULL, version INTEGER NOT NULL,
+    id TEXT NOT NULL, type TEXT NOT NULL, occurred TEXT NOT NULL, recorded TEXT NOT NULL,
+    data TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_negotiation_version ON events (negotiation, version);
+CREATE UNIQUE INDEX events_negotiation_id ON events (negotiation, id);
+"""
+FLOOR_INSERT = "INSERT INTO events (negotiation, version, id, type, occurred, recorded, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def floor_connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    return conn
+
+
+def floor_append(conn: sqlite3.Connection, negotiation: str, bodies: list[dict[str, Any]]) -> None:
+    """One transaction: the next versions, the JSON, a hash chain and the rows (no validation)."""
+    recorded = dt.datetime.now(dt.UTC).isoformat()
+    conn.execute("BEGIN IMMEDIATE")
+    row = conn.execute(
+        "SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1", (negotiation,)
+    ).fetchone()
+    version, head = row if row is not None else (0, "")
+    rows = []
+    for body in bodies:
+        version += 1
+        data = json.dumps(body, separators=(",", ":"))
+        head = hashlib.sha256((head + data).encode()).hexdigest()
+        rows.append((negotiation, version, body["id"], body["type"], body["occurred"], recorded, data, head))
+    conn.executemany(FLOOR_INSERT, rows)
+    conn.execute("COMMIT")
+
+
+def floor_read(path: Path, names: list[str]) -> int:
+    """Read every negotiation's rows back, in version order, and decode their JSON."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    count = 0
+    try:
+        for name in names:
+            rows = conn.execute("SELECT data FROM events WHERE negotiation = ? ORDER BY version", (name,))
+            count += len([json.loads(r[0]) for r in rows])
+    finally:
+        conn.close()
+    return count
+
+
+# -- the peer: the eventsourcing library ---------------------------------------------------
+
+
+@functools.cache
+def peer() -> tuple[Any, Any]:
+    """The eventsourcing ``Application`` class and an aggregate whose events mirror ours.
+
+    The aggregate has one event class per event type of ours, each carrying the event's JSON
+    object; applying one counts it and keeps its type (no validation: the peer does less
+    domain work than we do, so its figures are an upper bound for an equivalent model).
+    """
+    try:
+        from eventsourcing.application import Application
+        from eventsourcing.domain import Aggregate
+    except ImportError as e:
+        msg = "not installed (pip install -e '.[bench]')"
+        raise Missing(msg) from e
+
+    class NegotiationAggregate(Aggregate):
+        class Happened(Aggregate.Event):
+            body: dict[str, Any]
+
+            def apply(self, aggregate: Any) -> None:
+                aggregate.count += 1
+                aggregate.last = self.body["type"]
+
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.count = 0
+            self.last: str | None = None
+
+    for kind in EVENT_TYPES:
+        attrs = {"__module__": __name__, "__qualname__": f"NegotiationAggregate.{kind}"}
+        setattr(NegotiationAggregate, kind, type(kind, (NegotiationAggregate.Happened,), attrs))
+    return Application, NegotiationAggregate
+
+
+def peer_app(path: Path) -> Any:
+    application, _ = peer()
+    return application(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})
+
+
+# -- this project's store ----------------------------------------------------------------------
+
+
+@functools.cache
+def store_class() -> Any:
+    """``SQLiteStore`` from the package (issue 3), or :class:`Missing` while it has not landed."""
+    try:
+        from negotiation import SQLiteStore
+    except ImportError:
+        try:
+            from negotiation.store import SQLiteStore
+        except ImportError as e:
+            msg = "not available: the SQLite store (negotiation.store, issue 3) has not landed"
+            raise Missing(msg) from e
+    for method in ("append", "append_many", "load", "read", "snapshot", "negotiations", "close"):
+        if not hasattr(SQLiteStore, method):
+            msg = f"not available: SQLiteStore has no {method}() yet (issue 3)"
+            raise Missing(msg)
+    return SQLiteStore
+
+
+def open_store(path: Path) -> Any:
+    return store_class()(path)
+
+
+def store_synchronous() -> str:
+    """The store's ``PRAGMA synchronous`` (FULL, NORMAL, ...), which the floor copies."""
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = open_store(Path(tmp) / "probe.db")
+            try:
+                db = getattr(store, "db", None)
+                if db is None:
+                    return "FULL"
+                return names.get(db.execute("PRAGMA synchronous").fetchone()[0], "FULL")
+            finally:
+                store.close()
+    except Missing:
+        return "FULL"
+
+
+def view(state: Any, *, permitted: bool = True) -> None:
+    """What a caller of ``load`` asks for: the stage, the owed moves and the next steps."""
+    _ = state.stage, state.awaiting
+    if permitted:
+        _ = state.permitted
+
+
+# -- the groups -------------------------------------------------------------------------------
+
+
+def bench_stores(bench: Bench) -> None:
+    """Appends (batched, durable) and loads: the floor, the peer and the store, interleaved."""
+    s = bench.scale
+    sync = store_synchronous()
+    shape = f"{s.negotiations:,} x {PER}"
+    bench.row("floor.append_batch", "floor", f"raw sqlite3: append, one transaction per negotiation ({shape})")
+    bench.row(
+        "floor.append_durable", "floor", f"raw sqlite3: one event per transaction, synchronous=FULL ({s.durable:,})"
+    )
+    bench.row("floor.read", "floor", "raw sqlite3: read back every negotiation and json.loads")
+    bench.row("peer.append_batch", "peer", f"eventsourcing: save one aggregate per negotiation ({shape})")
+    bench.row("peer.replay", "peer", "eventsourcing: repository.get of every aggregate")
+    bench.row("store.append_batch", "ours", f"validated append, one batch per negotiation ({shape})")
+    bench.row("store.append_durable", "ours", f"validated append, one event per durable transaction ({s.durable:,})")
+    bench.row("store.load", "ours", "load every negotiation: stage, owed moves, next steps")
+    bench.rows["floor.append_batch"].note = f"synchronous={sync}, as the store"
+
+    work = negotiations(s.negotiations)
+    bodies = [(name, [e.to_dict() for e in events]) for name, events in work]
+    names = [name for name, _ in work]
+    durable = [e for _, events in work for e in events][: s.durable]
+    durable_bodies = [e.to_dict() for e in durable]
+    last: dict[str, Any] = {}  # the database each append row left, for the read rows
+
+    def floor_batch() -> tuple[int, float]:
+        path = bench.path("floor")
+        conn = floor_connect(path, sync)
+        conn.executescript(FLOOR_SCHEMA)
+        with Clock() as c:
+            for name, body in bodies:
+                floor_append(conn, name, body)
+        conn.close()
+        last["floor"] = path
+        return s.negotiations * PER, c.seconds
+
+    def peer_batch() -> tuple[int, float]:
+        path = bench.path("peer")
+        app = peer_app(path)
+        _, aggregate = peer()
+        ids = []
+        with Clock() as c:
+            for name, body in bodies:
+                agg = aggregate(name)
+                for b in body:
+                    agg.trigger_event(getattr(aggregate, b["type"]), body=b)
+                app.save(agg)
+                ids.append(agg.id)
+        app.close()
+        last["peer"] = (path, ids)
+        return s.negotiations * PER, c.seconds
+
+    def store_batch() -> tuple[int, float]:
+        path = bench.path("store")
+        store = open_store(path)
+        with Clock() as c:
+            for name, events in work:
+                store.append(name, events)
+        store.close()
+        last["store"] = path
+        return s.negotiations * PER, c.seconds
+
+    def floor_durable() -> tuple[int, float]:
+        conn = floor_connect(bench.path("floor-durable"), "FULL")
+        conn.executescript(FLOOR_SCHEMA)
+        with Clock() as c:
+            for body in durable_bodies:
+                floor_append(conn, body["negotiation"], [body])
+        conn.close()
+        return len(durable_bodies), c.seconds
+
+    def store_durable() -> tuple[int, float]:
+        store = open_store(bench.path("store-durable"))
+        with Clock() as c:
+            for event in durable:
+                store.append(event.negotiation, [event])
+        store.close()
+        return len(durable), c.seconds
+
+    progress(f"appending {shape} (floor, peer, store) and {s.durable:,} durable events")
+    bench.group(
+        {
+            "floor.append_batch": floor_batch,
+            "peer.append_batch": peer_batch,
+            "store.append_batch": store_batch,
+            "floor.append_durable": floor_durable,
+            "store.append_durable": store_durable,
+        }
+    )
+
+    def floor_reads() -> tuple[int, float]:
+        with Clock() as c:
+            count = floor_read(needs(last, "floor", "floor.append_batch"), names)
+        return count, c.seconds
+
+    def peer_replay() -> tuple[int, float]:
+        path, ids = needs(last, "peer", "peer.append_batch")
+        app = peer_app(path)  # a new application: nothing cached from the appends
+        count = 0
+        with Clock() as c:
+            for id in ids:
+                count += app.repository.get(id).count
+        app.close()
+        return count, c.seconds
+
+    def store_load() -> tuple[int, float]:
+        # a store opened anew: what a reader process sees, not the folds the appends left behind
+        store = open_store(needs(last, "store", "store.append_batch"))
+        count = 0
+        with Clock() as c:
+            for name in names:
+                state = store.load(name)
+                view(state)
+                count += state.version
+        store.close()
+        return count, c.seconds
+
+    progress("loading every negotiation back (floor, peer, store)")
+    bench.group({"floor.read": floor_reads, "peer.replay": peer_replay, "store.load": store_load})
+
+
+def needs(last: dict[str, Any], key: str, row: str) -> Any:
+    if key not in last:
+        msg = f"not available: needs the database of {row}"
+        raise Missing(msg)
+    return last[key]
+
+
+def bench_memory(bench: Bench) -> None:
+    """In-memory replay of parsed events and of JSONL lines, and through transitions triggers."""
+    s = bench.scale
+    bench.row("replay.events", "ours", f"in-memory replay of parsed events ({s.replay:,}-event log)")
+    bench.row("replay.jsonl", "ours", f"in-memory replay of JSONL lines: parse + replay ({s.replay:,})")
+    bench.row("replay.transitions", "ours", f"replay driven by transitions triggers ({s.transitions:,})")
+    shape = f"{s.negotiations:,} x {PER}"
+    bench.row("replay.many", "ours", f"in-memory replay of {shape} negotiations, one replay each")
+    bench.row("replay.many_transitions", "ours", f"the same, driven by transitions triggers ({shape})")
+    bench.rows["replay.many_transitions"].note = "one Machine per negotiation"
+    events = list(synthetic_events(s.replay, "synthetic"))
+    lines = [dump_event(e) for e in events]
+    short = events[: s.transitions]
+    work = negotiations(s.negotiations)
+
+    def parsed() -> tuple[int, float]:
+        with Clock() as c:
+            replay(events, negotiation="synthetic")
+        return len(events), c.seconds
+
+    def jsonl() -> tuple[int, float]:
+        with Clock() as c:
+            log = read_log(lines, negotiation="synthetic")
+            replay(log.events("synthetic"), negotiation="synthetic")
+        return len(lines), c.seconds
+
+    def triggers() -> tuple[int, float]:
+        with Clock() as c:
+            replay(short, negotiation="synthetic", engine="transitions")
+        return len(short), c.seconds
+
+    def many(engine: str) -> Job:
+        def job() -> tuple[int, float]:
+            with Clock() as c:
+                for name, negotiation in work:
+                    replay(negotiation, negotiation=name, engine=engine)
+            return s.negotiations * PER, c.seconds
+
+        return job
+
+    progress(f"replaying {s.replay:,} events in memory")
+    bench.group(
+        {
+            "replay.events": parsed,
+            "replay.jsonl": jsonl,
+            "replay.transitions": triggers,
+            "replay.many": many("table"),
+            "replay.many_transitions": many("transitions"),
+        }
+    )
+
+
+def bench_long(bench: Bench) -> None:
+    """One negotiation of ``long`` events: load from snapshot plus tail vs its full replay."""
+    s = bench.scale
+    load = bench.row("store.load_long", "ours", f"load the {s.long:,}-event negotiation: snapshot + tail")
+    bench.row("replay.long_full", "ours", "the same, full replay: read every event from the store + replay")
+    load.note = "stage and owed moves (next steps are O(events^2) on a long log: see README)"
+    path = bench.path("long")
+    try:
+        progress(f"storing one negotiation of {s.long:,} events")
+        events = synthetic_events(s.long, "long")
+        store = open_store(path)
+        try:
+            head = s.long - s.tail
+            for start in range(0, head, 1000):
+                store.append("long", [next(events) for _ in range(min(1000, head - start))])
+            store.snapshot("long")  # covers every event but the tail
+            for start in range(0, s.tail, 100):
+                store.append("long", [next(events) for _ in range(min(100, s.tail - start))])
+        finally:
+            store.close()
+        with sqlite3.connect(path) as conn:
+            covered = conn.execute("SELECT max(version) FROM snapshots WHERE negotiation = 'long'").fetchone()[0]
+        load.note = f"snapshot at version {covered:,}; " + load.note
+    except Exception as e:  # the rows say why; the rest of the run goes on
+        bench.mark(["store.load_long", "replay.long_full"], e)
+        return
+
+    def from_snapshot() -> tuple[int, float]:
+        store = open_store(path)
+        calls = 0
+        with Clock() as c:  # several loads when one is too short to time
+            while calls == 0 or time.perf_counter() - c.start < 0.2:
+                view(store.load("long"), permitted=False)
+                calls += 1
+        store.close()
+        return s.long, c.seconds / calls
+
+    def full() -> tuple[int, float]:
+        store = open_store(path)
+        with Clock() as c:
+            view(replay([stored.event for stored in store.read("long")], negotiation="long"), permitted=False)
+        store.close()
+        return s.long, c.seconds
+
+    progress("loading it from snapshot plus tail, and replaying it in full")
+    bench.group({"store.load_long": from_snapshot, "replay.long_full": full})
+
+
+def bench_simulation(bench: Bench) -> None:
+    s = bench.scale
+    start = "the founding log as of 2022-02-02" if FOUNDING.exists() else "the empty negotiation"
+    row = bench.row("simulation", "ours", f"Monte Carlo: {s.runs:,} runs of up to {s.steps} steps (simulated)")
+    row.note = f"from {start}, default policy"
+
+    def job() -> tuple[int, float]:
+        try:
+            from negotiation.simulation import simulate
+        except ImportError as e:
+            msg = "not available: negotiation.simulation (issue 4) has not landed"
+            raise Missing(msg) from e
+        state = replay_log(FOUNDING, as_of="2022-02-02") if FOUNDING.exists() else None
+        with Clock() as c:
+            result = simulate(state, None, runs=s.runs, max_steps=s.steps, seed=1)
+        return int(result.events), c.seconds
+
+    progress(f"simulating {s.runs:,} runs")
+    bench.group({"simulation": job})
+
+
+def bench_growth(bench: Bench) -> None:
+    """Append and load rates as the store grows, and the memory of loading all of it."""
+    s = bench.scale
+    steps: list[tuple[str, int]] = list(zip(("small", "mid", "large"), s.growth, strict=True))
+    if bench.ten_million:
+        steps.append(("huge", TEN_MILLION))
+    for label, size in [*zip(("small", "mid", "large"), s.growth, strict=True), ("huge", TEN_MILLION)]:
+        shape = f"{s.probe:,} x {PER}"
+        bench.row(f"growth.append.{label}", "growth", f"append {shape} at {size:,} stored events")
+        bench.row(f"growth.load.{label}", "growth", f"load {s.probe:,} negotiations at {size:,} stored events")
+    if not bench.ten_million:
+        for kind in ("append", "load"):
+            bench.rows[f"growth.{kind}.huge"].status = "skipped: run with --ten-million"
+    large = s.growth[-1]
+    memory = bench.row("growth.memory", "growth", f"peak memory: load every negotiation of the {large:,}-event store")
+    memory.unit = "MB"
+
+    path = bench.path("growth")
+    template = list(synthetic_events(PER, None))  # the store fills in the negotiation
+    filled: list[str] = []
+    stored = 0
+    probes = 0
+    rng = random.Random(5)
+    for label, size in steps:
+        ids = [f"growth.append.{label}", f"growth.load.{label}"]
+        try:
+            progress(f"growing the store to {size:,} events")
+            started = time.perf_counter()
+            while stored < size:
+                count = min(FILL_CHUNK, max(1, (size - stored) // PER))
+                names = [f"g{len(filled) + i}" for i in range(count)]
+                # a store per chunk: an instance keeps the fold of every negotiation it appended to
+                with open_store(path) as store:
+                    store.append_many(dict.fromkeys(names, template))
+                filled.extend(names)
+                stored += count * PER
+            bench.rows[ids[0]].note = f"filled in {time.perf_counter() - started:.0f} s through append_many"
+        except Exception as e:
+            bench.mark([*ids, "growth.memory"] if label == "large" else ids, e)
+            continue
+
+        def append_probe() -> tuple[int, float]:
+            nonlocal probes, stored
+            work = negotiations(s.probe, prefix=f"p{probes}-")
+            probes += 1
+            store = open_store(path)
+            with Clock() as c:
+                for name, events in work:
+                    store.append(name, events)
+            store.close()
+            stored += s.probe * PER
+            return s.probe * PER, c.seconds
+
+        def load_probe() -> tuple[int, float]:
+            sample = rng.sample(filled, min(s.probe, len(filled)))
+            store = open_store(path)
+            count = 0
+            with Clock() as c:
+                for name in sample:
+                    state = store.load(name)
+                    view(state)
+                    count += state.version
+            store.close()
+            return count, c.seconds
+
+        bench.group({ids[0]: append_probe, ids[1]: load_probe})
+        if label == "large":
+            measure_memory(bench, path)
+
+
+def measure_memory(bench: Bench, path: Path) -> None:
+    """Load every negotiation of the store one after another in a child process; its peak RSS rise."""
+    row = bench.rows["growth.memory"]
+    progress("loading every negotiation of the large store in a child process")
+    try:
+        store_class()
+        done = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(path)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            msg = f"the child exited with {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+            raise RuntimeError(msg)
+        report = json.loads(done.stdout)
+    except Exception as e:
+        bench.mark(["growth.memory"], e)
+        return
+    row.value = (report["peak_kb"] - report["baseline_kb"]) / 1024
+    row.events = report["events"]
+    row.note = (
+        f"{report['negotiations']:,} negotiations, {report['events']:,} events loaded at "
+        f"{fmt(report['events'] / report['seconds'])} events/s; peak RSS {report['peak_kb'] / 1024:.0f} MB"
+    )
+
+
+def memory_child(path: str) -> None:
+    """The child of :func:`measure_memory`: prints its figures as JSON."""
+    store = open_store(Path(path))
+    names = [summary.id for summary in store.negotiations()]
+    view(store.load(names[0]))
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    events = 0
+    started = time.perf_counter()
+    for name in names:
+        state = store.load(name)
+        view(state)
+        events += state.version
+        del state
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    store.close()
+    report = {
+        "negotiations": len(names),
+        "events": events,
+        "seconds": seconds,
+        "baseline_kb": baseline,
+        "peak_kb": peak,
+    }
+    print(json.dumps(report))
+
+
+# -- the report -------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def evaluate(bench: Bench) -> list[dict[str, Any]]:
+    out = []
+    for target in TARGETS:
+        num = bench.rows[target.numerator].figure
+        den = bench.rows[target.denominator].figure if target.denominator else 1.0
+        entry: dict[str, Any] = {
+            "target": target.text,
+            "numerator": target.numerator,
+            "denominator": target.denominator,
+            "required": target.required,
+            "below": target.below,
+        }
+        if num is None or den is None or den == 0:
+            missing = [r for r in (target.numerator, target.denominator) if r and bench.rows[r].figure is None]
+            entry.update(measured=None, result="n/a", why=f"no figure for {', '.join(missing)}")
+        elif target.below:
+            entry.update(measured=num, result="PASS" if num < target.required else "MISS")
+        else:
+            ratio = num / den
+            entry.update(measured=ratio, result="PASS" if ratio >= target.required else "MISS")
+        out.append(entry)
+    return out
+
+
+SECTIONS = {
+    "floor": "floor: raw sqlite3, same rows, WAL, file database",
+    "peer": "peer: the eventsourcing library on SQLite",
+    "ours": "this project",
+    "growth": "growth: a store filled to each size",
+}
+
+
+def table(bench: Bench, targets: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    lines = [
+        f"negotiation benchmark ({bench.mode}, median of {bench.repeat}): {info['cpus']} CPUs, {info['cpu']}, "
+        f"Python {info['python']}, SQLite {info['sqlite']}",
+        f"load average at start {info['load_average'][0]}, at the end {info['load_average_end'][0]}",
+    ]
+    width = max(len(r.label) for r in bench.rows.values()) + 2
+    for section, title in SECTIONS.items():
+        lines += ["", title]
+        for row in (r for r in bench.rows.values() if r.section == section):
+            figure = row.figure
+            if figure is None:
+                shown = row.status or "no figure"
+            elif row.unit == "MB":
+                shown = f"{figure:>12.1f} MB"
+            else:
+                shown = f"{fmt(figure):>12} {row.unit}"
+            note = f"   ({row.note})" if row.note else ""
+            lines.append(f"  {row.label:<{width}}{shown}{note}")
+    lines += ["", "targets"]
+    for t in targets:
+        if t["result"] == "n/a":
+            measured = t["why"]
+        elif t["below"]:
+            measured = f"{t['measured']:.1f} MB, needs < {t['required']:g} MB"
+        else:
+            measured = f"{t['measured']:.2f} x, needs >= {t['required']:g} x"
+        lines.append(f"  {t['result']:<5} {t['target']:<62} {measured}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller workloads: under a minute")
+    size.add_argument("--smoke", action="store_true", help="tiny workloads, every row: a few seconds")
+    parser.add_argument("--ten-million", action="store_true", help="add a growth step at 10,000,000 stored events")
+    parser.add_argument("--repeat", type=int, help="repetitions per row (default: 3 full, 1 quick and smoke)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the rows and targets as JSON")
+    parser.add_argument("--tmp", type=Path, help="where the databases go (default: the system temp directory)")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        memory_child(args.memory_child)
+        return 0
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    scale = SCALES[mode]
+    info = machine()
+    if info["load_average"][0] >= 1.0:
+        print(
+            f"warning: load average {info['load_average'][0]} at start: other processes distort the ratios",
+            file=sys.stderr,
+        )
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="negotiation-bench-", dir=args.tmp) as tmp:
+        bench = Bench(mode, scale, Path(tmp), repeat=args.repeat or scale.repeat, ten_million=args.ten_million)
+        bench_stores(bench)
+        bench_memory(bench)
+        bench_long(bench)
+        bench_simulation(bench)
+        bench_growth(bench)
+    info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    targets = evaluate(bench)
+    print(table(bench, targets, info))
+    print(f"\n{info['seconds']:.0f} s in all")
+    if args.json:
+        report = {
+            "mode": mode,
+            "repeat": bench.repeat,
+            "scale": scale.__dict__,
+            "machine": info,
+            "rows": {id: row.to_dict() for id, row in bench.rows.items()},
+            "targets": targets,
+        }
+        args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 1 if bench.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
