@@ -362,7 +362,8 @@ class EventStore(abc.ABC):
                 if _same_content(old, event):
                     continue
                 msg = f"id {event.id!r} is already stored in negotiation {negotiation!r} with other content"
-                raise DuplicateEventId(msg, event=event, stage=self._stage_of(tx, negotiation))
+                error = DuplicateEventId(msg, event=event, stage=self._stage_of(tx, negotiation))
+                raise error.locate(negotiation=negotiation)
             new = _stamped(event, negotiation, recorded)
             originals[id(new)] = event
             fresh.append(new)

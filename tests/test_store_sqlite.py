@@ -1,0 +1,468 @@
+"""The SQLite store: schema and migrations, error translation, tampering, failures that change nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from negotiation import (
+    ConcurrencyError,
+    ConsultationHeld,
+    DatedBeforeReference,
+    DuplicateEventId,
+    InvalidEvent,
+    LogSyntaxError,
+    NegotiationError,
+    NotPermitted,
+    ProposalPublished,
+    SQLiteStore,
+    StoreError,
+    UnknownReference,
+    WrongActor,
+    replay,
+)
+from negotiation import snapshot as snapshots
+from negotiation import strategies as nst
+from negotiation._fold import Fold
+from negotiation.store import sqlite as sqlite_module
+from negotiation.store.logs import check_store, import_log
+from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION
+from negotiation.store.sqlite import translate_error
+from tests.test_store_contract import N, later, opening
+
+
+def dump(path: Path) -> list[str]:
+    """The whole database as SQL, read through a connection of its own."""
+    with closing(sqlite3.connect(path)) as conn:
+        return list(conn.iterdump())
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path, isolation_level=None)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A store file holding :func:`opening` and :func:`later` of negotiation ``talks``."""
+    path = tmp_path / "store.db"
+    with SQLiteStore(path) as store:
+        store.append(N, opening())
+        store.append(N, later())
+    return path
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+def test_the_schema(db: Path) -> None:
+    """The tables, unique indexes, triggers and schema version the README describes."""
+    with closing(raw(db)) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"meta", "events", "negotiations", "snapshots", "checkpoints"} <= tables
+        triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert triggers == {"events_no_update", "events_no_delete"}
+        unique = {
+            tuple(c[2] for c in conn.execute(f"PRAGMA index_info('{index[1]}')"))
+            for index in conn.execute("PRAGMA index_list('events')")
+            if index[2]
+        }
+        assert {("negotiation", "version"), ("negotiation", "id")} <= unique
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        row = conn.execute("SELECT stage, version, owed FROM negotiations WHERE id = ?", (N,)).fetchone()
+        assert row[:2] == ("talks", 5)
+
+
+def test_a_database_from_a_newer_version_is_refused(db: Path) -> None:
+    """A schema version above ours is refused with a message that says what to do."""
+    with closing(raw(db)) as conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match=r"newer version of negotiation \(schema version 99; .*upgrade"):
+        SQLiteStore(db)
+
+
+def test_a_version_1_database_is_migrated_and_its_read_model_rebuilt(db: Path) -> None:
+    """A database holding only the log (schema 1) gains the derived tables; the read model is rebuilt."""
+    with SQLiteStore(db) as store:
+        expected = [s.to_dict() for s in store.negotiations()]
+    with closing(raw(db)) as conn:
+        for table in ("negotiations", "snapshots", "checkpoints"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="open it once for writing to migrate it"):
+        SQLiteStore(db, readonly=True)
+    with SQLiteStore(db) as store:
+        assert [s.to_dict() for s in store.negotiations()] == expected
+        assert store.verify().ok
+    with closing(raw(db)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def test_migrations_build_the_current_schema_from_nothing(tmp_path: Path) -> None:
+    """Running the migrations one by one gives the schema a new store gets."""
+    import sqlite_utils
+
+    with closing(sqlite3.connect(tmp_path / "steps.db")) as conn:
+        db = sqlite_utils.Database(conn)
+        for migrate in MIGRATIONS:
+            migrate(db)
+        steps = sorted(r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    with SQLiteStore(tmp_path / "new.db"):
+        pass
+    with closing(sqlite3.connect(tmp_path / "new.db")) as conn:
+        new = sorted(r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"))
+    assert steps == new
+
+
+def test_a_sqlite_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
+    """Another program's database is not taken over."""
+    path = tmp_path / "other.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE people (name TEXT)")
+    with pytest.raises(StoreError, match="a SQLite database, but not an event store"):
+        SQLiteStore(path)
+    assert dump(path) == ["BEGIN TRANSACTION;", "CREATE TABLE people (name TEXT);", "COMMIT;"]
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    """A text file opened as a store raises StoreError, not sqlite3.DatabaseError."""
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"type": "ContactHeld"}\n' * 200)
+    with pytest.raises(StoreError, match="not a usable SQLite database") as caught:
+        SQLiteStore(path)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_readonly_needs_an_existing_file(tmp_path: Path) -> None:
+    """Opening a missing file read-only does not create it."""
+    with pytest.raises(StoreError, match="no such database file"):
+        SQLiteStore(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+# -- sqlite3 errors are translated -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (sqlite3.OperationalError("database is locked"), "locked by another connection"),
+        (sqlite3.OperationalError("database table is locked"), "locked by another connection"),
+        (sqlite3.OperationalError("attempt to write a readonly database"), "read-only"),
+        (sqlite3.OperationalError("database or disk is full"), "disk is full"),
+        (sqlite3.OperationalError("disk I/O error"), "disk I/O error"),
+        (sqlite3.DatabaseError("file is not a database"), "not a usable SQLite database"),
+        (sqlite3.DatabaseError("database disk image is malformed"), "not a usable SQLite database"),
+        (sqlite3.OperationalError("unable to open database file"), "cannot open the database file"),
+        (sqlite3.IntegrityError("events are append-only: UPDATE is refused"), "refused by the database"),
+        (sqlite3.OperationalError("no such table: events"), "SQLite error while testing: no such table"),
+    ],
+)
+def test_sqlite_errors_are_translated(error: sqlite3.Error, expected: str) -> None:
+    """Each sqlite3 error becomes a StoreError (a NegotiationError and a RuntimeError) that says what it means."""
+    translated = translate_error(error, path="x.db", doing="testing")
+    assert type(translated) is StoreError
+    assert isinstance(translated, NegotiationError)
+    assert isinstance(translated, RuntimeError)
+    assert str(translated).startswith("x.db: ")
+    assert expected in str(translated)
+
+
+# -- tampering ---------------------------------------------------------------------------------
+
+
+def test_update_and_delete_are_refused_by_sql(db: Path) -> None:
+    """Even with a SQL shell, the events table is append-only."""
+    with closing(raw(db)) as conn:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only: UPDATE is refused"):
+            conn.execute("UPDATE events SET data = '{}' WHERE position = 2")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only: DELETE is refused"):
+            conn.execute("DELETE FROM events WHERE position = 2")
+    with SQLiteStore(db) as store:
+        assert store.verify().ok
+
+
+def _tamper(db: Path, *statements: str) -> None:
+    with closing(raw(db)) as conn:
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("DROP TRIGGER events_no_delete")
+        for statement in statements:
+            conn.execute(statement)
+
+
+def _verify(db: Path) -> tuple[bool, int | None, str | None]:
+    with SQLiteStore(db, readonly=True) as store:
+        result = store.verify()
+    return result.ok, result.position, result.problem
+
+
+def test_verify_finds_a_changed_row(db: Path) -> None:
+    """A row whose event was edited is named by its position."""
+    _tamper(db, "UPDATE events SET data = replace(data, '\"Draft\"', '\"Forged\"') WHERE position = 2")
+    ok, position, problem = _verify(db)
+    assert (ok, position) == (False, 2)
+    assert problem is not None
+    assert "hash does not match" in problem
+
+
+def test_verify_finds_a_changed_column(db: Path) -> None:
+    """A column that no longer agrees with its event's JSON is named too."""
+    _tamper(db, "UPDATE events SET occurred = '2030-01-01' WHERE position = 4")
+    assert _verify(db)[:2] == (False, 4)
+
+
+def test_verify_finds_a_deleted_row(db: Path) -> None:
+    """A deleted row leaves a gap in the positions: the missing position is named."""
+    _tamper(db, "DELETE FROM events WHERE position = 3")
+    ok, position, problem = _verify(db)
+    assert (ok, position) == (False, 3)
+    assert problem == "missing: positions jump from 2 to 4"
+
+
+def test_verify_finds_a_deleted_last_row(db: Path) -> None:
+    """Removing the tail leaves no gap, but the read model remembers the chain's head."""
+    _tamper(db, "DELETE FROM events WHERE position = 5")
+    ok, position, problem = _verify(db)
+    assert (ok, position) == (False, 5)
+    assert problem is not None
+    assert "read model records version 5" in problem
+
+
+def test_verify_finds_two_swapped_rows(db: Path) -> None:
+    """Two rows whose contents were exchanged break the chain at the first of them."""
+    _tamper(
+        db,
+        "UPDATE events SET position = -2 WHERE position = 2",
+        "UPDATE events SET position = 2 WHERE position = 4",
+        "UPDATE events SET position = 4 WHERE position = -2",
+    )
+    with closing(raw(db)) as conn:
+        assert [r[0] for r in conn.execute("SELECT id FROM events ORDER BY position")] == [
+            "round-1",
+            "call",
+            "reply",
+            "draft",
+            "statement",
+        ]
+    assert _verify(db)[:2] == (False, 2)
+
+
+def test_check_reports_a_broken_chain(db: Path) -> None:
+    """check_store puts a failed verification first."""
+    _tamper(db, "UPDATE events SET hash = 'x' WHERE position = 1")
+    with SQLiteStore(db, readonly=True) as store:
+        errors = check_store(store)
+    assert [type(e) for e in errors] == [StoreError]
+    assert str(errors[0]).startswith("position 1 (negotiation 'talks'):")
+
+
+# -- failures change nothing -------------------------------------------------------------------
+
+
+def test_a_lock_held_by_another_connection_changes_nothing(db: Path) -> None:
+    """An append that cannot get the write lock raises StoreError; the database is as it was."""
+    before = dump(db)
+    with closing(raw(db)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        with SQLiteStore(db, timeout=0.05) as store:
+            with pytest.raises(StoreError, match="locked by another connection") as caught:
+                store.append(N, [ProposalPublished(id="p2", occurred="2022-03-01", actor="A", to=["B"], title="T")])
+            assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        other.execute("ROLLBACK")
+    assert dump(db) == before
+
+
+def test_a_full_disk_changes_nothing(db: Path) -> None:
+    """SQLITE_FULL in the middle of an append (a page limit reached) rolls the whole append back."""
+    before = dump(db)
+    with SQLiteStore(db) as store:
+        assert store._conn is not None
+        pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+        store._conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = [
+            ConsultationHeld(id=f"c{i}", occurred="2022-03-01", parties=["A", "B"], note="n" * 5000) for i in range(20)
+        ]
+        with pytest.raises(StoreError, match="disk is full"):
+            store.append(N, big)
+        assert store.version(N) == 5
+    assert dump(db) == before
+
+
+def test_a_read_only_database_changes_nothing(db: Path) -> None:
+    """Writing through a read-only store raises StoreError."""
+    before = dump(db)
+    with SQLiteStore(db, readonly=True) as store:
+        with pytest.raises(StoreError, match="read-only"):
+            store.append(N, [ConsultationHeld(id="c9", occurred="2022-03-01", parties=["A", "B"])])
+        assert store.load(N).version == 5
+    assert dump(db) == before
+
+
+def test_a_failing_write_in_the_middle_changes_nothing(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A disk error after the events were inserted (while writing the read model) rolls them back too."""
+    before = dump(db)
+
+    def broken(self: object, summary: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_module._Transaction, "put_summary", broken)
+    with SQLiteStore(db) as store:
+        with pytest.raises(StoreError, match="disk I/O error") as caught:
+            store.append(N, [ConsultationHeld(id="c9", occurred="2022-03-01", parties=["A", "B"])])
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        monkeypatch.undo()
+        assert store.append(N, [ConsultationHeld(id="c9", occurred="2022-03-01", parties=["A", "B"])]) == 6
+    assert dump(db) != before
+
+
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        (
+            ['{"type": "ConsultationHeld", "occurred": "2022-03-01", "parties": ["A", "B"]}', "{not json"],
+            LogSyntaxError,
+        ),
+        (['{"type": "ConsultationHeld", "occurred": "2022-13-01", "parties": ["A", "B"]}'], InvalidEvent),
+        (['{"type": "TalksResumed", "id": "r", "occurred": "2022-03-01", "actor": "A"}'], NotPermitted),
+        (
+            ['{"type": "ReplyDelivered", "id": "r", "occurred": "2022-03-01", "actor": "B", "ref": "x"}'],
+            UnknownReference,
+        ),
+        (['{"type": "ReplyDelivered", "id": "r", "occurred": "2022-03-01", "actor": "C", "ref": "draft"}'], WrongActor),
+        (
+            ['{"type": "ReplyDelivered", "id": "r", "occurred": "2021-03-01", "actor": "B", "ref": "draft"}'],
+            DatedBeforeReference,
+        ),
+        (
+            ['{"type": "ConsultationHeld", "id": "draft", "occurred": "2022-03-01", "parties": ["A", "B"]}'],
+            DuplicateEventId,
+        ),
+    ],
+)
+def test_a_failed_import_changes_nothing(db: Path, tmp_path: Path, lines: list[str], error: type[Exception]) -> None:
+    """Whatever the core refuses, an import writes none of the file; the error names file and line."""
+    log = tmp_path / f"{N}.jsonl"
+    good = '{"type": "ConsultationHeld", "id": "ok", "occurred": "2022-03-01", "parties": ["A", "B"]}'
+    log.write_text("\n".join([good, *lines]) + "\n")
+    before = dump(db)
+    with SQLiteStore(db) as store, pytest.raises(error) as caught:
+        import_log(store, log)
+    assert isinstance(caught.value, NegotiationError)
+    assert caught.value.path == str(log)
+    assert caught.value.line == 1 + len(lines)
+    assert dump(db) == before
+
+
+def test_a_concurrency_error_changes_nothing(db: Path) -> None:
+    """An append with a stale expected_version writes nothing."""
+    before = dump(db)
+    with SQLiteStore(db) as store, pytest.raises(ConcurrencyError):
+        store.append(N, [ConsultationHeld(id="c9", occurred="2022-03-01", parties=["A", "B"])], expected_version=4)
+    assert dump(db) == before
+
+
+@given(nst.invalid_logs(max_events=8))
+def test_any_refused_log_leaves_the_store_as_it_was(bad: nst.InvalidLog) -> None:
+    """For any log replay refuses, appending it writes nothing and raises the same error."""
+    with SQLiteStore(":memory:") as store:
+        store.append("other", opening())
+        assert store._conn is not None
+        before = list(store._conn.iterdump())
+        with pytest.raises(bad.error):
+            store.append(nst.SIMULATED, bad.events)
+        assert list(store._conn.iterdump()) == before
+
+
+# -- snapshots -----------------------------------------------------------------------------------
+
+
+def _applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the id of every event folded from now on."""
+    applied: list[str] = []
+    original = Fold.apply
+
+    def counting(self: Fold, event: object, *, strict: bool = True) -> None:
+        applied.append(getattr(event, "id", "?"))
+        original(self, event, strict=strict)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Fold, "apply", counting)
+    return applied
+
+
+def test_a_snapshot_is_written_with_the_events_it_covers(tmp_path: Path) -> None:
+    """An append that makes snapshot_every events since the last snapshot writes one, in its transaction."""
+    with SQLiteStore(tmp_path / "s.db", snapshot_every=3) as store:
+        store.append(N, opening()[:2])
+        assert store.db.execute("SELECT count(*) FROM snapshots").fetchone() == (0,)
+        store.append(N, opening()[2:])
+        assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(3,)]
+        store.append(N, later())
+        assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(3,)]
+
+
+def test_load_replays_only_the_tail_after_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a snapshot at version 3, loading folds only versions 4 and 5."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path, snapshot_every=3) as store:
+        store.append(N, opening())
+        store.append(N, later())
+    applied = _applied(monkeypatch)
+    with SQLiteStore(path) as store:
+        state = store.load(N)
+    assert applied == ["call", "statement"]
+    assert state.stage.value == "talks"
+
+
+def test_a_snapshot_of_other_rules_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot taken under another fingerprint is never trusted: load replays everything."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path, snapshot_every=3) as store:
+        store.append(N, opening())
+        store.append(N, later())
+        expected = replay([s.event for s in store.read(N)], negotiation=N)
+    monkeypatch.setattr(snapshots, "FINGERPRINT", "another-machine")
+    applied = _applied(monkeypatch)
+    with SQLiteStore(path) as store:
+        assert store.load(N) == expected
+    assert applied == ["round-1", "draft", "reply", "call", "statement"]
+
+
+def test_a_state_loaded_from_a_snapshot_reads_its_events_after_close(tmp_path: Path) -> None:
+    """The events a snapshot covers are read when needed, even after the store was closed."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path, snapshot_every=2) as store:
+        store.append(N, [*opening(), *later()])
+        expected = replay([s.event for s in store.read(N)], negotiation=N)
+    with SQLiteStore(path) as store:
+        state = store.load(N)
+    assert state.timeline == expected.timeline
+    assert state == expected
+
+
+def test_a_memory_database_cannot_read_after_close() -> None:
+    """A ':memory:' store's lazily loaded events are gone with it: StoreError, not a crash."""
+    store = SQLiteStore(":memory:", snapshot_every=2)
+    store.append(N, [*opening(), *later()])
+    store._folds.clear()  # forget the fold the append left, so that load restores the snapshot
+    state = store.load(N)
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        _ = state.timeline
+
+
+@given(st.integers(min_value=1, max_value=6), nst.valid_logs(max_events=14))
+def test_snapshot_and_tail_equal_replay_at_any_interval(every: int, log: list[object]) -> None:
+    """Whatever the snapshot interval, a loaded state equals the replay of the stored events."""
+    with SQLiteStore(":memory:", snapshot_every=every) as store:
+        for start in range(0, len(log), 3):
+            store.append(nst.SIMULATED, log[start : start + 3])  # type: ignore[arg-type]
+        if not log:
+            return
+        expected = replay([s.event for s in store.read(nst.SIMULATED)], negotiation=nst.SIMULATED)
+        store._folds.clear()
+        assert store.load(nst.SIMULATED) == expected
