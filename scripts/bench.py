@@ -100,7 +100,7 @@ SCALES = {
         steps=50,
         growth=(10_000, 30_000, 100_000),
         probe=100,
-        repeat=1,
+        repeat=2,
     ),
     "smoke": Scale(
         negotiations=10,
@@ -605,10 +605,11 @@ def bench_long(bench: Bench) -> None:
     s = bench.scale
     load = bench.row("store.load_long", "ours", f"load the {s.long:,}-event negotiation: snapshot + tail")
     bench.row("replay.long_full", "ours", "the same, full replay: read every event from the store + replay")
-    load.note = "stage and owed moves (next steps are O(events^2) on a long log: see README)"
+    load.note = "stage and owed moves only: next steps cost O(events^2) on a long log"
     path = bench.path("long")
     try:
         progress(f"storing one negotiation of {s.long:,} events")
+        started = time.perf_counter()
         events = synthetic_events(s.long, "long")
         store = open_store(path)
         try:
@@ -622,7 +623,8 @@ def bench_long(bench: Bench) -> None:
             store.close()
         with sqlite3.connect(path) as conn:
             covered = conn.execute("SELECT max(version) FROM snapshots WHERE negotiation = 'long'").fetchone()[0]
-        load.note = f"snapshot at version {covered:,}; " + load.note
+        stored = time.perf_counter() - started
+        load.note = f"snapshot at version {covered:,}; appending the log took {stored:.0f} s; " + load.note
     except Exception as e:  # the rows say why; the rest of the run goes on
         bench.mark(["store.load_long", "replay.long_full"], e)
         return
@@ -880,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--quick", action="store_true", help="smaller workloads: under a minute")
     size.add_argument("--smoke", action="store_true", help="tiny workloads, every row: a few seconds")
     parser.add_argument("--ten-million", action="store_true", help="add a growth step at 10,000,000 stored events")
-    parser.add_argument("--repeat", type=int, help="repetitions per row (default: 3 full, 1 quick and smoke)")
+    parser.add_argument("--repeat", type=int, help="repetitions per row (default: 3 full, 2 quick, 1 smoke)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the rows and targets as JSON")
     parser.add_argument("--tmp", type=Path, help="where the databases go (default: the system temp directory)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
