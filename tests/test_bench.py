@@ -50,7 +50,7 @@ def test_smoke_run_reports_every_row_and_target(tmp_path: Path) -> None:
         assert (row["value"] is None) != (row["status"] is None), row_id  # a figure, or why there is none
         assert row["label"] in done.stdout
     assert report["rows"]["growth.append.huge"]["status"] == "skipped: run with --ten-million"
-    assert len(report["targets"]) == 10
+    assert len(report["targets"]) == 11
     for target in report["targets"]:
         assert target["result"] in {"PASS", "MISS", "n/a"}
         assert f"{target['result']:<5} {target['target']}" in done.stdout
