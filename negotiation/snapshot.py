@@ -124,12 +124,60 @@ class EventSource(Protocol):
 # 100,000-event negotiation thus loads in the time it takes to read the header: the ids, the
 # documents, the contacts and the positions are decoded and rebuilt on first use.
 
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 _MAGIC = b"negotiation-snapshot\n"
 _SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "positions")
 
 
 def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _doc_row(_key: str, d: DocRecord) -> list[Any]:
+    return [
+        d.id,
+        d.index,
+        d.kind,
+        d.author,
+        d.addressees,
+        d.title,
+        d.public,
+        d.ref,
+        d.answers,
+        list(d.answered_by),
+        d.withdrawn_by,
+        d.disclosed_by,
+    ]
+
+
+def _contact_row(_key: str, c: ContactRecord) -> list[Any]:
+    return [c.id, c.index, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by]
+
+
+def _ref_row(key: str, count: int) -> list[Any]:
+    return [key, count]
+
+
+def _position_row(key: tuple[str, str], value: tuple[Stance, str]) -> list[Any]:
+    return [key[0], key[1], value[0].value, value[1]]
+
+
+def _prefixed(items: list[T], encode: Callable[[T], Any]) -> list[Any]:
+    """The encoded items of a list; a lazy list's unread prefix is copied from its snapshot."""
+    if isinstance(items, _LazyList) and items._load is not None and items._raw is not None:
+        return [*items._raw(), *map(encode, list.__iter__(items))]
+    return [encode(item) for item in items]
+
+
+def _rows(mapping: dict[K, V], encode: Callable[[K, V], list[Any]]) -> list[list[Any]]:
+    """The rows of a dict's entries; a lazy dict's untouched entries are copied from its snapshot."""
+    if isinstance(mapping, _LazyDict) and mapping._lazy:
+        made = mapping._made
+        rows = [encode(k, made[k]) if k in made else row for k, row in mapping._raw_map().items()]
+        return rows + [encode(k, v) for k, v in dict.items(mapping)]
+    return [encode(k, v) for k, v in mapping.items()]
 
 
 def take(fold: Fold) -> bytes:
@@ -142,30 +190,12 @@ def take(fold: Fold) -> bytes:
         msg = "a fold with rejected events (a lenient replay) cannot be snapshotted"
         raise ValueError(msg)
     sections = {
-        "ids": [e.id for e in fold.events],
-        "stage_before": "".join(_STAGE_CODE[s] for s in fold.stage_before),
-        "ref_count": list(fold.ref_count.items()),
-        "docs": [
-            [
-                d.id,
-                d.index,
-                d.kind,
-                d.author,
-                d.addressees,
-                d.title,
-                d.public,
-                d.ref,
-                d.answers,
-                list(d.answered_by),
-                d.withdrawn_by,
-                d.disclosed_by,
-            ]
-            for d in fold.docs.values()
-        ],
-        "contacts": [
-            [c.id, c.index, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by] for c in fold.contacts.values()
-        ],
-        "positions": [[p, i, s.value, e] for (p, i), (s, e) in fold.positions.items()],
+        "ids": _prefixed(fold.events, lambda e: e.id),
+        "stage_before": "".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__)),
+        "ref_count": _rows(fold.ref_count, _ref_row),
+        "docs": _rows(fold.docs, _doc_row),
+        "contacts": _rows(fold.contacts, _contact_row),
+        "positions": _rows(fold.positions, _position_row),
     }
     bodies = [_json(sections[name]) for name in _SECTIONS]
     header = {
@@ -315,17 +345,19 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     excluded = frozenset((*fold.retracted, *(r.id for r in fold.retractions)))
     count = int(counts["ids"])
     prefix = _Prefix(source, excluded, count)
-    fold.events = _LazyList(count, prefix.events)
-    fold.stage_before = _LazyList(count, lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")])
+    fold.events = _LazyList(count, prefix.events, lambda: sections.decode("ids"))
+    fold.stage_before = _LazyList(
+        count,
+        lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")],
+        lambda: sections.decode("stage_before"),
+    )
     fold.all_ids = _LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded))
     fold.by_id = _LazyById(prefix, fold.all_ids)
-    fold.ref_count = _LazyDict(int(counts["ref_count"]), lambda: dict(sections.decode("ref_count")), _same)
-    fold.docs = _LazyDict(int(counts["docs"]), lambda: {d[0]: d for d in sections.decode("docs")}, _doc)
-    fold.contacts = _LazyDict(int(counts["contacts"]), lambda: {c[0]: c for c in sections.decode("contacts")}, _contact)
+    fold.ref_count = _LazyDict(int(counts["ref_count"]), lambda: _keyed(sections.decode("ref_count")), _count)
+    fold.docs = _LazyDict(int(counts["docs"]), lambda: _keyed(sections.decode("docs")), _doc)
+    fold.contacts = _LazyDict(int(counts["contacts"]), lambda: _keyed(sections.decode("contacts")), _contact)
     fold.positions = _LazyDict(
-        int(counts["positions"]),
-        lambda: {(p, i): (_STANCES[s], e) for p, i, s, e in sections.decode("positions")},
-        _same,
+        int(counts["positions"]), lambda: {(r[0], r[1]): r for r in sections.decode("positions")}, _position
     )
     agreements: dict[str, AgreementRecord] = {
         agreement_id: _record(
@@ -357,8 +389,16 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     return fold
 
 
-def _same(_key: object, raw: Any) -> Any:
-    return raw
+def _keyed(rows: list[list[Any]]) -> dict[Any, list[Any]]:
+    return {row[0]: row for row in rows}
+
+
+def _count(_key: str, row: list[Any]) -> int:
+    return int(row[1])
+
+
+def _position(_key: tuple[str, str], row: list[Any]) -> tuple[Stance, str]:
+    return (_STANCES[row[2]], row[3])
 
 
 class _Prefix:
@@ -396,9 +436,6 @@ class _Prefix:
 # lookup builds just the record it needs). Anything else (iteration, comparison, copying,
 # other mutations) first materializes the whole container, after which it is a plain one.
 
-T = TypeVar("T")
-K = TypeVar("K")
-V = TypeVar("V")
 _MISSING: Any = object()
 
 
@@ -417,12 +454,13 @@ def _materializing(cls: type[Any], names: Iterable[str]) -> None:
 class _LazyList(list[T]):
     """A list whose first ``count`` items are read on first look; ``len`` and ``append`` do not look."""
 
-    __slots__ = ("_count", "_load")
+    __slots__ = ("_count", "_load", "_raw")
 
-    def __init__(self, count: int, load: Callable[[], list[T]]) -> None:
+    def __init__(self, count: int, load: Callable[[], list[T]], raw: Callable[[], Any] | None = None) -> None:
         super().__init__()
         self._count = count
         self._load: Callable[[], list[T]] | None = load
+        self._raw = raw  # the prefix as the snapshot holds it, for a snapshot of this snapshot
 
     def _materialize(self) -> None:
         load = self._load

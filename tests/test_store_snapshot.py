@@ -1,0 +1,154 @@
+"""Snapshots of a fold: restored plus the tail, they equal a full replay; they are only trusted by the same rules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from negotiation import Event, StoreError, replay
+from negotiation import snapshot as snapshots
+from negotiation import strategies as nst
+from negotiation._fold import Fold
+from negotiation.snapshot import _LazyDict, _LazyList, _LazySet
+from negotiation.state import NegotiationState
+from tests.test_store_contract import N, later, opening
+
+
+class Source:
+    """An EventSource over a list, counting what is read."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self._events = events
+        self.reads: list[str] = []
+
+    def events(self) -> list[Event]:
+        self.reads.append("all")
+        return list(self._events)
+
+    def event(self, event_id: str) -> Event | None:
+        self.reads.append(event_id)
+        return next((e for e in self._events if e.id == event_id), None)
+
+
+def test_the_snapshot_carries_every_attribute_of_the_fold() -> None:
+    """A new attribute of Fold must be handled by the snapshot module (and changes the fingerprint)."""
+    assert set(vars(Fold())) == snapshots.FOLD_ATTRIBUTES
+
+
+def test_the_fingerprint_follows_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another rules version or another stage machine gives another fingerprint."""
+    assert snapshots.fingerprint() == snapshots.FINGERPRINT
+    monkeypatch.setattr(snapshots, "RULES_VERSION", snapshots.RULES_VERSION + 1)
+    assert snapshots.fingerprint() != snapshots.FINGERPRINT
+    monkeypatch.undo()
+    monkeypatch.setattr(snapshots, "TRANSITIONS", snapshots.TRANSITIONS[:-1])
+    assert snapshots.fingerprint() != snapshots.FINGERPRINT
+
+
+def test_the_fingerprint_is_the_same_in_another_process() -> None:
+    """No memory address or hash seed leaks into the fingerprint."""
+    code = "from negotiation.snapshot import FINGERPRINT; print(FINGERPRINT)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == snapshots.FINGERPRINT
+
+
+def test_restore_reads_no_event_for_the_stage_and_the_owed_moves() -> None:
+    """A restored state answers stage, version and awaiting from the snapshot alone."""
+    events = [*opening(), *later()]
+    expected = replay(events, negotiation=N)
+    source = Source(events)
+    state = NegotiationState(snapshots.restore(snapshots.take(expected._fold), source))
+    assert (state.stage, state.version, state.awaiting) == (expected.stage, expected.version, expected.awaiting)
+    assert source.reads == []
+    assert state.timeline == expected.timeline  # the timeline needs the events: read once, now
+    assert source.reads == ["all"]
+
+
+def test_folding_after_restore_reads_only_the_events_referenced() -> None:
+    """Appending an answer to one document reads that document, not the whole log."""
+    from negotiation import ReplyDelivered
+
+    events = opening()
+    source = Source(events)
+    fold = snapshots.restore(snapshots.take(replay(events, negotiation=N)._fold), source)
+    fold.apply(ReplyDelivered(id="answer", occurred="2022-01-25", actor="A", ref="reply"))
+    assert source.reads == ["reply"]
+
+
+@given(nst.valid_logs(max_events=25), st.data())
+def test_snapshot_plus_tail_equals_replay(log: list[Event], data: st.DataObject) -> None:
+    """Restore a snapshot taken after any prefix, fold the rest: the same state, record for record."""
+    cut = data.draw(st.integers(0, len(log)), label="cut")
+    prefix, tail = log[:cut], log[cut:]
+    source = Source(prefix)
+    fold = snapshots.restore(snapshots.take(replay(prefix, negotiation=nst.SIMULATED)._fold), source)
+    for event in tail:
+        fold.apply(event)
+    expected = replay(log, negotiation=nst.SIMULATED)
+    assert snapshots.take(fold) == snapshots.take(expected._fold)
+    assert NegotiationState(fold) == expected
+
+
+@given(nst.valid_logs(max_events=15))
+def test_a_snapshot_of_a_restored_fold_equals_the_original(log: list[Event]) -> None:
+    """take(restore(take(fold))) == take(fold), without reading the events the snapshot covers."""
+    data = snapshots.take(replay(log, negotiation=nst.SIMULATED)._fold)
+    source = Source(log)
+    assert snapshots.take(snapshots.restore(data, source)) == data
+    assert "all" not in source.reads
+
+
+def test_a_lenient_fold_is_not_snapshotted() -> None:
+    """Only folds without rejected events are kept."""
+    from negotiation import TalksResumed
+
+    state = replay([TalksResumed(id="r", occurred="2022-01-01", actor="A")], negotiation=N, strict=False)
+    with pytest.raises(ValueError, match="rejected events"):
+        snapshots.take(state._fold)
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"garbage", b"negotiation-snapshot\n{}\n", b'negotiation-snapshot\n{"format": 99}\n']
+)
+def test_an_unreadable_snapshot_raises_store_error(data: bytes) -> None:
+    """A damaged snapshot is a StoreError, never a wrong state."""
+    with pytest.raises(StoreError):
+        snapshots.restore(data, Source([]))
+    assert snapshots.snapshot_fingerprint(data) is None
+
+
+def test_lazy_containers_materialize_in_order() -> None:
+    """Lazy containers behave as the plain ones once looked at: snapshot entries first, new ones after."""
+    items = _LazyList(2, lambda: ["a", "b"])
+    items.append("c")
+    assert len(items) == 3
+    assert items == ["a", "b", "c"]
+    assert list(reversed(items)) == ["c", "b", "a"]
+
+    members = _LazySet(2, lambda: ["a", "b"])
+    members.add("c")
+    assert len(members) == 3
+    assert "a" in members
+    assert members | {"d"} == {"a", "b", "c", "d"}
+
+    built: list[str] = []
+
+    def build(key: str, raw: int) -> int:
+        built.append(key)
+        return raw * 10
+
+    table: _LazyDict[str, int] = _LazyDict(2, lambda: {"x": 1, "y": 2}, build)
+    table["z"] = 30
+    assert table.get("y") == 20
+    assert built == ["y"]
+    table["x"] = 11  # reassigning a snapshot entry keeps its place
+    assert len(table) == 3
+    assert "nope" not in table
+    assert list(table.items()) == [("x", 11), ("y", 20), ("z", 30)]
+    assert dict(table) == {"x": 11, "y": 20, "z": 30}
+    with pytest.raises(StoreError, match="expected 3"):
+        list(_LazyList(3, lambda: ["a"]))
