@@ -37,7 +37,9 @@ def test_constructors_convert_friendly_input() -> None:
     assert event.occurred == PartialDate.parse("2021-06-16")
     assert event.parties == ("US", "RU")
     assert event.level is Level.LEADER
-    assert hash(event) == hash(ContactHeld(occurred="2021-06-16", parties=("US", "RU"), level=Level.LEADER, mode="in_person"))
+    assert hash(event) == hash(
+        ContactHeld(occurred="2021-06-16", parties=("US", "RU"), level=Level.LEADER, mode="in_person")
+    )
     with pytest.raises(AttributeError):
         event.level = Level.ENVOY  # type: ignore[misc]
 
@@ -85,7 +87,14 @@ def test_codec_writes_the_contract_form() -> None:
 def test_content_id_ignores_id_negotiation_and_recorded() -> None:
     """The derived id depends on the content only: the same fact gets the same id in any stream."""
     a = ContactHeld(occurred="2021-06-16", parties=["US", "RU"], level="leader", mode="phone")
-    b = ContactHeld(occurred="2021-06-16", parties=["US", "RU"], level="leader", mode="phone", negotiation="x", recorded="2021-06-17")
+    b = ContactHeld(
+        occurred="2021-06-16",
+        parties=["US", "RU"],
+        level="leader",
+        mode="phone",
+        negotiation="x",
+        recorded="2021-06-17",
+    )
     c = ContactHeld(occurred="2021-06-16", parties=["US", "RU"], level="leader", mode="video")
     assert a.id == b.id != c.id
     assert a.id.startswith("contact-held-")
