@@ -28,7 +28,7 @@ def test_the_contract_has_23_event_types_in_order() -> None:
     assert len(EVENT_TYPES) == 23
     assert next(iter(EVENT_TYPES)) == "ContactProposed"
     assert list(EVENT_TYPES)[-1] == "EventRetracted"
-    assert all(cls.TYPE == name for name, cls in EVENT_TYPES.items())
+    assert all(name == cls.TYPE for name, cls in EVENT_TYPES.items())
 
 
 def test_constructors_convert_friendly_input() -> None:
