@@ -17,9 +17,11 @@ and a snapshot with another fingerprint is ignored by the store (it replays inst
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, SupportsIndex, TypeVar, cast
 
 from negotiation._fold import (
@@ -34,10 +36,19 @@ from negotiation.errors import StoreError
 from negotiation.events import DeadlineSet, Event, EventRetracted, Stance
 from negotiation.machine import TRANSITIONS, Stage
 
-__all__ = ["FINGERPRINT", "FORMAT", "EventSource", "fingerprint", "restore", "snapshot_fingerprint", "take"]
+__all__ = [
+    "FINGERPRINT",
+    "FORMAT",
+    "EventSource",
+    "fingerprint",
+    "gc_paused",
+    "restore",
+    "snapshot_fingerprint",
+    "take",
+]
 
 #: The layout of the snapshot's JSON; bump it when :func:`take` writes something else.
-FORMAT = 1
+FORMAT = 2
 
 #: Every attribute of a fold that :func:`take` and :func:`restore` carry (a test checks that
 #: this is all of them, so a new attribute cannot be forgotten silently).
@@ -122,13 +133,32 @@ class EventSource(Protocol):
 # Layout: a magic line, a JSON header line (the small, eagerly read part and the length of
 # each section), then the sections, each a JSON document decoded only when first needed. A
 # 100,000-event negotiation thus loads in the time it takes to read the header: the ids, the
-# documents, the contacts and the positions are decoded and rebuilt on first use.
+# documents, the contacts, the deadlines and the positions are decoded and rebuilt on first
+# use, each record when it is first looked up.
 
 T = TypeVar("T")
 K = TypeVar("K")
 V = TypeVar("V")
 _MAGIC = b"negotiation-snapshot\n"
-_SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "positions")
+_SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "deadlines", "deadlines_by_ref", "positions")
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a burst of containers is built.
+
+    Decoding a section creates tens of thousands of lists and records at once; each of them
+    counts towards the next collection, and a full collection walks every object the process
+    holds (a store's worth of events). Reference counting still frees what is dropped.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _json(value: Any) -> bytes:
@@ -156,8 +186,16 @@ def _contact_row(_key: str, c: ContactRecord) -> list[Any]:
     return [c.id, c.index, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by]
 
 
-def _ref_row(key: str, count: int) -> list[Any]:
-    return [key, count]
+def _deadline_row(key: str, r: DeadlineRecord) -> list[Any]:
+    return [key, r.met_by, r.lapsed_by]
+
+
+def _by_ref_row(ref: str | None, records: list[DeadlineRecord]) -> list[Any]:
+    return [ref, [r.event.id for r in records]]
+
+
+def _count_row(_key: str, count: int) -> int:
+    return count
 
 
 def _position_row(key: tuple[str, str], value: tuple[Stance, str]) -> list[Any]:
@@ -171,17 +209,24 @@ def _prefixed(items: list[T], encode: Callable[[T], Any]) -> list[Any]:
     return [encode(item) for item in items]
 
 
-def _rows(mapping: dict[K, V], encode: Callable[[K, V], list[Any]]) -> list[list[Any]]:
-    """The rows of a dict's entries; a lazy dict's untouched entries are copied from its snapshot."""
+def _rows(mapping: dict[K, V], encode: Callable[[K, V], Any]) -> list[tuple[K, Any]]:
+    """(key, row) of a dict's entries; a lazy dict's untouched entries are copied from its snapshot."""
     if isinstance(mapping, _LazyDict) and mapping._lazy:
         made = mapping._made
-        rows = [encode(k, made[k]) if k in made else row for k, row in mapping._raw_map().items()]
-        return rows + [encode(k, v) for k, v in dict.items(mapping)]
-    return [encode(k, v) for k, v in mapping.items()]
+        rows = [(k, encode(k, made[k]) if k in made else row) for k, row in mapping._raw_map().items()]
+        return rows + [(k, encode(k, v)) for k, v in dict.items(mapping)]
+    return [(k, encode(k, v)) for k, v in mapping.items()]
+
+
+def _values(rows: list[tuple[Any, Any]]) -> list[Any]:
+    return [row for _key, row in rows]
 
 
 def take(fold: Fold) -> bytes:
     """The snapshot of ``fold`` (bytes) that :func:`restore` reads back.
+
+    A fold restored from a snapshot is snapshotted again without reading its events or
+    building the records nobody looked at: their rows are copied.
 
     Raises:
         ValueError: the fold holds rejected events (only strictly replayed folds are kept).
@@ -189,15 +234,19 @@ def take(fold: Fold) -> bytes:
     if fold.rejected:
         msg = "a fold with rejected events (a lenient replay) cannot be snapshotted"
         raise ValueError(msg)
-    sections = {
-        "ids": _prefixed(fold.events, lambda e: e.id),
-        "stage_before": "".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__)),
-        "ref_count": _rows(fold.ref_count, _ref_row),
-        "docs": _rows(fold.docs, _doc_row),
-        "contacts": _rows(fold.contacts, _contact_row),
-        "positions": _rows(fold.positions, _position_row),
-    }
-    bodies = [_json(sections[name]) for name in _SECTIONS]
+    with gc_paused():
+        ref_count = _rows(fold.ref_count, _count_row)
+        sections = {
+            "ids": _prefixed(fold.events, lambda e: e.id),
+            "stage_before": "".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__)),
+            "ref_count": [[k for k, _ in ref_count], [n for _, n in ref_count]],
+            "docs": _values(_rows(fold.docs, _doc_row)),
+            "contacts": _values(_rows(fold.contacts, _contact_row)),
+            "deadlines": _values(_rows(fold.deadlines, _deadline_row)),
+            "deadlines_by_ref": _values(_rows(fold.deadlines_by_ref, _by_ref_row)),
+            "positions": _values(_rows(fold.positions, _position_row)),
+        }
+        bodies = [_json(sections[name]) for name in _SECTIONS]
     header = {
         "format": FORMAT,
         "fingerprint": FINGERPRINT,
@@ -211,6 +260,8 @@ def take(fold: Fold) -> bytes:
             "ref_count": len(fold.ref_count),
             "docs": len(fold.docs),
             "contacts": len(fold.contacts),
+            "deadlines": len(fold.deadlines),
+            "deadlines_by_ref": len(fold.deadlines_by_ref),
             "positions": len(fold.positions),
         },
         "sections": {name: len(body) for name, body in zip(_SECTIONS, bodies, strict=True)},
@@ -221,7 +272,6 @@ def take(fold: Fold) -> bytes:
             for a in fold.agreements.values()
         ],
         "text": None if fold.text is None else fold.text.id,
-        "deadlines": [[k, r.event.to_dict(), r.met_by, r.lapsed_by] for k, r in fold.deadlines.items()],
         "parties": list(fold.parties.items()),
     }
     return b"".join((_MAGIC, _json(header), b"\n", *bodies))
@@ -284,53 +334,59 @@ class _Sections:
 
     def decode(self, name: str) -> Any:
         begin, end = self._spans[name]
-        return json.loads(bytes(self._data[begin:end]))
+        with gc_paused():
+            return json.loads(bytes(self._data[begin:end]))
 
-
-def _record(cls: type[Any], **slots: Any) -> Any:
-    record = object.__new__(cls)
-    for name, value in slots.items():
-        object.__setattr__(record, name, value)
-    return record
+    def keyed(self, name: str) -> dict[Any, list[Any]]:
+        """A section of rows, by each row's first field."""
+        with gc_paused():
+            return {row[0]: row for row in self.decode(name)}
 
 
 def _doc(_key: str, raw: list[Any]) -> DocRecord:
-    doc_id, index, kind, author, addressees, title, public, ref, answers, answered_by, withdrawn, disclosed = raw
-    return cast(
-        DocRecord,
-        _record(
-            DocRecord,
-            id=doc_id,
-            index=index,
-            kind=kind,
-            author=author,
-            addressees=tuple(addressees),
-            title=title,
-            public=public,
-            ref=ref,
-            answers=answers,
-            answered_by=dict.fromkeys(answered_by),
-            withdrawn_by=withdrawn,
-            disclosed_by=disclosed,
-        ),
-    )
+    doc = DocRecord.__new__(DocRecord)
+    (
+        doc.id,
+        doc.index,
+        doc.kind,
+        doc.author,
+        addressees,
+        doc.title,
+        doc.public,
+        doc.ref,
+        doc.answers,
+        answered_by,
+        doc.withdrawn_by,
+        doc.disclosed_by,
+    ) = raw
+    doc.addressees = tuple(addressees)
+    doc.answered_by = dict.fromkeys(answered_by)
+    return doc
 
 
 def _contact(_key: str, raw: list[Any]) -> ContactRecord:
-    contact_id, index, proposer, to, accepted_by, declined_by, held_by = raw
-    return cast(
-        ContactRecord,
-        _record(
-            ContactRecord,
-            id=contact_id,
-            index=index,
-            proposer=proposer,
-            to=tuple(to),
-            accepted_by=accepted_by,
-            declined_by=None if declined_by is None else tuple(declined_by),
-            held_by=held_by,
-        ),
-    )
+    contact = ContactRecord.__new__(ContactRecord)
+    contact.id, contact.index, contact.proposer, to, contact.accepted_by, declined_by, contact.held_by = raw
+    contact.to = tuple(to)
+    contact.declined_by = None if declined_by is None else tuple(declined_by)
+    return contact
+
+
+def _agreement(raw: list[Any]) -> AgreementRecord:
+    record = AgreementRecord.__new__(AgreementRecord)
+    (
+        record.id,
+        record.kind,
+        record.title,
+        parties,
+        record.signed,
+        record.ratified,
+        record.withdrawn,
+        record.entered_into_force,
+        record.terminated,
+    ) = raw
+    record.parties = tuple(parties)
+    return record
 
 
 def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -> Fold:
@@ -353,48 +409,45 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     )
     fold.all_ids = _LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded))
     fold.by_id = _LazyById(prefix, fold.all_ids)
-    fold.ref_count = _LazyDict(int(counts["ref_count"]), lambda: _keyed(sections.decode("ref_count")), _count)
-    fold.docs = _LazyDict(int(counts["docs"]), lambda: _keyed(sections.decode("docs")), _doc)
-    fold.contacts = _LazyDict(int(counts["contacts"]), lambda: _keyed(sections.decode("contacts")), _contact)
+
+    def ref_counts() -> dict[str, Any]:
+        ids, numbers = sections.decode("ref_count")
+        return dict(zip(ids, numbers, strict=True))
+
+    fold.ref_count = _LazyDict(int(counts["ref_count"]), ref_counts, _same)
+    fold.docs = _LazyDict(int(counts["docs"]), lambda: sections.keyed("docs"), _doc)
+    fold.contacts = _LazyDict(int(counts["contacts"]), lambda: sections.keyed("contacts"), _contact)
     fold.positions = _LazyDict(
         int(counts["positions"]), lambda: {(r[0], r[1]): r for r in sections.decode("positions")}, _position
     )
-    agreements: dict[str, AgreementRecord] = {
-        agreement_id: _record(
-            AgreementRecord,
-            id=agreement_id,
-            kind=kind,
-            title=title,
-            parties=tuple(parties),
-            signed=signed,
-            ratified=ratified,
-            withdrawn=withdrawn,
-            entered_into_force=in_force,
-            terminated=terminated,
-        )
-        for agreement_id, kind, title, parties, signed, ratified, withdrawn, in_force, terminated in header[
-            "agreements"
-        ]
-    }
+    agreements = {row[0]: _agreement(row) for row in header["agreements"]}
     fold.agreements = agreements
     fold.text = None if header["text"] is None else agreements[header["text"]]
-    fold.deadlines = {}
-    fold.deadlines_by_ref = {}
-    for deadline_id, event, met_by, lapsed_by in header["deadlines"]:
-        record = DeadlineRecord(cast(DeadlineSet, Event.from_dict(event)))
-        record.met_by, record.lapsed_by = met_by, lapsed_by
-        fold.deadlines[deadline_id] = record
-        fold.deadlines_by_ref.setdefault(record.event.ref, []).append(record)
+
+    def deadline(deadline_id: str, row: list[Any]) -> DeadlineRecord:
+        event = prefix.event(deadline_id)
+        if not isinstance(event, DeadlineSet):
+            msg = f"the snapshot's deadline {deadline_id!r} is not a DeadlineSet the store holds"
+            raise StoreError(msg)
+        record = DeadlineRecord(event)
+        record.met_by, record.lapsed_by = row[1], row[2]
+        return record
+
+    deadlines: _LazyDict[str, DeadlineRecord] = _LazyDict(
+        int(counts["deadlines"]), lambda: sections.keyed("deadlines"), deadline, prefix.events
+    )
+    fold.deadlines = deadlines
+    fold.deadlines_by_ref = _LazyDict(
+        int(counts["deadlines_by_ref"]),
+        lambda: sections.keyed("deadlines_by_ref"),
+        lambda _ref, row: [deadlines[i] for i in row[1]],
+    )
     fold.parties = dict(header["parties"])
     return fold
 
 
-def _keyed(rows: list[list[Any]]) -> dict[Any, list[Any]]:
-    return {row[0]: row for row in rows}
-
-
-def _count(_key: str, row: list[Any]) -> int:
-    return int(row[1])
+def _same(_key: object, raw: Any) -> Any:
+    return raw
 
 
 def _position(_key: tuple[str, str], row: list[Any]) -> tuple[Stance, str]:
@@ -404,28 +457,31 @@ def _position(_key: tuple[str, str], row: list[Any]) -> tuple[Stance, str]:
 class _Prefix:
     """The effective events a snapshot covers, read from the store once, on first need."""
 
-    __slots__ = ("count", "excluded", "loaded", "source")
+    __slots__ = ("by_id", "count", "excluded", "loaded", "source")
 
     def __init__(self, source: EventSource, excluded: frozenset[str], count: int) -> None:
         self.source = source
         self.excluded = excluded  # retracted events and retractions: not effective
         self.count = count
         self.loaded: list[Event] | None = None
+        self.by_id: dict[str, Event] = {}
 
     def events(self) -> list[Event]:
         if self.loaded is None:
-            events = [e for e in self.source.events() if e.id not in self.excluded]
-            if len(events) != self.count:
-                msg = f"the store holds {len(events)} effective events where its snapshot counts {self.count}"
-                raise StoreError(msg)
-            self.loaded = events
+            with gc_paused():
+                events = [e for e in self.source.events() if e.id not in self.excluded]
+                if len(events) != self.count:
+                    msg = f"the store holds {len(events)} effective events where its snapshot counts {self.count}"
+                    raise StoreError(msg)
+                self.loaded = events
+                self.by_id = {e.id: e for e in events}
         return self.loaded
 
     def event(self, event_id: str) -> Event | None:
         if event_id in self.excluded:
             return None
         if self.loaded is not None:
-            return next((e for e in self.loaded if e.id == event_id), None)
+            return self.by_id.get(event_id)
         return self.source.event(event_id)
 
 
@@ -465,7 +521,8 @@ class _LazyList(list[T]):
     def _materialize(self) -> None:
         load = self._load
         if load is not None:
-            items = load()
+            with gc_paused():
+                items = load()
             if len(items) != self._count:
                 msg = f"snapshot section holds {len(items)} items, expected {self._count}"
                 raise StoreError(msg)
@@ -530,7 +587,8 @@ class _LazySet(set[T]):
     def _materialize(self) -> None:
         load = self._load
         if load is not None:
-            set.update(self, load())
+            with gc_paused():
+                set.update(self, load())
             self._load = None
 
     def __len__(self) -> int:
@@ -591,13 +649,20 @@ class _LazyDict(dict[K, V]):
     known; anything else builds every entry, in the original order, new keys last.
     """
 
-    __slots__ = ("_build", "_count", "_lazy", "_load", "_made", "_raw")
+    __slots__ = ("_build", "_count", "_lazy", "_load", "_made", "_prepare", "_raw")
 
-    def __init__(self, count: int, load: Callable[[], dict[K, Any]], build: Callable[[K, Any], V]) -> None:
+    def __init__(
+        self,
+        count: int,
+        load: Callable[[], dict[K, Any]],
+        build: Callable[[K, Any], V],
+        prepare: Callable[[], object] | None = None,
+    ) -> None:
         super().__init__()
         self._count = count
         self._load = load
         self._build = build
+        self._prepare = prepare  # run once before building every entry (e.g. read all events at once)
         self._raw: dict[K, Any] | None = None
         self._made: dict[K, V] = {}  # entries of the snapshot built (or reassigned) so far
         self._lazy = True
@@ -624,11 +689,21 @@ class _LazyDict(dict[K, V]):
     def _materialize(self) -> None:
         if self._lazy:
             raw, made, build = self._raw_map(), self._made, self._build
-            added = dict(dict.items(self))
-            dict.clear(self)
-            dict.update(self, {k: made[k] if k in made else build(k, r) for k, r in raw.items()})
-            dict.update(self, added)
+            if self._prepare is not None and len(made) < len(raw):
+                self._prepare()
+            with gc_paused():
+                added = dict(dict.items(self))
+                dict.clear(self)
+                dict.update(self, {k: made[k] if k in made else build(k, r) for k, r in raw.items()})
+                dict.update(self, added)
             self._lazy, self._raw, self._made = False, None, {}
+
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        value = self._lookup(key)
+        if value is _MISSING:
+            self[key] = default
+            return default
+        return value
 
     def get(self, key: K, default: Any = None) -> Any:
         value = self._lookup(key)
@@ -672,7 +747,6 @@ _DICT_MATERIALIZING = (
     "copy",
     "pop",
     "popitem",
-    "setdefault",
     "update",
     "clear",
 )
@@ -730,4 +804,4 @@ class _LazyById(dict[str, Event]):
         return (dict, (dict(self),))
 
 
-_materializing(_LazyById, _DICT_MATERIALIZING)
+_materializing(_LazyById, (*_DICT_MATERIALIZING, "setdefault"))

@@ -321,7 +321,7 @@ class EventStore(abc.ABC):
         after: dict[str, tuple[int, str, Fold]] = {}
         done = 0
         try:
-            with self._write("appending") as tx:
+            with self._write("appending") as tx, snapshot.gc_paused():
                 position = tx.last_position()
                 for name, events in prepared.items():
                     touched.append(name)
@@ -429,6 +429,10 @@ class EventStore(abc.ABC):
 
     def _restore(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
         """The fold at ``version``: from the snapshot and the events after it, or by replay."""
+        with snapshot.gc_paused():
+            return self._restore_fold(tx, negotiation, version, snap)
+
+    def _restore_fold(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
         if snap is not None and snap[0] <= version:
             fold = snapshot.restore(snap[1], tx.source(negotiation, snap[0]))
             tail = tx.events(negotiation, after_version=snap[0], up_to=version)
