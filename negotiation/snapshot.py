@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, SupportsIndex, TypeVar, cast
@@ -468,7 +469,7 @@ class _Prefix:
 
     def events(self) -> list[Event]:
         if self.loaded is None:
-            with gc_paused():
+            with _FILL_LOCK, gc_paused():
                 events = [e for e in self.source.events() if e.id not in self.excluded]
                 if len(events) != self.count:
                     msg = f"the store holds {len(events)} effective events where its snapshot counts {self.count}"
@@ -493,6 +494,10 @@ class _Prefix:
 # other mutations) first materializes the whole container, after which it is a plain one.
 
 _MISSING: Any = object()
+
+#: Materializing a container mutates it: one lock for all of them keeps a state that several
+#: threads read from filling the same container twice. Uncontended, it costs next to nothing.
+_FILL_LOCK = threading.RLock()
 
 
 def _materializing(cls: type[Any], names: Iterable[str]) -> None:
@@ -519,6 +524,10 @@ class _LazyList(list[T]):
         self._raw = raw  # the prefix as the snapshot holds it, for a snapshot of this snapshot
 
     def _materialize(self) -> None:
+        with _FILL_LOCK:
+            self._fill()
+
+    def _fill(self) -> None:
         load = self._load
         if load is not None:
             with gc_paused():
@@ -585,6 +594,10 @@ class _LazySet(set[T]):
         self._load: Callable[[], Iterable[T]] | None = load
 
     def _materialize(self) -> None:
+        with _FILL_LOCK:
+            self._fill()
+
+    def _fill(self) -> None:
         load = self._load
         if load is not None:
             with gc_paused():
@@ -669,6 +682,12 @@ class _LazyDict(dict[K, V]):
 
     def _raw_map(self) -> dict[K, Any]:
         if self._raw is None:
+            with _FILL_LOCK:
+                return self._decode_raw()
+        return self._raw
+
+    def _decode_raw(self) -> dict[K, Any]:
+        if self._raw is None:
             self._raw = self._load()
             if len(self._raw) != self._count:
                 msg = f"snapshot section holds {len(self._raw)} entries, expected {self._count}"
@@ -687,6 +706,10 @@ class _LazyDict(dict[K, V]):
         return cast(V, value)
 
     def _materialize(self) -> None:
+        with _FILL_LOCK:
+            self._fill()
+
+    def _fill(self) -> None:
         if self._lazy:
             raw, made, build = self._raw_map(), self._made, self._build
             if self._prepare is not None and len(made) < len(raw):
@@ -765,6 +788,10 @@ class _LazyById(dict[str, Event]):
         self._seen: dict[str, Event] = {}
 
     def _materialize(self) -> None:
+        with _FILL_LOCK:
+            self._fill()
+
+    def _fill(self) -> None:
         prefix = self._prefix
         if prefix is not None:
             added = dict(dict.items(self))

@@ -152,3 +152,25 @@ def test_lazy_containers_materialize_in_order() -> None:
     assert dict(table) == {"x": 11, "y": 20, "z": 30}
     with pytest.raises(StoreError, match="expected 3"):
         list(_LazyList(3, lambda: ["a"]))
+
+
+def test_threads_reading_one_restored_state_see_the_same_events() -> None:
+    """Several threads that first look at a restored state's events fill it once, not once each."""
+    import threading
+
+    events = [*opening(), *later()]
+    expected = replay(events, negotiation=N)
+    state = NegotiationState(snapshots.restore(snapshots.take(expected._fold), Source(events)))
+    seen: list[tuple[Event, ...]] = []
+    barrier = threading.Barrier(4)
+
+    def read() -> None:
+        barrier.wait(10)
+        seen.append(state.events)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert seen == [expected.events] * 4
