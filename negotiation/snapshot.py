@@ -128,6 +128,10 @@ class EventSource(Protocol):
         """The event with this id among those the snapshot covers, or None."""
         ...
 
+    def has(self, event_id: str) -> bool:
+        """Whether the snapshot covers an event with this id (retracted and retractions too)."""
+        ...
+
 
 # -- taking a snapshot ----------------------------------------------------------------------
 #
@@ -408,7 +412,7 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
         lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")],
         lambda: sections.decode("stage_before"),
     )
-    fold.all_ids = _LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded))
+    fold.all_ids = _LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded), prefix.has)
     fold.by_id = _LazyById(prefix, fold.all_ids)
 
     def ref_counts() -> dict[str, Any]:
@@ -484,6 +488,9 @@ class _Prefix:
         if self.loaded is not None:
             return self.by_id.get(event_id)
         return self.source.event(event_id)
+
+    def has(self, event_id: str) -> bool:
+        return event_id in self.excluded or self.source.has(event_id)
 
 
 # -- lazy containers: the fold's own types (list, set, dict), filled on first real use --------
@@ -583,15 +590,27 @@ class _LazySet(set[T]):
     """A set whose snapshot-covered members are read on first look; ``len`` and ``add`` do not look.
 
     Used for ids, which the fold always looks up before adding: a member added before the
-    set is read is never one of those it will read.
+    set is read is never one of those it will read. With ``contains``, ``in`` asks it
+    instead of reading the members (an indexed lookup in the store, for ids).
     """
 
-    __slots__ = ("_count", "_load")
+    __slots__ = ("_contains", "_count", "_load")
 
-    def __init__(self, count: int, load: Callable[[], Iterable[T]]) -> None:
+    def __init__(
+        self, count: int, load: Callable[[], Iterable[T]], contains: Callable[[T], bool] | None = None
+    ) -> None:
         super().__init__()
         self._count = count
         self._load: Callable[[], Iterable[T]] | None = load
+        self._contains = contains
+
+    def __contains__(self, member: object) -> bool:
+        if set.__contains__(self, member):
+            return True
+        if self._load is not None and self._contains is not None:
+            return self._contains(cast(T, member))
+        self._materialize()
+        return set.__contains__(self, member)
 
     def _materialize(self) -> None:
         with _FILL_LOCK:
@@ -614,7 +633,6 @@ class _LazySet(set[T]):
 _materializing(
     _LazySet,
     (
-        "__contains__",
         "__iter__",
         "__eq__",
         "__ne__",

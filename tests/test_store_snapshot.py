@@ -33,6 +33,9 @@ class Source:
         self.reads.append(event_id)
         return next((e for e in self._events if e.id == event_id), None)
 
+    def has(self, event_id: str) -> bool:
+        return any(e.id == event_id for e in self._events)
+
 
 def test_the_snapshot_carries_every_attribute_of_the_fold() -> None:
     """A new attribute of Fold must be handled by the snapshot module (and changes the fingerprint)."""

@@ -41,6 +41,10 @@ class _Source:
             return None
         return self._store._stream(self._negotiation)[index].event
 
+    def has(self, event_id: str) -> bool:
+        index = self._store._ids.get(self._negotiation, {}).get(event_id)
+        return index is not None and index < self._version
+
 
 class _Transaction:
     """Reads see what was committed before; writes are staged until the end."""

@@ -100,6 +100,10 @@ class _Source:
         rows = self._store._query(sql, (self._negotiation, event_id, self._version))
         return _event(rows[0][0]) if rows else None
 
+    def has(self, event_id: str) -> bool:
+        sql = "SELECT 1 FROM events WHERE negotiation = ? AND id = ? AND version <= ?"
+        return bool(self._store._query(sql, (self._negotiation, event_id, self._version)))
+
 
 class _Transaction:
     """The shared logic's view of one SQLite transaction."""
