@@ -12,7 +12,6 @@ and storage through the small :class:`Transaction` interface.
 from __future__ import annotations
 
 import abc
-import copy
 import datetime as dt
 import functools
 import time
@@ -187,15 +186,29 @@ class Transaction(Protocol):
         ...
 
 
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
+    return names
+
+
 def _stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
     """The event with ``negotiation`` and ``recorded`` filled in where missing.
 
-    A shallow copy with the two attributes set directly: both values are already valid, and
-    ``attrs.evolve`` would run every converter of the event again (most of an import's time).
+    A field-by-field copy with the two attributes set directly: both values are already
+    valid, and ``attrs.evolve`` would run every converter of the event again (most of an
+    import's time), ``copy.copy`` its pickle protocol.
     """
     if event.negotiation is not None and event.recorded is not None:
         return event
-    new = copy.copy(event)
+    cls = type(event)
+    new = object.__new__(cls)
+    for name in _field_names(cls):
+        object.__setattr__(new, name, getattr(event, name))
     if event.negotiation is None:
         object.__setattr__(new, "negotiation", negotiation)
     if event.recorded is None:
