@@ -50,7 +50,7 @@ from negotiation.errors import InvalidPolicy
 from negotiation.events import EVENT_TYPES, Event, FrozenMap
 from negotiation.machine import NEUTRAL_TYPES, Stage, permitted_types
 from negotiation.state import NegotiationState
-from negotiation.strategies import SIMULATED, _details, _next_date
+from negotiation.strategies import _DECOR, _SMALL, SIMULATED, _Intent, _make
 
 __all__ = [
     "NegotiationMachine",
@@ -687,10 +687,17 @@ class NegotiationMachine(RuleBasedStateMachine):
         self._moves = {}
 
     def _step(self, kind: str, data: st.DataObject) -> None:
-        move = data.draw(st.sampled_from(self.moves_of(kind)), label="move")
-        occurred, self._cursor = data.draw(_next_date(self._cursor), label="occurred")
-        details = data.draw(_details(move, self._cands, occurred), label="details")
-        self.apply(build(move, self.state._fold, id=next(self._ids), occurred=occurred, details=details))
+        # One draw per step: an intent of this type (which move, dates, free fields).
+        move, decor = data.draw(_STEP, label=kind)
+        intent = _Intent(kind, move, *decor)
+        event = _make(self.state._fold, self._cands, intent, next(self._ids), self._cursor, self.exclude)
+        assert event is not None  # the precondition: this type has a move now
+        self._cursor = event.occurred.last_day
+        self.apply(event)
+
+
+#: A step of the state machine: which move of the type, and the cosmetic choices.
+_STEP = st.tuples(_SMALL, _DECOR)
 
 
 def _snake(name: str) -> str:

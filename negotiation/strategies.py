@@ -29,8 +29,8 @@ Use them to test code built on this library, or to state properties of your own 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, NamedTuple
 
 import attrs
 from hypothesis import strategies as st
@@ -158,8 +158,14 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
     return out
 
 
+_FIELDS: dict[type[Event], dict[str, st.SearchStrategy[Any]]] = {}
+
+
 def _event_strategy(cls: type[Event], fixed: dict[str, Any] | None = None) -> st.SearchStrategy[Event]:
-    fields = _field_strategies(cls)
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = _field_strategies(cls)
+    fields = dict(fields)
     for name, value in (fixed or {}).items():
         fields[name] = st.just(value)
     return st.builds(cls, **fields)
@@ -179,71 +185,123 @@ def events(*types: type[Event] | str) -> st.SearchStrategy[Event]:
 # -- walking the permitted next steps ---------------------------------------------------
 
 
-@st.composite
-def _next_date(draw: st.DrawFn, cursor: dt.date) -> tuple[PartialDate, dt.date]:
-    """A date on or after ``cursor`` (mostly a day), and the new cursor: its last day.
+# A log is drawn as two lists fixed before the state is known. The first holds one number per
+# event: the event type and which of its moves (an index, taken modulo the moves there are).
+# The second holds the cosmetic choices, paired by position: how many days later, the date's
+# precision, which addressees or parties (a bit mask over the first four; 0 means all) and the
+# free fields. The lists are then played against the state: a type with no move there gives
+# way to the next type (in the contract's order) that has one. One number per event is what
+# Hypothesis' shrinker handles best: it deletes events one by one and lowers types towards the
+# contract's first, so a failing log shrinks to its shortest form; the cosmetic list, which no
+# rule depends on, shrinks away on its own.
 
-    Dates drawn so never go back, so no event is dated before one it references, and the
+_KINDS = tuple(EVENT_TYPES)
+_MOVES_PER_TYPE = 16
+_CHOICES = st.integers(0, len(_KINDS) * _MOVES_PER_TYPE - 1)
+_DAYS_LATER = st.integers(0, 30)
+_SMALL = st.integers(0, 15)
+_PRECISIONS = st.sampled_from(("day", "day", "month", "year", "datetime"))
+_EMPTY: st.SearchStrategy[dict[str, Any]] = st.just({})
+_POSITIONS = st.dictionaries(_texts, st.sampled_from(Stance), max_size=3)
+#: Every free field of any type (a type takes those it has); ``deadline_days`` and
+#: ``deadline_actor`` are DeadlineSet's, relative to its date and among the parties.
+_FREE_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "source": sources(),
+        "note": st.text(max_size=12),
+        "level": st.sampled_from(Level),
+        "mode": st.sampled_from(Mode),
+        "condition": _texts,
+        "venue": _texts,
+        "format": st.sampled_from(ConsultationFormat),
+        "round": st.integers(1, 20) | _texts,
+        "title": _texts,
+        "items": st.lists(_texts, max_size=3),
+        "public": st.booleans(),
+        "positions": _POSITIONS,
+        "summary": _texts,
+        "reason": _texts,
+        "deadline_days": st.integers(0, 90),
+        "deadline_actor": _SMALL,
+    },
+)
+#: One event in four gets free fields; the rest keep the plain defaults (free fields cost more
+#: to draw than everything else and matter little to the stage machine).
+_DECOR = st.tuples(
+    _DAYS_LATER, _PRECISIONS, _SMALL, st.integers(0, 3).flatmap(lambda d: _FREE_FIELDS if d == 3 else _EMPTY)
+)
+_PLAIN: tuple[int, str, int, dict[str, Any]] = (0, "day", 0, {})
+_FIELD_NAMES = {name: frozenset(f.name for f in attrs.fields(cls)) for name, cls in EVENT_TYPES.items()}
+
+
+class _Intent(NamedTuple):
+    kind: str
+    move: int
+    days: int
+    precision: str
+    mask: int
+    details: dict[str, Any]
+
+
+def _intent(choice: int, decor: tuple[int, str, int, dict[str, Any]]) -> _Intent:
+    return _Intent(_KINDS[choice % len(_KINDS)], choice // len(_KINDS), *decor)
+
+
+def _date(cursor: dt.date, days: int, precision: str) -> PartialDate:
+    """A date ``days`` after ``cursor`` at ``precision``; its last day is the next cursor.
+
+    Dates made so never go back, so no event is dated before one it references, and the
     events an ``as_of`` replay keeps are a prefix of the log.
     """
-    day = cursor + dt.timedelta(days=draw(st.integers(0, 45)))
-    precision = draw(st.sampled_from(("day", "day", "month", "year", "datetime")))
-    if precision == "day":
-        date = PartialDate.of(day)
-    elif precision == "month":
-        date = PartialDate.parse(f"{day.year:04d}-{day.month:02d}")
-    elif precision == "year":
-        date = PartialDate.parse(f"{day.year:04d}")
-    else:  # the end of the UTC day: never before an event of the same day
-        date = PartialDate.of(dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC))
-    return date, date.last_day
+    day = cursor + dt.timedelta(days=days)
+    if precision == "month":
+        return PartialDate.parse(f"{day.year:04d}-{day.month:02d}")
+    if precision == "year":
+        return PartialDate.parse(f"{day.year:04d}")
+    if precision == "datetime":  # the end of the UTC day: never before an event of the same day
+        return PartialDate.of(dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC))
+    return PartialDate.of(day)
 
 
-def _subset(parties: Sequence[str], minimum: int) -> st.SearchStrategy[list[str]]:
-    return st.lists(st.sampled_from(tuple(parties)), min_size=minimum, max_size=len(parties), unique=True)
-
-
-def _details(move: Move, cands: tuple[str, ...], occurred: PartialDate) -> st.SearchStrategy[dict[str, Any]]:
-    """The fields a move leaves open, drawn: who exactly is addressed, levels, titles, ..."""
-    kind = move.type
-    required: dict[str, st.SearchStrategy[Any]] = {}
-    optional: dict[str, st.SearchStrategy[Any]] = {"source": sources(), "note": st.text(max_size=12)}
-    if kind in ("ContactProposed", "ProposalPublished") and move.ref is None and move.parties:
-        required["to"] = _subset(move.parties, 1)
-    if (kind == "ContactHeld" and move.ref is None) or kind in ("ConsultationHeld", "FrameworkAgreed", "TextAgreed"):
-        assert move.parties is not None
-        required["parties"] = _subset(move.parties, 2)
-    if kind == "ContactProposed":
-        optional.update(level=st.sampled_from(Level), mode=st.sampled_from(Mode), condition=_texts)
-    elif kind == "ContactHeld":
-        optional.update(level=st.sampled_from(Level), mode=st.sampled_from(Mode), venue=_texts)
-    elif kind == "ConsultationHeld":
-        optional.update(
-            format=st.sampled_from(ConsultationFormat),
-            level=st.sampled_from(Level),
-            venue=_texts,
-            round=st.integers(1, 20) | _texts,
-        )
-    elif kind == "ProposalPublished":
-        optional.update(title=_texts, items=st.lists(_texts, max_size=3), public=st.booleans())
-    elif kind == "ReplyDelivered":
-        optional.update(public=st.booleans(), positions=st.dictionaries(_texts, st.sampled_from(Stance), max_size=3))
-    elif kind == "PositionStated":
-        optional.update(positions=st.dictionaries(_texts, st.sampled_from(Stance), max_size=3), summary=_texts)
-    elif kind in ("FrameworkAgreed", "TextAgreed"):
-        optional.update(title=_texts, items=st.lists(_texts, max_size=3))
-    elif kind in ("AgreementTerminated", "TalksSuspended", "TalksBrokenOff", "EventRetracted"):
-        optional["reason"] = _texts
-    elif kind == "DeadlineSet":
-        optional.update(
-            deadline=st.integers(0, 90).map(lambda n: PartialDate.of(occurred.last_day + dt.timedelta(days=n))),
-            actor=st.sampled_from(cands),
-        )
-    return st.fixed_dictionaries(required, optional=optional)
+def _make(
+    fold: Fold, cands: tuple[str, ...], intent: _Intent, event_id: str, cursor: dt.date, exclude: Collection[str]
+) -> Event | None:
+    """The event an intent makes in ``fold`` (not applied), or None if nothing is possible."""
+    kind = intent.kind
+    options = [] if kind in exclude else moves_of(fold, kind, cands)
+    if not options:
+        start = _KINDS.index(kind)
+        for other in _KINDS[start + 1 :] + _KINDS[:start]:
+            if other not in exclude and (options := moves_of(fold, other, cands)):
+                kind = other
+                break
+        else:
+            return None
+    move = options[intent.move % len(options)]
+    occurred = _date(cursor, intent.days, intent.precision)
+    names = _FIELD_NAMES[kind]
+    details = {k: v for k, v in intent.details.items() if k in names and k not in ("actor", "deadline")}
+    joint = (kind == "ContactHeld" and move.ref is None) or kind in (
+        "ConsultationHeld",
+        "FrameworkAgreed",
+        "TextAgreed",
+    )
+    addressed = kind in ("ContactProposed", "ProposalPublished") and move.ref is None
+    if (joint or addressed) and move.parties:
+        chosen = [p for i, p in enumerate(move.parties) if intent.mask >> i & 1]
+        if len(chosen) >= (2 if joint else 1):
+            details["parties" if joint else "to"] = chosen
+    if kind == "DeadlineSet":
+        if "deadline_days" in intent.details:
+            details["deadline"] = PartialDate.of(occurred.last_day + dt.timedelta(days=intent.details["deadline_days"]))
+        if "deadline_actor" in intent.details:
+            details["actor"] = cands[intent.details["deadline_actor"] % len(cands)]
+    return build(move, fold, id=event_id, occurred=occurred, details=details)
 
 
 class _Walk:
-    """A fold being extended by drawn moves (inside one draw: mutable on purpose)."""
+    """A fold being extended by intents (inside one draw: mutable on purpose)."""
 
     def __init__(self, start: NegotiationState | None, extra_parties: Iterable[str]) -> None:
         self.start = start if start is not None else NegotiationState.empty(SIMULATED)
@@ -253,41 +311,34 @@ class _Walk:
         self.cursor = latest_day(self.fold)
         self.events: list[Event] = []
 
-    def step(self, draw: st.DrawFn, exclude: Iterable[str] = ()) -> Event | None:
-        """Draw a permitted move (an event type first, then a move of it) and make it."""
-        skip = set(exclude)
-        kinds = [k for k in self.fold.permitted_type_names() if k not in skip]
-        while kinds:
-            kind = draw(st.sampled_from(kinds))
-            options = moves_of(self.fold, kind, self.cands)
-            if options:
-                move = draw(st.sampled_from(options))
+    def play(self, intents: Iterable[_Intent], exclude: Collection[str]) -> _Walk:
+        for intent in intents:
+            event = _make(self.fold, self.cands, intent, next(self.ids), self.cursor, exclude)
+            if event is None:
                 break
-            kinds.remove(kind)
-        else:
-            return None
-        occurred, self.cursor = draw(_next_date(self.cursor))
-        details = draw(_details(move, self.cands, occurred))
-        event = build(move, self.fold, id=next(self.ids), occurred=occurred, details=details)
-        self.fold.apply(event)
-        self.events.append(event)
-        return event
+            self.fold.apply(event)
+            self.cursor = event.occurred.last_day
+            self.events.append(event)
+        return self
 
 
-@st.composite
 def _walk(
-    draw: st.DrawFn,
     start: NegotiationState | None,
     min_events: int,
     max_events: int,
     extra_parties: tuple[str, ...],
     exclude: tuple[str, ...],
-) -> _Walk:
-    walk = _Walk(start, extra_parties)
-    for _ in range(draw(st.integers(min_events, max_events))):
-        if walk.step(draw, exclude) is None:
-            break
-    return walk
+) -> st.SearchStrategy[_Walk]:
+    skip = frozenset(exclude)
+
+    def play(lists: tuple[list[int], list[tuple[int, str, int, dict[str, Any]]]]) -> _Walk:
+        choices, decors = lists
+        intents = [_intent(c, decors[i] if i < len(decors) else _PLAIN) for i, c in enumerate(choices)]
+        return _Walk(start, extra_parties).play(intents, skip)
+
+    return st.tuples(
+        st.lists(_CHOICES, min_size=min_events, max_size=max_events), st.lists(_DECOR, max_size=max_events)
+    ).map(play)
 
 
 def _check_bounds(min_events: int, max_events: int) -> None:
@@ -397,8 +448,11 @@ def _unknown_ref(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
 
 def _dated_before(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
     fold = walk.fold
+    kinds = [k for k in EVENT_TYPES if k != "EventRetracted"]  # listing retractions replays the log per candidate
     options = [
-        m for m in moves(fold, walk.cands) if m.ref is not None and fold.by_id[m.ref].occurred.first_day > _FIRST_DAY
+        m
+        for m in moves(fold, walk.cands, kinds)
+        if m.ref is not None and fold.by_id[m.ref].occurred.first_day > _FIRST_DAY
     ]
 
     def make(move: Move) -> tuple[Event, type[EventRejected]]:
