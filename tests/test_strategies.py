@@ -1,0 +1,156 @@
+"""The public Hypothesis strategies: well-formed events, valid and invalid logs, states."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from negotiation import (
+    EVENT_TYPES,
+    Event,
+    NegotiationState,
+    PartialDate,
+    ProposalPublished,
+    Source,
+    Stage,
+    replay,
+    replay_log,
+)
+from negotiation import strategies as nst
+from negotiation._moves import build, candidates, moves
+from tests.conftest import FOUNDING
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_from_type_draws_each_event_type(kind: str) -> None:
+    """st.from_type works for every event class: the package registers its strategies with Hypothesis."""
+    cls = EVENT_TYPES[kind]
+
+    @settings(max_examples=5)
+    @given(st.from_type(cls))
+    def check(event: Event) -> None:
+        assert type(event) is cls
+
+    check()
+
+
+def test_from_type_draws_events_dates_sources_and_states() -> None:
+    """Event (any type), PartialDate, Source and NegotiationState are registered too."""
+
+    @settings(max_examples=10)
+    @given(st.from_type(Event), st.from_type(PartialDate), st.from_type(Source), st.from_type(NegotiationState))
+    def check(event: Event, date: PartialDate, source: Source, state: NegotiationState) -> None:
+        assert type(event) in EVENT_TYPES.values()
+        assert isinstance(date, PartialDate)
+        assert isinstance(source, Source)
+        assert state.extend(()) == state
+
+    check()
+
+
+def test_events_accepts_names_and_classes() -> None:
+    """events() takes event classes or their names, and draws only those types."""
+
+    @settings(max_examples=20)
+    @given(nst.events(ProposalPublished, "TalksLapsed"))
+    def check(event: Event) -> None:
+        assert event.TYPE in ("ProposalPublished", "TalksLapsed")
+
+    check()
+
+
+@given(nst.valid_logs(max_events=25))
+def test_valid_logs_replay_from_the_empty_negotiation(log: list[Event]) -> None:
+    """Every drawn log replays strictly, under the negotiation id the strategies give it."""
+    state = replay(log)
+    assert state.version == len(log)
+    assert all(e.negotiation == nst.SIMULATED for e in log)
+
+
+@settings(max_examples=30)
+@given(st.data())
+def test_valid_logs_continue_a_real_log(data: st.DataObject) -> None:
+    """From the founding log as of 2022-02-02, every continuation extends it without error."""
+    start = replay_log(FOUNDING, as_of="2022-02-02")
+    log = data.draw(nst.valid_logs(start, max_events=15))
+    state = start.extend(log)
+    assert state.version == start.version + len(log)
+    assert not {e.id for e in log} & {e.id for e in start.events}
+
+
+@given(nst.valid_logs(min_events=3, max_events=6, exclude={"EventRetracted", "ContactProposed"}))
+def test_valid_logs_respect_bounds_and_exclusions(log: list[Event]) -> None:
+    """min_events..max_events events, never of an excluded type."""
+    assert 3 <= len(log) <= 6
+    assert not {e.TYPE for e in log} & {"EventRetracted", "ContactProposed"}
+
+
+def test_valid_logs_shrink_to_a_short_example() -> None:
+    """A log reaching `signed` shrinks to a first event, the agreed text and its signature(s): the shortest is 3."""
+    log = find(
+        nst.valid_logs(max_events=8),
+        lambda log: replay(log).stage is Stage.SIGNED,
+        settings=settings(max_examples=3000, database=None),
+    )
+    types = [e.TYPE for e in log]
+    assert len(types) <= 4
+    assert types[1] == "TextAgreed"
+    assert set(types[2:]) == {"AgreementSigned"}
+
+
+@given(nst.states(max_events=15))
+def test_moves_are_permitted_steps_and_cover_them(state: NegotiationState) -> None:
+    """Each move builds an event that the state permits and a Permitted step allows; every permitted (type, ref) has a move."""
+    fold = state._fold
+    cands = candidates(fold, state.parties)
+    found = moves(fold, cands)
+    day = PartialDate.of(max((e.occurred.last_day for e in state.events), default=nst._FIRST_DAY))
+    for move in found:
+        event = build(move, fold, id="next-event", occurred=day)
+        assert state.permits(event), move
+        assert any(step.allows(event) for step in state.permitted), move
+    offered = {(m.type, m.ref) for m in found}
+    for step in state.permitted:
+        for ref in step.refs or (None,):
+            assert (step.type, ref) in offered, (step, ref)
+
+
+@settings(max_examples=100)
+@given(nst.invalid_logs())
+def test_invalid_logs_are_refused_at_their_last_event(log: nst.InvalidLog) -> None:
+    """The prefix replays; the whole log raises exactly the error named, about the last event."""
+    start = NegotiationState.empty(nst.SIMULATED)
+    start.extend(log.prefix)
+    with pytest.raises(log.error) as caught:
+        start.extend(log.events)
+    assert type(caught.value) is log.error
+    assert caught.value.event is log.event
+
+
+def test_invalid_logs_break_every_kind_of_rule() -> None:
+    """Over enough draws, each of the seven kinds of fault appears."""
+    seen: set[str] = set()
+
+    @settings(max_examples=250, database=None)
+    @given(nst.invalid_logs(max_events=15))
+    def collect(log: nst.InvalidLog) -> None:
+        seen.add(log.error.__name__)
+
+    collect()
+    assert seen == {
+        "NotPermitted",
+        "DuplicateEventId",
+        "UnknownReference",
+        "DatedBeforeReference",
+        "WrongActor",
+        "InvalidReference",
+        "EventRejected",
+    }
+
+
+@pytest.mark.parametrize(("low", "high"), [(-1, 3), (4, 3)])
+def test_valid_logs_refuse_bad_bounds(low: int, high: int) -> None:
+    """min_events and max_events must satisfy 0 <= min_events <= max_events."""
+    with pytest.raises(ValueError, match="min_events"):
+        nst.valid_logs(min_events=low, max_events=high)
