@@ -121,6 +121,10 @@ class Transaction(Protocol):
         """The hash of the negotiation's last event, or :data:`GENESIS`."""
         ...
 
+    def tip(self, negotiation: str) -> tuple[int, str]:
+        """The negotiation's version and head together (one lookup)."""
+        ...
+
     def last_position(self) -> int:
         """The position of the store's last event (0 when empty)."""
         ...
@@ -143,6 +147,10 @@ class Transaction(Protocol):
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         """The negotiation's snapshot taken under :data:`snapshot.FINGERPRINT` (version, data), if any."""
+        ...
+
+    def snapshot_version(self, negotiation: str) -> int:
+        """The version the usable snapshot covers (0 when there is none), without reading it."""
         ...
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
@@ -365,7 +373,7 @@ class EventStore(abc.ABC):
         progress: Callable[[int], None] | None = None,
     ) -> tuple[int, int, Fold | None, str]:
         """Append one negotiation's events; returns (version, rows written, fold, head)."""
-        current = tx.version(negotiation)
+        current, head = tx.tip(negotiation)
         stored = tx.stored(negotiation, [e.id for e in events]) if current else {}
         fresh: list[Event] = []
         originals: dict[int, Event] = {}
@@ -388,7 +396,6 @@ class EventStore(abc.ABC):
                 f"not the expected version {expected_version}: reload and retry"
             )
             raise ConcurrencyError(msg, expected=expected_version, actual=current, negotiation=negotiation)
-        head = tx.head(negotiation)
         fold, snapshot_version = self._fold_for_append(tx, negotiation, current, head)
         for count, event in enumerate(fresh, start=1):
             if progress is not None and count % 1000 == 0:
@@ -422,7 +429,8 @@ class EventStore(abc.ABC):
                 )
             )
         tx.insert(rows)
-        tx.put_summary(self._summary(tx.summary(negotiation), negotiation, fold, fresh, version, head, recorded))
+        previous = tx.summary(negotiation) if current else None
+        tx.put_summary(self._summary(previous, negotiation, fold, fresh, version, head, recorded))
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
         return version, len(rows), fold, head
@@ -434,11 +442,12 @@ class EventStore(abc.ABC):
     def _fold_for_append(self, tx: Transaction, negotiation: str, version: int, head: str) -> tuple[Fold, int]:
         """The negotiation's fold at ``version`` (ours to mutate) and the version of its snapshot."""
         cached = self._folds.pop(negotiation, None)
-        snap = tx.snapshot(negotiation)
-        snapshot_version = snap[0] if snap is not None else 0
+        if not version:
+            return Fold(negotiation), 0
         if cached is not None and cached[0] == version and cached[1] == head:
-            return cached[2], snapshot_version
-        return self._restore(tx, negotiation, version, snap), snapshot_version
+            return cached[2], tx.snapshot_version(negotiation)
+        snap = tx.snapshot(negotiation)
+        return self._restore(tx, negotiation, version, snap), snap[0] if snap is not None else 0
 
     def _restore(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
         """The fold at ``version``: from the snapshot and the events after it, or by replay."""
@@ -544,14 +553,14 @@ class EventStore(abc.ABC):
             UnknownNegotiation: the store holds no event of it.
         """
         with self._read("loading a negotiation") as tx:
-            version = tx.version(negotiation)
+            version, head = tx.tip(negotiation)
             if not version:
                 raise self._unknown(tx, negotiation)
             if as_of is not None or known_at is not None or not strict:
                 events = tx.events(negotiation)
                 return replay(events, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=strict)
             cached = self._folds.get(negotiation)
-            if cached is not None and cached[0] == version and cached[1] == tx.head(negotiation):
+            if cached is not None and cached[0] == version and cached[1] == head:
                 # hand the fold over: the state owns it now, the next append restores its own
                 del self._folds[negotiation]
                 return NegotiationState(cached[2])

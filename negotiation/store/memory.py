@@ -64,6 +64,9 @@ class _Transaction:
         stream = self.store._stream(negotiation)
         return stream[-1].hash if stream else GENESIS
 
+    def tip(self, negotiation: str) -> tuple[int, str]:
+        return self.version(negotiation), self.head(negotiation)
+
     def last_position(self) -> int:
         return len(self.store._events)
 
@@ -86,6 +89,10 @@ class _Transaction:
         if found is None or snapshot.snapshot_fingerprint(found[1]) != snapshot.FINGERPRINT:
             return None
         return found
+
+    def snapshot_version(self, negotiation: str) -> int:
+        found = self.snapshot(negotiation)
+        return 0 if found is None else found[0]
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.snapshots[negotiation] = (version, data)

@@ -123,6 +123,11 @@ class _Transaction:
         sql = "SELECT hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
         return str(self._one(sql, (negotiation,)) or GENESIS)
 
+    def tip(self, negotiation: str) -> tuple[int, str]:
+        sql = "SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
+        row = self.conn.execute(sql, (negotiation,)).fetchone()
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
     def last_position(self) -> int:
         return int(self._one("SELECT MAX(position) FROM events") or 0)
 
@@ -172,6 +177,10 @@ class _Transaction:
         sql = "SELECT version, data FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
         row = self.conn.execute(sql, (negotiation, snapshot.FINGERPRINT)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def snapshot_version(self, negotiation: str) -> int:
+        sql = "SELECT version FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
+        return int(self._one(sql, (negotiation, snapshot.FINGERPRINT)) or 0)
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.conn.execute(
