@@ -409,10 +409,12 @@ def signature(fold: Fold) -> tuple[object, ...]:
     )
 
 
-def changes_nothing(kind: str, stage: Stage) -> bool:
-    """Whether an event of ``kind`` can neither move ``stage`` nor matter to a later guard.
+def changes_nothing(kind: str, fold: Fold) -> bool:
+    """Whether an event of ``kind`` can neither move the fold's stage nor matter later.
 
-    Contacts, consultations, statements, disclosures and deadlines, outside ``idle``: a
-    shortest path to a stage never needs one.
+    Contacts, consultations, statements, disclosures and deadlines change no stage outside
+    ``idle`` and no guard reads them; they matter only by naming the first parties (talks are
+    suspended, resumed or broken off by a named party). Once the stage is past ``idle`` and
+    some party is named, a shortest path to a stage never needs one.
     """
-    return kind in _NEUTRAL and stage is not Stage.IDLE
+    return kind in _NEUTRAL and fold.stage is not Stage.IDLE and bool(fold.parties)

@@ -531,7 +531,8 @@ def _search(
     States are told apart by :func:`~negotiation._moves.signature`; each level keeps at most
     ``limit`` states of each signature (one is enough for distances, more give more paths).
     Contacts, consultations, statements, disclosures and deadlines change no stage outside
-    ``idle`` and matter to no guard, so they are tried only out of ``idle``; no path needs
+    ``idle`` and matter to no guard, so they are tried only out of ``idle`` or while no party
+    is named (only a named party may suspend, resume or break off talks); no path needs
     more open proposals than the start has (or one), so moves past that are not tried.
     Retractions correct the record and are not moves.
     """
@@ -552,7 +553,7 @@ def _search(
         found: list[tuple[Event, ...]] = []
         for parent, path in level:
             for move in moves(parent, cands, kinds):
-                if changes_nothing(move.type, parent.stage):
+                if changes_nothing(move.type, parent):
                     continue
                 child = parent.copy()
                 event = build(move, child, id=event_id, occurred=occurred)
