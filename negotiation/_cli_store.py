@@ -95,8 +95,8 @@ def append_command(db: str, log: str, negotiation: str | None) -> None:
         _fail(e)
     total = sum(len(events) for events in parsed.negotiations.values())
     with open_store(db, readonly=False) as store:
-        before = {s.id: s.version for s in store.negotiations()}
         try:
+            before = {s.id: s.version for s in store.negotiations()}
             if total >= PROGRESS_FROM:
                 with click.progressbar(length=total, label=f"Appending {log}", file=sys.stderr) as bar:
                     seen = [0]
