@@ -378,18 +378,11 @@ def simulate(
         for stage, kinds in kinds_by_stage.items()
         if stage is not Stage.IDLE and all(k in _NEUTRAL for k in kinds)
     }
-    factors: dict[tuple[str, str | None], float] = {}
-
-    def factor(kind: str, actor: str | None) -> float:
-        key = (kind, actor)
-        value = factors.get(key)
-        if value is None:
-            value = factors[key] = rules.factor(kind, actor)
-        return value
-
-    parties_alike = all(w == 1 for w in rules.parties.values())
-    uniform = {
-        kind: kind in _ACTORLESS or (parties_alike and all(w == 1 for w in rules.moves.get(kind, {}).values()))
+    # The factors that differ from 1, by type and actor. Every actor a move can have is a
+    # candidate or a party the start state names (simulated events name only candidates).
+    universe = dict.fromkeys((*cands, *base.parties))
+    special: dict[str, dict[str | None, float]] = {
+        kind: {} if kind in _ACTORLESS else {p: f for p in universe if (f := rules.factor(kind, p)) != 1.0}
         for kind in EVENT_TYPES
     }
     occurred = PartialDate.of(latest_day(base))
@@ -415,16 +408,18 @@ def simulate(
             masses: list[float] = []
             listed: dict[str, list[Move]] = {}
             for kind in kinds_by_stage[stage]:
-                if uniform[kind] and kind in _ALWAYS_POSSIBLE:
+                factors = special[kind]
+                if not factors and kind in _ALWAYS_POSSIBLE:
                     mass = type_weight[kind]
                 else:
                     found = listed[kind] = _LISTERS[kind](fold, kind, cands)
                     if not found:
                         continue
-                    if uniform[kind]:
+                    if not factors:
                         mass = type_weight[kind]
                     else:
-                        mass = type_weight[kind] * sum(factor(kind, m.actor) for m in found) / len(found)
+                        extra = sum(factors[m.actor] - 1.0 for m in found if m.actor in factors)
+                        mass = type_weight[kind] * (len(found) + extra) / len(found)
                         if mass <= 0:
                             continue
                 kinds.append(kind)
@@ -434,10 +429,11 @@ def simulate(
                 break
             kind = rng.choices(kinds, masses)[0] if len(kinds) > 1 else kinds[0]
             found = listed.get(kind) or _LISTERS[kind](fold, kind, cands)
-            if uniform[kind]:
+            factors = special[kind]
+            if not factors:
                 move = found[rng.randrange(len(found))]
             else:
-                move = rng.choices(found, [factor(kind, m.actor) for m in found])[0]
+                move = rng.choices(found, [factors.get(m.actor, 1.0) for m in found])[0]
             fold.apply(build(move, fold, id=step_ids[step - 1], occurred=occurred))
             total += 1
             if fold.stage is not stage:
