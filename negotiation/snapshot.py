@@ -17,12 +17,9 @@ and a snapshot with another fingerprint is ignored by the store (it replays inst
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
-import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, Protocol, SupportsIndex, TypeVar, cast
 
 from negotiation._fold import (
@@ -33,16 +30,28 @@ from negotiation._fold import (
     DocRecord,
     Fold,
 )
+from negotiation._lazy import (
+    DICT_MATERIALIZING,
+    FILL_LOCK,
+    LazyDict,
+    LazyList,
+    LazySet,
+    gc_paused,
+    materializing,
+)
 from negotiation.errors import StoreError
 from negotiation.events import DeadlineSet, Event, EventRetracted, Stance
 from negotiation.machine import TRANSITIONS, Stage
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 
 __all__ = [
     "FINGERPRINT",
     "FORMAT",
     "EventSource",
     "fingerprint",
-    "gc_paused",
     "restore",
     "snapshot_fingerprint",
     "take",
@@ -141,29 +150,8 @@ class EventSource(Protocol):
 # documents, the contacts, the deadlines and the positions are decoded and rebuilt on first
 # use, each record when it is first looked up.
 
-T = TypeVar("T")
-K = TypeVar("K")
-V = TypeVar("V")
 _MAGIC = b"negotiation-snapshot\n"
 _SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "deadlines", "deadlines_by_ref", "positions")
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a burst of containers is built.
-
-    Decoding a section creates tens of thousands of lists and records at once; each of them
-    counts towards the next collection, and a full collection walks every object the process
-    holds (a store's worth of events). Reference counting still frees what is dropped.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _json(value: Any) -> bytes:
@@ -209,14 +197,14 @@ def _position_row(key: tuple[str, str], value: tuple[Stance, str]) -> list[Any]:
 
 def _prefixed(items: list[T], encode: Callable[[T], Any]) -> list[Any]:
     """The encoded items of a list; a lazy list's unread prefix is copied from its snapshot."""
-    if isinstance(items, _LazyList) and items._load is not None and items._raw is not None:
+    if isinstance(items, LazyList) and items._load is not None and items._raw is not None:
         return [*items._raw(), *map(encode, list.__iter__(items))]
     return [encode(item) for item in items]
 
 
 def _rows(mapping: dict[K, V], encode: Callable[[K, V], Any]) -> list[tuple[K, Any]]:
     """(key, row) of a dict's entries; a lazy dict's untouched entries are copied from its snapshot."""
-    if isinstance(mapping, _LazyDict) and mapping._lazy:
+    if isinstance(mapping, LazyDict) and mapping._lazy:
         made = mapping._made
         rows = [(k, encode(k, made[k]) if k in made else row) for k, row in mapping._raw_map().items()]
         return rows + [(k, encode(k, v)) for k, v in dict.items(mapping)]
@@ -406,23 +394,23 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     excluded = frozenset((*fold.retracted, *(r.id for r in fold.retractions)))
     count = int(counts["ids"])
     prefix = _Prefix(source, excluded, count)
-    fold.events = _LazyList(count, prefix.events, lambda: sections.decode("ids"))
-    fold.stage_before = _LazyList(
+    fold.events = LazyList(count, prefix.events, lambda: sections.decode("ids"))
+    fold.stage_before = LazyList(
         count,
         lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")],
         lambda: sections.decode("stage_before"),
     )
-    fold.all_ids = _LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded), prefix.has)
+    fold.all_ids = LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded), prefix.has)
     fold.by_id = _LazyById(prefix, fold.all_ids)
 
     def ref_counts() -> dict[str, Any]:
         ids, numbers = sections.decode("ref_count")
         return dict(zip(ids, numbers, strict=True))
 
-    fold.ref_count = _LazyDict(int(counts["ref_count"]), ref_counts, _same)
-    fold.docs = _LazyDict(int(counts["docs"]), lambda: sections.keyed("docs"), _doc)
-    fold.contacts = _LazyDict(int(counts["contacts"]), lambda: sections.keyed("contacts"), _contact)
-    fold.positions = _LazyDict(
+    fold.ref_count = LazyDict(int(counts["ref_count"]), ref_counts, _same)
+    fold.docs = LazyDict(int(counts["docs"]), lambda: sections.keyed("docs"), _doc)
+    fold.contacts = LazyDict(int(counts["contacts"]), lambda: sections.keyed("contacts"), _contact)
+    fold.positions = LazyDict(
         int(counts["positions"]), lambda: {(r[0], r[1]): r for r in sections.decode("positions")}, _position
     )
     agreements = {row[0]: _agreement(row) for row in header["agreements"]}
@@ -438,11 +426,11 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
         record.met_by, record.lapsed_by = row[1], row[2]
         return record
 
-    deadlines: _LazyDict[str, DeadlineRecord] = _LazyDict(
+    deadlines: LazyDict[str, DeadlineRecord] = LazyDict(
         int(counts["deadlines"]), lambda: sections.keyed("deadlines"), deadline, prefix.events
     )
     fold.deadlines = deadlines
-    fold.deadlines_by_ref = _LazyDict(
+    fold.deadlines_by_ref = LazyDict(
         int(counts["deadlines_by_ref"]),
         lambda: sections.keyed("deadlines_by_ref"),
         lambda _ref, row: [deadlines[i] for i in row[1]],
@@ -473,7 +461,7 @@ class _Prefix:
 
     def events(self) -> list[Event]:
         if self.loaded is None:
-            with _FILL_LOCK, gc_paused():
+            with FILL_LOCK, gc_paused():
                 events = [e for e in self.source.events() if e.id not in self.excluded]
                 if len(events) != self.count:
                     msg = f"the store holds {len(events)} effective events where its snapshot counts {self.count}"
@@ -493,307 +481,6 @@ class _Prefix:
         return event_id in self.excluded or self.source.has(event_id)
 
 
-# -- lazy containers: the fold's own types (list, set, dict), filled on first real use --------
-#
-# Folding one more event only appends to the lists, adds to the sets and looks up or sets
-# single keys; the containers below do that without reading what the snapshot covers (a
-# lookup builds just the record it needs). Anything else (iteration, comparison, copying,
-# other mutations) first materializes the whole container, after which it is a plain one.
-
-_MISSING: Any = object()
-
-#: Materializing a container mutates it: one lock for all of them keeps a state that several
-#: threads read from filling the same container twice. Uncontended, it costs next to nothing.
-_FILL_LOCK = threading.RLock()
-
-
-def _materializing(cls: type[Any], names: Iterable[str]) -> None:
-    for name in names:
-        base = getattr(cls.__mro__[1], name)
-
-        def method(self: Any, *args: Any, __base: Any = base, **kwargs: Any) -> Any:
-            self._materialize()
-            return __base(self, *args, **kwargs)
-
-        method.__name__ = method.__qualname__ = name
-        setattr(cls, name, method)
-
-
-class _LazyList(list[T]):
-    """A list whose first ``count`` items are read on first look; ``len`` and ``append`` do not look."""
-
-    __slots__ = ("_count", "_load", "_raw")
-
-    def __init__(self, count: int, load: Callable[[], list[T]], raw: Callable[[], Any] | None = None) -> None:
-        super().__init__()
-        self._count = count
-        self._load: Callable[[], list[T]] | None = load
-        self._raw = raw  # the prefix as the snapshot holds it, for a snapshot of this snapshot
-
-    def _materialize(self) -> None:
-        with _FILL_LOCK:
-            self._fill()
-
-    def _fill(self) -> None:
-        load = self._load
-        if load is not None:
-            with gc_paused():
-                items = load()
-            if len(items) != self._count:
-                msg = f"snapshot section holds {len(items)} items, expected {self._count}"
-                raise StoreError(msg)
-            list.__setitem__(self, slice(0, 0), items)
-            self._load = None
-
-    def __len__(self) -> int:
-        return list.__len__(self) + (self._count if self._load is not None else 0)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (list, (list(self),))
-
-
-_materializing(
-    _LazyList,
-    (
-        "__iter__",
-        "__getitem__",
-        "__setitem__",
-        "__delitem__",
-        "__contains__",
-        "__reversed__",
-        "__eq__",
-        "__ne__",
-        "__lt__",
-        "__le__",
-        "__gt__",
-        "__ge__",
-        "__repr__",
-        "__add__",
-        "__mul__",
-        "__rmul__",
-        "__iadd__",
-        "__imul__",
-        "index",
-        "count",
-        "copy",
-        "insert",
-        "pop",
-        "remove",
-        "sort",
-        "reverse",
-        "clear",
-    ),
-)
-
-
-class _LazySet(set[T]):
-    """A set whose snapshot-covered members are read on first look; ``len`` and ``add`` do not look.
-
-    Used for ids, which the fold always looks up before adding: a member added before the
-    set is read is never one of those it will read. With ``contains``, ``in`` asks it
-    instead of reading the members (an indexed lookup in the store, for ids).
-    """
-
-    __slots__ = ("_contains", "_count", "_load")
-
-    def __init__(
-        self, count: int, load: Callable[[], Iterable[T]], contains: Callable[[T], bool] | None = None
-    ) -> None:
-        super().__init__()
-        self._count = count
-        self._load: Callable[[], Iterable[T]] | None = load
-        self._contains = contains
-
-    def __contains__(self, member: object) -> bool:
-        if set.__contains__(self, member):
-            return True
-        if self._load is not None and self._contains is not None:
-            return self._contains(cast(T, member))
-        self._materialize()
-        return set.__contains__(self, member)
-
-    def _materialize(self) -> None:
-        with _FILL_LOCK:
-            self._fill()
-
-    def _fill(self) -> None:
-        load = self._load
-        if load is not None:
-            with gc_paused():
-                set.update(self, load())
-            self._load = None
-
-    def __len__(self) -> int:
-        return set.__len__(self) + (self._count if self._load is not None else 0)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (set, (set(self),))
-
-
-_materializing(
-    _LazySet,
-    (
-        "__iter__",
-        "__eq__",
-        "__ne__",
-        "__le__",
-        "__lt__",
-        "__ge__",
-        "__gt__",
-        "__or__",
-        "__ror__",
-        "__and__",
-        "__rand__",
-        "__sub__",
-        "__rsub__",
-        "__xor__",
-        "__rxor__",
-        "__ior__",
-        "__iand__",
-        "__isub__",
-        "__ixor__",
-        "__repr__",
-        "copy",
-        "difference",
-        "difference_update",
-        "discard",
-        "intersection",
-        "intersection_update",
-        "isdisjoint",
-        "issubset",
-        "issuperset",
-        "pop",
-        "remove",
-        "symmetric_difference",
-        "symmetric_difference_update",
-        "union",
-        "update",
-        "clear",
-    ),
-)
-
-
-class _LazyDict(dict[K, V]):
-    """A dict whose snapshot-covered entries are built from their raw form on first use.
-
-    ``get``, ``[]``, ``in`` and assignment touch one key (building one record); ``len`` is
-    known; anything else builds every entry, in the original order, new keys last.
-    """
-
-    __slots__ = ("_build", "_count", "_lazy", "_load", "_made", "_prepare", "_raw")
-
-    def __init__(
-        self,
-        count: int,
-        load: Callable[[], dict[K, Any]],
-        build: Callable[[K, Any], V],
-        prepare: Callable[[], object] | None = None,
-    ) -> None:
-        super().__init__()
-        self._count = count
-        self._load = load
-        self._build = build
-        self._prepare = prepare  # run once before building every entry (e.g. read all events at once)
-        self._raw: dict[K, Any] | None = None
-        self._made: dict[K, V] = {}  # entries of the snapshot built (or reassigned) so far
-        self._lazy = True
-
-    def _raw_map(self) -> dict[K, Any]:
-        if self._raw is None:
-            with _FILL_LOCK:
-                return self._decode_raw()
-        return self._raw
-
-    def _decode_raw(self) -> dict[K, Any]:
-        if self._raw is None:
-            self._raw = self._load()
-            if len(self._raw) != self._count:
-                msg = f"snapshot section holds {len(self._raw)} entries, expected {self._count}"
-                raise StoreError(msg)
-        return self._raw
-
-    def _lookup(self, key: K) -> V:
-        value = dict.get(self, key, _MISSING)
-        if value is not _MISSING or not self._lazy:
-            return cast(V, value)
-        value = self._made.get(key, _MISSING)
-        if value is _MISSING:
-            raw = self._raw_map().get(key, _MISSING)
-            if raw is not _MISSING:
-                value = self._made[key] = self._build(key, raw)
-        return cast(V, value)
-
-    def _materialize(self) -> None:
-        with _FILL_LOCK:
-            self._fill()
-
-    def _fill(self) -> None:
-        if self._lazy:
-            raw, made, build = self._raw_map(), self._made, self._build
-            if self._prepare is not None and len(made) < len(raw):
-                self._prepare()
-            with gc_paused():
-                added = dict(dict.items(self))
-                dict.clear(self)
-                dict.update(self, {k: made[k] if k in made else build(k, r) for k, r in raw.items()})
-                dict.update(self, added)
-            self._lazy, self._raw, self._made = False, None, {}
-
-    def setdefault(self, key: K, default: Any = None) -> Any:
-        value = self._lookup(key)
-        if value is _MISSING:
-            self[key] = default
-            return default
-        return value
-
-    def get(self, key: K, default: Any = None) -> Any:
-        value = self._lookup(key)
-        return default if value is _MISSING else value
-
-    def __getitem__(self, key: K) -> V:
-        value = self._lookup(key)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return self._lookup(cast(K, key)) is not _MISSING
-
-    def __setitem__(self, key: K, value: V) -> None:
-        if self._lazy and (key in self._made or key in self._raw_map()):
-            self._made[key] = value
-        else:
-            dict.__setitem__(self, key, value)
-
-    def __len__(self) -> int:
-        return dict.__len__(self) + (self._count if self._lazy else 0)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
-        return (dict, (dict(self),))
-
-
-_DICT_MATERIALIZING = (
-    "__iter__",
-    "__delitem__",
-    "__eq__",
-    "__ne__",
-    "__repr__",
-    "__or__",
-    "__ror__",
-    "__ior__",
-    "__reversed__",
-    "keys",
-    "values",
-    "items",
-    "copy",
-    "pop",
-    "popitem",
-    "update",
-    "clear",
-)
-_materializing(_LazyDict, _DICT_MATERIALIZING)
-
-
 class _LazyById(dict[str, Event]):
     """A fold's effective events by id: a lookup reads that one event from the store."""
 
@@ -806,7 +493,7 @@ class _LazyById(dict[str, Event]):
         self._seen: dict[str, Event] = {}
 
     def _materialize(self) -> None:
-        with _FILL_LOCK:
+        with FILL_LOCK:
             self._fill()
 
     def _fill(self) -> None:
@@ -849,4 +536,4 @@ class _LazyById(dict[str, Event]):
         return (dict, (dict(self),))
 
 
-_materializing(_LazyById, (*_DICT_MATERIALIZING, "setdefault"))
+materializing(_LazyById, (*DICT_MATERIALIZING, "setdefault"))

@@ -13,7 +13,7 @@ from negotiation import Event, StoreError, replay
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
 from negotiation._fold import Fold
-from negotiation.snapshot import _LazyDict, _LazyList, _LazySet
+from negotiation._lazy import LazyDict, LazyList, LazySet
 from negotiation.state import NegotiationState
 from tests.test_store_contract import N, later, opening
 
@@ -126,13 +126,13 @@ def test_an_unreadable_snapshot_raises_store_error(data: bytes) -> None:
 
 def test_lazy_containers_materialize_in_order() -> None:
     """Lazy containers behave as the plain ones once looked at: snapshot entries first, new ones after."""
-    items = _LazyList(2, lambda: ["a", "b"])
+    items = LazyList(2, lambda: ["a", "b"])
     items.append("c")
     assert len(items) == 3
     assert items == ["a", "b", "c"]
     assert list(reversed(items)) == ["c", "b", "a"]
 
-    members = _LazySet(2, lambda: ["a", "b"])
+    members = LazySet(2, lambda: ["a", "b"])
     members.add("c")
     assert len(members) == 3
     assert "a" in members
@@ -144,7 +144,7 @@ def test_lazy_containers_materialize_in_order() -> None:
         built.append(key)
         return raw * 10
 
-    table: _LazyDict[str, int] = _LazyDict(2, lambda: {"x": 1, "y": 2}, build)
+    table: LazyDict[str, int] = LazyDict(2, lambda: {"x": 1, "y": 2}, build)
     table["z"] = 30
     assert table.get("y") == 20
     assert built == ["y"]
@@ -154,7 +154,7 @@ def test_lazy_containers_materialize_in_order() -> None:
     assert list(table.items()) == [("x", 11), ("y", 20), ("z", 30)]
     assert dict(table) == {"x": 11, "y": 20, "z": 30}
     with pytest.raises(StoreError, match="expected 3"):
-        list(_LazyList(3, lambda: ["a"]))
+        list(LazyList(3, lambda: ["a"]))
 
 
 def test_threads_reading_one_restored_state_see_the_same_events() -> None:

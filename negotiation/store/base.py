@@ -23,6 +23,7 @@ import attrs
 
 from negotiation import snapshot
 from negotiation._fold import Fold
+from negotiation._lazy import gc_paused
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
 from negotiation.events import Event, EventRetracted
@@ -342,7 +343,7 @@ class EventStore(abc.ABC):
         after: dict[str, tuple[int, str, Fold]] = {}
         done = 0
         try:
-            with self._write("appending") as tx, snapshot.gc_paused():
+            with self._write("appending") as tx, gc_paused():
                 position = tx.last_position()
                 for name, events in prepared.items():
                     touched.append(name)
@@ -451,7 +452,7 @@ class EventStore(abc.ABC):
 
     def _restore(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
         """The fold at ``version``: from the snapshot and the events after it, or by replay."""
-        with snapshot.gc_paused():
+        with gc_paused():
             return self._restore_fold(tx, negotiation, version, snap)
 
     def _restore_fold(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
