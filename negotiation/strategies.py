@@ -366,10 +366,11 @@ def valid_logs(
             fewer than two.
         exclude: event types never to draw (e.g. ``{"EventRetracted"}``).
 
-    Each event is drawn by choosing a permitted event type, then one of its moves (actor,
-    ref), then the free fields; events carry the start's negotiation id, fresh ids
-    ``sim-1``, ``sim-2``, ... and dates that never go back from the start's latest event.
-    Shrinks towards fewer events and the contract's first event types.
+    Each event is an event type and one of its moves (actor, ref), played against the state
+    (a type with no move there gives way to the next that has one), with dates and free
+    fields drawn apart; events carry the start's negotiation id, fresh ids ``sim-1``,
+    ``sim-2``, ... and dates that never go back from the start's latest event. Shrinks
+    towards fewer events and the contract's first event types.
     """
     _check_bounds(min_events, max_events)
     return _walk(start, min_events, max_events, tuple(parties), tuple(exclude)).map(lambda walk: walk.events)
