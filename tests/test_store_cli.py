@@ -240,3 +240,14 @@ def test_a_locked_store_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert code == 1
     assert err == f"Error: {db}: the database is locked by another connection; gave up appending\n"
     assert dump(db) == before
+
+
+def test_every_subpackage_ships() -> None:
+    """pyproject.toml lists every package of the source tree (a wheel would miss negotiation.store)."""
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(init.parent.relative_to(ROOT).parts) for init in (ROOT / "negotiation").rglob("__init__.py")}
+    assert found <= listed
