@@ -48,9 +48,12 @@ from negotiation.machine import NEUTRAL_TYPES, TABLE, UNGUARDED, Engine, Stage, 
 
 #: The version of the rules below. Bump it whenever a change makes the same events fold into
 #: different records: stores ignore snapshots taken under another version (negotiation.snapshot).
-RULES_VERSION = 1
+RULES_VERSION = 2
 
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
+#: Events whose actor may be an outsider (a statement; a disclosure, e.g. a newspaper's leak):
+#: they do not make their actor a party to the talks.
+_OUTSIDE_TYPES = frozenset(("PositionStated", "DocumentDisclosed"))
 #: The moves that settle a deadline set on what they reference (answers, signatures, ...).
 _SETTLING = frozenset(
     (
@@ -224,7 +227,7 @@ class Fold:
         self.deadlines: dict[str, DeadlineRecord] = {}
         self.deadlines_by_ref: dict[str | None, list[DeadlineRecord]] = {}
         self.positions: dict[tuple[str, str], tuple[Stance, str]] = {}
-        self.parties: dict[str, int] = {}  # party -> index of the first event naming it
+        self.parties: dict[str, int] = {}  # party at the table -> index of the first event naming it
         self.rejected: list[EventRejected] = []
 
     def copy(self) -> Fold:
@@ -335,7 +338,7 @@ class Fold:
             if self.deadlines_by_ref:
                 self._settle_deadlines(event, ref)
         parties = self.parties
-        for name in _PARTY_FIELDS[type(event)]:
+        for name in () if kind in _OUTSIDE_TYPES else _PARTY_FIELDS[type(event)]:
             value = getattr(event, name)
             if type(value) is str:
                 if value not in parties:
@@ -414,7 +417,7 @@ class Fold:
             if (
                 event.TYPE in _NEUTRAL
                 and self.stage_before[index] is not Stage.IDLE
-                and all(self.parties[p] < index for p in event.parties_named())
+                and all(self.parties.get(p, -1) < index for p in event.parties_named())
             ) or not isinstance(self.without(event.id), NegotiationError):
                 out.append(event.id)
         return out
@@ -555,7 +558,7 @@ def _check_party_withdrew(fold: Fold, event: PartyWithdrew, target: Event | None
 def _check_talks_actor(fold: Fold, event: Event, _target: Event | None) -> None:
     actor = _actor_of(event)
     if actor is not None and actor not in fold.parties:
-        raise _wrong_actor(fold, event, actor, sorted(fold.parties), "is not a party named in this negotiation")
+        raise _wrong_actor(fold, event, actor, sorted(fold.parties), "is not a party to these talks")
 
 
 def _check_lapsed(fold: Fold, event: TalksLapsed, target: Event | None) -> None:

@@ -788,6 +788,14 @@ def parse_event(line: str | bytes) -> Event:
     return Event.from_dict(decode_line(line))
 
 
+# json.dumps escapes the control characters; these three it writes raw.
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def dump_event(event: Event) -> str:
     """Encode an event as one log line (compact JSON, UTF-8 text, no newline)."""
-    return json.dumps(event.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+    line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+    # Characters that str.splitlines() (and some editors) take for line breaks stay escaped,
+    # so one event is always one line whatever splits it.
+    return line.translate(_LINE_BREAKS) if _BREAKS.search(line) else line

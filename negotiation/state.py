@@ -305,7 +305,9 @@ class NegotiationState:
 
     @property
     def parties(self) -> tuple[str, ...]:
-        """Every party named by an effective event, in order of first mention."""
+        """The parties at the table, in order of first mention: every party an effective event
+        names, except the actors of statements and disclosures (who may be outsiders, like a
+        newspaper that leaks a document) until another event names them."""
         return tuple(self._fold.parties)
 
     def __eq__(self, other: object) -> bool:

@@ -14,6 +14,7 @@ from negotiation import (
     InvalidEvent,
     Level,
     PartialDate,
+    PositionStated,
     ProposalPublished,
     ReplyDelivered,
     Stance,
@@ -112,3 +113,11 @@ def test_json_round_trip_of_every_event_type(kind: str) -> None:
         assert dump_event(again) == line
 
     round_trip()
+
+
+def test_dumped_line_is_one_line_for_splitlines() -> None:
+    """Characters str.splitlines() breaks on stay escaped, so an event is one line however it is split."""
+    event = PositionStated(occurred="2022", actor="US", summary="a\u2028b\x85c\u2029d\x0be")
+    line = dump_event(event)
+    assert line.splitlines() == [line]
+    assert parse_event(line) == event

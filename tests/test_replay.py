@@ -255,7 +255,7 @@ def test_terminated_is_final() -> None:
         (
             TalksSuspended(id="x", occurred="2022-01-01", actor="UA"),
             WrongActor,
-            "actor='UA' is not a party named in this negotiation; expected one of: 'NATO', 'RU', 'US'",
+            "actor='UA' is not a party to these talks; expected one of: 'NATO', 'RU', 'US'",
         ),
         (
             AgreementSigned(id="x", occurred="2022-01-01", parties=["US"], ref="draft"),
@@ -487,3 +487,17 @@ def test_as_of_on_or_after_the_last_event_equals_a_full_replay(log: list[Event],
     full = replay(log)
     last = max((e.occurred.last_day for e in log), default=dt.date(2000, 1, 1))
     assert replay(log, as_of=last + dt.timedelta(days=days)) == full
+
+
+def test_outsiders_who_leak_or_comment_do_not_sit_at_the_table() -> None:
+    """A newspaper that discloses a document is not offered, nor allowed, to suspend the talks."""
+    state = replay(
+        [*example(), DocumentDisclosed(occurred="2022-02-02", actor="El Pais", ref="reply-us")], negotiation="n"
+    )
+    assert "El Pais" not in state.parties
+    suspend = next(p for p in state.permitted if p.type == "TalksSuspended")
+    assert suspend.actors == ("NATO", "RU", "US")
+    with pytest.raises(WrongActor, match="actor='El Pais' is not a party to these talks"):
+        state.apply(TalksSuspended(occurred="2022-02-03", actor="El Pais"))
+    joined = state.apply(ContactHeld(occurred="2022-02-04", parties=["El Pais", "RU"], level="working", mode="phone"))
+    assert "El Pais" in joined.parties
