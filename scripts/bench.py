@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,14 +139,21 @@ class Row:
     value: float | None = None  # set directly for rows that are not rates (memory)
     status: str | None = None
     note: str = ""
+    # the same work on a reference (a small store) measured alongside, in the same slices
+    ref_events: int | None = None
+    ref_seconds: list[float] = field(default_factory=list)
 
     @property
     def figure(self) -> float | None:
+        if self.status is not None:
+            return None
         if self.value is not None:
             return self.value
-        if self.events is None or not self.seconds:
-            return None
-        return statistics.median(self.events / s for s in self.seconds)
+        return _median_rate(self.events, self.seconds)
+
+    @property
+    def reference(self) -> float | None:
+        return None if self.status is not None else _median_rate(self.ref_events, self.ref_seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,9 +164,16 @@ class Row:
             "value": self.figure,
             "events": self.events,
             "seconds": self.seconds,
+            "reference": self.reference,
             "status": self.status,
             "note": self.note,
         }
+
+
+def _median_rate(events: int | None, seconds: list[float]) -> float | None:
+    if events is None or not seconds:
+        return None
+    return statistics.median(events / s for s in seconds)
 
 
 @dataclass(frozen=True)
@@ -183,9 +197,9 @@ TARGETS = (
     Target("in-memory replay >= 10 x transitions-driven (many short)", "replay.many", "replay.many_transitions", 10.0),
     Target("long negotiation: snapshot plus tail >= 50 x its full replay", "store.load_long", "replay.long_full", 50.0),
     Target(
-        "append rate at the large step >= 0.8 x at the small step", "growth.append.large", "growth.append.small", 0.8
+        "append rate at the large step >= 0.8 x at the small", "growth.append.large", "growth.append.large#ref", 0.8
     ),
-    Target("load rate at the large step >= 0.8 x at the small step", "growth.load.large", "growth.load.small", 0.8),
+    Target("load rate at the large step >= 0.8 x at the small", "growth.load.large", "growth.load.large#ref", 0.8),
     Target("loading every negotiation raises peak memory < 100 MB", "growth.memory", None, 100.0, below=True),
 )
 
@@ -204,7 +218,14 @@ class Clock:
         self.seconds = time.perf_counter() - self.start
 
 
-Job = Callable[[], tuple[int, float]]  # one repetition: (events, seconds timed)
+#: One repetition of a row's work, in slices: each ``next`` does a slice and returns
+#: (events, seconds timed). Jobs of one group advance slice by slice in turn, so that rows
+#: compared with each other see the same machine (the disk's fsync latency drifts by several
+#: times within a minute on a shared machine).
+Job = Callable[[], Iterator[tuple[int, float]]]
+
+#: The rows measured on a reference alongside end with this (their figure goes to ``reference``).
+REF = "#ref"
 
 
 class Bench:
@@ -238,18 +259,33 @@ class Bench:
             traceback.print_exception(error, file=sys.stderr)
 
     def group(self, jobs: dict[str, Job], repeat: int | None = None) -> None:
-        """Run the jobs round-robin ``repeat`` times; a job that raises is dropped with its reason."""
+        """Run the jobs ``repeat`` times, slice by slice in turn; a job that raises is dropped with its reason."""
         live = dict(jobs)
         for _ in range(self.repeat if repeat is None else repeat):
-            for id, job in list(live.items()):
-                try:
-                    events, seconds = job()
-                except Exception as e:  # a row reports its failure; the others still run
-                    self.mark([id], e)
-                    del live[id]
-                else:
-                    self.rows[id].events = events
-                    self.rows[id].seconds.append(seconds)
+            running = {job_id: job() for job_id, job in live.items()}
+            totals = dict.fromkeys(running, (0, 0.0))
+            while running:
+                for job_id, slices in list(running.items()):
+                    try:
+                        events, seconds = next(slices)
+                    except StopIteration:
+                        del running[job_id]
+                        self._record(job_id, *totals[job_id])
+                    except Exception as e:  # a row reports its failure; the others still run
+                        self.mark([job_id.removesuffix(REF)], e)
+                        del running[job_id], live[job_id]
+                    else:
+                        done, spent = totals[job_id]
+                        totals[job_id] = (done + events, spent + seconds)
+
+    def _record(self, job_id: str, events: int, seconds: float) -> None:
+        row = self.rows[job_id.removesuffix(REF)]
+        if job_id.endswith(REF):
+            row.ref_events = events
+            row.ref_seconds.append(seconds)
+        else:
+            row.events = events
+            row.seconds.append(seconds)
 
     def path(self, name: str) -> Path:
         """A fresh database path in the run's temporary directory."""
@@ -315,16 +351,12 @@ def floor_append(conn: sqlite3.Connection, negotiation: str, bodies: list[dict[s
     conn.execute("COMMIT")
 
 
-def floor_read(path: Path, names: list[str]) -> int:
-    """Read every negotiation's rows back, in version order, and decode their JSON."""
-    conn = sqlite3.connect(path, isolation_level=None)
+def floor_read(conn: sqlite3.Connection, names: Sequence[str]) -> int:
+    """Read negotiations' rows back, in version order, and decode their JSON."""
     count = 0
-    try:
-        for name in names:
-            rows = conn.execute("SELECT data FROM events WHERE negotiation = ? ORDER BY version", (name,))
-            count += len([json.loads(r[0]) for r in rows])
-    finally:
-        conn.close()
+    for name in names:
+        rows = conn.execute("SELECT data FROM events WHERE negotiation = ? ORDER BY version", (name,))
+        count += len([json.loads(r[0]) for r in rows])
     return count
 
 
@@ -422,6 +454,15 @@ def view(state: Any, *, permitted: bool = True) -> None:
 # -- the groups -------------------------------------------------------------------------------
 
 
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+#: Negotiations (or single events, for durable appends) per slice of an append or load job.
+SLICE = 50
+
+
 def bench_stores(bench: Bench) -> None:
     """Appends (batched, durable) and loads: the floor, the peer and the store, interleaved."""
     s = bench.scale
@@ -446,59 +487,74 @@ def bench_stores(bench: Bench) -> None:
     durable_bodies = [e.to_dict() for e in durable]
     last: dict[str, Any] = {}  # the database each append row left, for the read rows
 
-    def floor_batch() -> tuple[int, float]:
+    def floor_batch() -> Iterator[tuple[int, float]]:
         path = bench.path("floor")
         conn = floor_connect(path, sync)
         conn.executescript(FLOOR_SCHEMA)
-        with Clock() as c:
-            for name, body in bodies:
-                floor_append(conn, name, body)
-        conn.close()
+        try:
+            for part in chunks(bodies, SLICE):
+                with Clock() as c:
+                    for name, body in part:
+                        floor_append(conn, name, body)
+                yield len(part) * PER, c.seconds
+        finally:
+            conn.close()
         last["floor"] = path
-        return s.negotiations * PER, c.seconds
 
-    def peer_batch() -> tuple[int, float]:
+    def peer_batch() -> Iterator[tuple[int, float]]:
         path = bench.path("peer")
         app = peer_app(path)
         _, aggregate = peer()
         ids = []
-        with Clock() as c:
-            for name, body in bodies:
-                agg = aggregate(name)
-                for b in body:
-                    agg.trigger_event(getattr(aggregate, b["type"]), body=b)
-                app.save(agg)
-                ids.append(agg.id)
-        app.close()
+        try:
+            for part in chunks(bodies, SLICE):
+                with Clock() as c:
+                    for name, body in part:
+                        agg = aggregate(name)
+                        for b in body:
+                            agg.trigger_event(getattr(aggregate, b["type"]), body=b)
+                        app.save(agg)
+                        ids.append(agg.id)
+                yield len(part) * PER, c.seconds
+        finally:
+            app.close()
         last["peer"] = (path, ids)
-        return s.negotiations * PER, c.seconds
 
-    def store_batch() -> tuple[int, float]:
+    def store_batch() -> Iterator[tuple[int, float]]:
         path = bench.path("store")
         store = open_store(path)
-        with Clock() as c:
-            for name, events in work:
-                store.append(name, events)
-        store.close()
+        try:
+            for part in chunks(work, SLICE):
+                with Clock() as c:
+                    for name, events in part:
+                        store.append(name, events)
+                yield len(part) * PER, c.seconds
+        finally:
+            store.close()
         last["store"] = path
-        return s.negotiations * PER, c.seconds
 
-    def floor_durable() -> tuple[int, float]:
+    def floor_durable() -> Iterator[tuple[int, float]]:
         conn = floor_connect(bench.path("floor-durable"), "FULL")
         conn.executescript(FLOOR_SCHEMA)
-        with Clock() as c:
-            for body in durable_bodies:
-                floor_append(conn, body["negotiation"], [body])
-        conn.close()
-        return len(durable_bodies), c.seconds
+        try:
+            for part in chunks(durable_bodies, SLICE):
+                with Clock() as c:
+                    for body in part:
+                        floor_append(conn, body["negotiation"], [body])
+                yield len(part), c.seconds
+        finally:
+            conn.close()
 
-    def store_durable() -> tuple[int, float]:
+    def store_durable() -> Iterator[tuple[int, float]]:
         store = open_store(bench.path("store-durable"))
-        with Clock() as c:
-            for event in durable:
-                store.append(event.negotiation, [event])
-        store.close()
-        return len(durable), c.seconds
+        try:
+            for part in chunks(durable, SLICE):
+                with Clock() as c:
+                    for event in part:
+                        store.append(event.negotiation, [event])
+                yield len(part), c.seconds
+        finally:
+            store.close()
 
     progress(f"appending {shape} (floor, peer, store) and {s.durable:,} durable events")
     bench.group(
@@ -511,35 +567,50 @@ def bench_stores(bench: Bench) -> None:
         }
     )
 
-    def floor_reads() -> tuple[int, float]:
-        with Clock() as c:
-            count = floor_read(needs(last, "floor", "floor.append_batch"), names)
-        return count, c.seconds
+    def floor_reads() -> Iterator[tuple[int, float]]:
+        conn = sqlite3.connect(needs(last, "floor", "floor.append_batch"), isolation_level=None)
+        try:
+            for part in chunks(names, SLICE):
+                with Clock() as c:
+                    count = floor_read(conn, part)
+                yield count, c.seconds
+        finally:
+            conn.close()
 
-    def peer_replay() -> tuple[int, float]:
+    def peer_replay() -> Iterator[tuple[int, float]]:
         path, ids = needs(last, "peer", "peer.append_batch")
         app = peer_app(path)  # a new application: nothing cached from the appends
-        count = 0
-        with Clock() as c:
-            for id in ids:
-                count += app.repository.get(id).count
-        app.close()
-        return count, c.seconds
+        try:
+            for part in chunks(ids, SLICE):
+                with Clock() as c:
+                    count = sum(app.repository.get(agg_id).count for agg_id in part)
+                yield count, c.seconds
+        finally:
+            app.close()
 
-    def store_load() -> tuple[int, float]:
+    def store_load() -> Iterator[tuple[int, float]]:
         # a store opened anew: what a reader process sees, not the folds the appends left behind
         store = open_store(needs(last, "store", "store.append_batch"))
-        count = 0
-        with Clock() as c:
-            for name in names:
-                state = store.load(name)
-                view(state)
-                count += state.version
-        store.close()
-        return count, c.seconds
+        try:
+            for part in chunks(names, SLICE):
+                with Clock() as c:
+                    count = load_all(store, part)
+                yield count, c.seconds
+        finally:
+            store.close()
 
     progress("loading every negotiation back (floor, peer, store)")
     bench.group({"floor.read": floor_reads, "peer.replay": peer_replay, "store.load": store_load})
+
+
+def load_all(store: Any, names: Sequence[str]) -> int:
+    """Load each negotiation with its stage, owed moves and next steps; how many events they hold."""
+    count = 0
+    for name in names:
+        state = store.load(name)
+        view(state)
+        count += state.version
+    return count
 
 
 def needs(last: dict[str, Any], key: str, row: str) -> Any:
@@ -549,13 +620,24 @@ def needs(last: dict[str, Any], key: str, row: str) -> Any:
     return last[key]
 
 
+def once(work: Callable[[], int]) -> Job:
+    """A job of one slice: ``work`` returns how many events it handled."""
+
+    def job() -> Iterator[tuple[int, float]]:
+        with Clock() as c:
+            events = work()
+        yield events, c.seconds
+
+    return job
+
+
 def bench_memory(bench: Bench) -> None:
     """In-memory replay of parsed events and of JSONL lines, and through transitions triggers."""
     s = bench.scale
+    shape = f"{s.negotiations:,} x {PER}"
     bench.row("replay.events", "ours", f"in-memory replay of parsed events ({s.replay:,}-event log)")
     bench.row("replay.jsonl", "ours", f"in-memory replay of JSONL lines: parse + replay ({s.replay:,})")
     bench.row("replay.transitions", "ours", f"replay driven by transitions triggers ({s.transitions:,})")
-    shape = f"{s.negotiations:,} x {PER}"
     bench.row("replay.many", "ours", f"in-memory replay of {shape} negotiations, one replay each")
     bench.row("replay.many_transitions", "ours", f"the same, driven by transitions triggers ({shape})")
     bench.rows["replay.many_transitions"].note = "one Machine per negotiation"
@@ -564,39 +646,35 @@ def bench_memory(bench: Bench) -> None:
     short = events[: s.transitions]
     work = negotiations(s.negotiations)
 
-    def parsed() -> tuple[int, float]:
-        with Clock() as c:
-            replay(events, negotiation="synthetic")
-        return len(events), c.seconds
+    def parsed() -> int:
+        replay(events, negotiation="synthetic")
+        return len(events)
 
-    def jsonl() -> tuple[int, float]:
-        with Clock() as c:
-            log = read_log(lines, negotiation="synthetic")
-            replay(log.events("synthetic"), negotiation="synthetic")
-        return len(lines), c.seconds
+    def jsonl() -> int:
+        log = read_log(lines, negotiation="synthetic")
+        replay(log.events("synthetic"), negotiation="synthetic")
+        return len(lines)
 
-    def triggers() -> tuple[int, float]:
-        with Clock() as c:
-            replay(short, negotiation="synthetic", engine="transitions")
-        return len(short), c.seconds
+    def triggers() -> int:
+        replay(short, negotiation="synthetic", engine="transitions")
+        return len(short)
 
-    def many(engine: str) -> Job:
-        def job() -> tuple[int, float]:
-            with Clock() as c:
-                for name, negotiation in work:
-                    replay(negotiation, negotiation=name, engine=engine)
-            return s.negotiations * PER, c.seconds
+    def many(engine: Any) -> Callable[[], int]:
+        def replay_each() -> int:
+            for name, negotiation in work:
+                replay(negotiation, negotiation=name, engine=engine)
+            return s.negotiations * PER
 
-        return job
+        return replay_each
 
     progress(f"replaying {s.replay:,} events in memory")
     bench.group(
         {
-            "replay.events": parsed,
-            "replay.jsonl": jsonl,
-            "replay.transitions": triggers,
-            "replay.many": many("table"),
-            "replay.many_transitions": many("transitions"),
+            "replay.events": once(parsed),
+            "replay.jsonl": once(jsonl),
+            "replay.transitions": once(triggers),
+            "replay.many": once(many("table")),
+            "replay.many_transitions": once(many("transitions")),
         }
     )
 
@@ -622,30 +700,34 @@ def bench_long(bench: Bench) -> None:
                 store.append("long", [next(events) for _ in range(min(100, s.tail - start))])
         finally:
             store.close()
+        stored = time.perf_counter() - started
         with sqlite3.connect(path) as conn:
             covered = conn.execute("SELECT max(version) FROM snapshots WHERE negotiation = 'long'").fetchone()[0]
-        stored = time.perf_counter() - started
         load.note = f"snapshot at version {covered:,}; appending the log took {stored:.0f} s; " + load.note
     except Exception as e:  # the rows say why; the rest of the run goes on
         bench.mark(["store.load_long", "replay.long_full"], e)
         return
 
-    def from_snapshot() -> tuple[int, float]:
+    def from_snapshot() -> Iterator[tuple[int, float]]:
         store = open_store(path)
-        calls = 0
-        with Clock() as c:  # several loads when one is too short to time
-            while calls == 0 or time.perf_counter() - c.start < 0.2:
-                view(store.load("long"), permitted=False)
-                calls += 1
-        store.close()
-        return s.long, c.seconds / calls
+        try:
+            calls = 0
+            with Clock() as c:  # several loads when one is too short to time
+                while calls == 0 or time.perf_counter() - c.start < 0.2:
+                    view(store.load("long"), permitted=False)
+                    calls += 1
+        finally:
+            store.close()
+        yield s.long, c.seconds / calls
 
-    def full() -> tuple[int, float]:
+    def full() -> Iterator[tuple[int, float]]:
         store = open_store(path)
-        with Clock() as c:
-            view(replay([stored.event for stored in store.read("long")], negotiation="long"), permitted=False)
-        store.close()
-        return s.long, c.seconds
+        try:
+            with Clock() as c:
+                view(replay([stored.event for stored in store.read("long")], negotiation="long"), permitted=False)
+        finally:
+            store.close()
+        yield s.long, c.seconds
 
     progress("loading it from snapshot plus tail, and replaying it in full")
     bench.group({"store.load_long": from_snapshot, "replay.long_full": full})
@@ -657,7 +739,7 @@ def bench_simulation(bench: Bench) -> None:
     row = bench.row("simulation", "ours", f"Monte Carlo: {s.runs:,} runs of up to {s.steps} steps (simulated)")
     row.note = f"from {start}, default policy"
 
-    def job() -> tuple[int, float]:
+    def job() -> Iterator[tuple[int, float]]:
         try:
             from negotiation.simulation import simulate
         except ImportError as e:
@@ -666,78 +748,112 @@ def bench_simulation(bench: Bench) -> None:
         state = replay_log(FOUNDING, as_of="2022-02-02") if FOUNDING.exists() else None
         with Clock() as c:
             result = simulate(state, None, runs=s.runs, max_steps=s.steps, seed=1)
-        return int(result.events), c.seconds
+        yield int(result.events), c.seconds
 
     progress(f"simulating {s.runs:,} runs")
     bench.group({"simulation": job})
 
 
+def fill(path: Path, names: list[str], size: int, template: list[Event]) -> None:
+    """Grow a store to ``size`` events of fresh negotiations through ``append_many``."""
+    stored = len(names) * PER
+    while stored < size:
+        count = min(FILL_CHUNK, max(1, (size - stored) // PER))
+        batch = [f"g{len(names) + i}" for i in range(count)]
+        # a store per chunk: an instance keeps the fold of every negotiation it appended to
+        with open_store(path) as store:
+            store.append_many(dict.fromkeys(batch, template))
+        names.extend(batch)
+        stored += count * PER
+
+
 def bench_growth(bench: Bench) -> None:
-    """Append and load rates as the store grows, and the memory of loading all of it."""
+    """Append and load rates as the store grows, and the memory of loading all of it.
+
+    At each step the grown store is measured slice by slice against a reference store of
+    the small step's size, so that the ratio compares sizes, not moments of the machine.
+    """
     s = bench.scale
-    steps: list[tuple[str, int]] = list(zip(("small", "mid", "large"), s.growth, strict=True))
-    if bench.ten_million:
-        steps.append(("huge", TEN_MILLION))
-    for label, size in [*zip(("small", "mid", "large"), s.growth, strict=True), ("huge", TEN_MILLION)]:
-        shape = f"{s.probe:,} x {PER}"
+    small = s.growth[0]
+    steps = list(zip(("small", "mid", "large", "huge"), (*s.growth, TEN_MILLION), strict=True))
+    shape = f"{s.probe:,} x {PER}"
+    for label, size in steps:
         bench.row(f"growth.append.{label}", "growth", f"append {shape} at {size:,} stored events")
         bench.row(f"growth.load.{label}", "growth", f"load {s.probe:,} negotiations at {size:,} stored events")
     if not bench.ten_million:
+        steps.pop()
         for kind in ("append", "load"):
             bench.rows[f"growth.{kind}.huge"].status = "skipped: run with --ten-million"
     large = s.growth[-1]
     memory = bench.row("growth.memory", "growth", f"peak memory: load every negotiation of the {large:,}-event store")
     memory.unit = "MB"
 
-    path = bench.path("growth")
+    path, reference = bench.path("growth"), bench.path("reference")
     template = list(synthetic_events(PER, None))  # the store fills in the negotiation
     filled: list[str] = []
-    stored = 0
+    ref_filled: list[str] = []
     probes = 0
     rng = random.Random(5)
+    try:
+        fill(reference, ref_filled, small, template)
+    except Exception as e:
+        bench.mark([r for r in bench.rows if r.startswith("growth.")], e)
+        return
+
+    def append_probe(target: Path) -> Job:
+        def job() -> Iterator[tuple[int, float]]:
+            nonlocal probes
+            probes += 1
+            work = negotiations(s.probe, prefix=f"p{probes}-")
+            store = open_store(target)
+            try:
+                for part in chunks(work, SLICE // 2):
+                    with Clock() as c:
+                        for name, events in part:
+                            store.append(name, events)
+                    yield len(part) * PER, c.seconds
+            finally:
+                store.close()
+
+        return job
+
+    def load_probe(target: Path, names: list[str]) -> Job:
+        def job() -> Iterator[tuple[int, float]]:
+            sample = rng.sample(names, min(s.probe, len(names)))
+            store = open_store(target)
+            try:
+                for part in chunks(sample, SLICE // 2):
+                    with Clock() as c:
+                        count = load_all(store, part)
+                    yield count, c.seconds
+            finally:
+                store.close()
+
+        return job
+
     for label, size in steps:
         ids = [f"growth.append.{label}", f"growth.load.{label}"]
         try:
             progress(f"growing the store to {size:,} events")
             started = time.perf_counter()
-            while stored < size:
-                count = min(FILL_CHUNK, max(1, (size - stored) // PER))
-                names = [f"g{len(filled) + i}" for i in range(count)]
-                # a store per chunk: an instance keeps the fold of every negotiation it appended to
-                with open_store(path) as store:
-                    store.append_many(dict.fromkeys(names, template))
-                filled.extend(names)
-                stored += count * PER
+            fill(path, filled, size, template)
             bench.rows[ids[0]].note = f"filled in {time.perf_counter() - started:.0f} s through append_many"
         except Exception as e:
             bench.mark([*ids, "growth.memory"] if label == "large" else ids, e)
             continue
-
-        def append_probe() -> tuple[int, float]:
-            nonlocal probes, stored
-            work = negotiations(s.probe, prefix=f"p{probes}-")
-            probes += 1
-            store = open_store(path)
-            with Clock() as c:
-                for name, events in work:
-                    store.append(name, events)
-            store.close()
-            stored += s.probe * PER
-            return s.probe * PER, c.seconds
-
-        def load_probe() -> tuple[int, float]:
-            sample = rng.sample(filled, min(s.probe, len(filled)))
-            store = open_store(path)
-            count = 0
-            with Clock() as c:
-                for name in sample:
-                    state = store.load(name)
-                    view(state)
-                    count += state.version
-            store.close()
-            return count, c.seconds
-
-        bench.group({ids[0]: append_probe, ids[1]: load_probe})
+        bench.group(
+            {
+                ids[0]: append_probe(path),
+                ids[0] + REF: append_probe(reference),
+                ids[1]: load_probe(path, filled),
+                ids[1] + REF: load_probe(reference, ref_filled),
+            }
+        )
+        for row_id in ids:
+            row = bench.rows[row_id]
+            if row.figure is not None and row.reference is not None:
+                alongside = f"x{row.figure / row.reference:.2f} of a {small:,}-event store alongside"
+                row.note = f"{alongside}; {row.note}" if row.note else alongside
         if label == "large":
             measure_memory(bench, path)
 
@@ -762,7 +878,8 @@ def measure_memory(bench: Bench, path: Path) -> None:
     row.events = report["events"]
     row.note = (
         f"{report['negotiations']:,} negotiations, {report['events']:,} events loaded at "
-        f"{fmt(report['events'] / report['seconds'])} events/s; peak RSS {report['peak_kb'] / 1024:.0f} MB"
+        f"{fmt(report['events'] / report['seconds'])} events/s; peak RSS {report['baseline_kb'] / 1024:.0f} MB "
+        f"after the first load, {report['peak_kb'] / 1024:.0f} MB after the last"
     )
 
 
@@ -815,10 +932,14 @@ def machine() -> dict[str, Any]:
 
 
 def evaluate(bench: Bench) -> list[dict[str, Any]]:
+    def figure(row_id: str) -> float | None:
+        row = bench.rows[row_id.removesuffix(REF)]
+        return row.reference if row_id.endswith(REF) else row.figure
+
     out = []
     for target in TARGETS:
-        num = bench.rows[target.numerator].figure
-        den = bench.rows[target.denominator].figure if target.denominator else 1.0
+        num = figure(target.numerator)
+        den = figure(target.denominator) if target.denominator else 1.0
         entry: dict[str, Any] = {
             "target": target.text,
             "numerator": target.numerator,
@@ -827,7 +948,7 @@ def evaluate(bench: Bench) -> list[dict[str, Any]]:
             "below": target.below,
         }
         if num is None or den is None or den == 0:
-            missing = [r for r in (target.numerator, target.denominator) if r and bench.rows[r].figure is None]
+            missing = [r for r in (target.numerator, target.denominator) if r and figure(r) is None]
             entry.update(measured=None, result="n/a", why=f"no figure for {', '.join(missing)}")
         elif target.below:
             entry.update(measured=num, result="PASS" if num < target.required else "MISS")
