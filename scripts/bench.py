@@ -682,9 +682,10 @@ def bench_memory(bench: Bench) -> None:
 def bench_long(bench: Bench) -> None:
     """One negotiation of ``long`` events: load from snapshot plus tail vs its full replay."""
     s = bench.scale
-    load = bench.row("store.load_long", "ours", f"load the {s.long:,}-event negotiation: snapshot + tail")
-    bench.row("replay.long_full", "ours", "the same, full replay: read every event from the store + replay")
-    load.note = "stage and owed moves only: next steps cost O(events^2) on a long log"
+    load = bench.row("store.load_long", "ours", f"load the {s.long:,}-event negotiation: snapshot + tail, stage")
+    owed = bench.row("store.load_long_owed", "ours", "the same load, then its owed moves")
+    bench.row("replay.long_full", "ours", "the same, full replay: read every event back + replay, stage")
+    owed.note = "next steps are left out: they cost O(events^2) on a long log"
     path = bench.path("long")
     try:
         progress(f"storing one negotiation of {s.long:,} events")
@@ -703,34 +704,50 @@ def bench_long(bench: Bench) -> None:
         stored = time.perf_counter() - started
         with sqlite3.connect(path) as conn:
             covered = conn.execute("SELECT max(version) FROM snapshots WHERE negotiation = 'long'").fetchone()[0]
-        load.note = f"snapshot at version {covered:,}; appending the log took {stored:.0f} s; " + load.note
+        load.note = f"snapshot at version {covered:,}; appending the log took {stored:.0f} s"
     except Exception as e:  # the rows say why; the rest of the run goes on
-        bench.mark(["store.load_long", "replay.long_full"], e)
+        bench.mark(["store.load_long", "store.load_long_owed", "replay.long_full"], e)
         return
 
-    def from_snapshot() -> Iterator[tuple[int, float]]:
-        store = open_store(path)
-        try:
-            calls = 0
-            with Clock() as c:  # several loads when one is too short to time
-                while calls == 0 or time.perf_counter() - c.start < 0.2:
-                    view(store.load("long"), permitted=False)
-                    calls += 1
-        finally:
-            store.close()
-        yield s.long, c.seconds / calls
+    def from_snapshot(*, owed: bool) -> Job:
+        def job() -> Iterator[tuple[int, float]]:
+            store = open_store(path)
+            try:
+                calls = 0
+                with Clock() as c:  # several loads when one is too short to time
+                    while calls == 0 or time.perf_counter() - c.start < 0.2:
+                        state = store.load("long")
+                        _ = state.stage
+                        if owed:
+                            count = len(state.awaiting)
+                        calls += 1
+            finally:
+                store.close()
+            if owed:
+                bench.rows["store.load_long_owed"].note = f"{count:,} owed moves; " + owed_note
+            yield s.long, c.seconds / calls
+
+        return job
+
+    owed_note = bench.rows["store.load_long_owed"].note
 
     def full() -> Iterator[tuple[int, float]]:
         store = open_store(path)
         try:
             with Clock() as c:
-                view(replay([stored.event for stored in store.read("long")], negotiation="long"), permitted=False)
+                _ = replay([stored.event for stored in store.read("long")], negotiation="long").stage
         finally:
             store.close()
         yield s.long, c.seconds
 
     progress("loading it from snapshot plus tail, and replaying it in full")
-    bench.group({"store.load_long": from_snapshot, "replay.long_full": full})
+    bench.group(
+        {
+            "store.load_long": from_snapshot(owed=False),
+            "store.load_long_owed": from_snapshot(owed=True),
+            "replay.long_full": full,
+        }
+    )
 
 
 def bench_simulation(bench: Bench) -> None:

@@ -24,6 +24,7 @@ ROWS = {
     "replay.many",
     "replay.many_transitions",
     "store.load_long",
+    "store.load_long_owed",
     "replay.long_full",
     "simulation",
     *(f"growth.{kind}.{step}" for kind in ("append", "load") for step in ("small", "mid", "large", "huge")),
