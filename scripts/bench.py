@@ -578,6 +578,7 @@ def bench_stores(bench: Bench) -> None:
             conn.close()
 
     def peer_replay() -> Iterator[tuple[int, float]]:
+        peer()  # "not installed" rather than "needs the database" without the library
         path, ids = needs(last, "peer", "peer.append_batch")
         app = peer_app(path)  # a new application: nothing cached from the appends
         try:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ROOT
 
@@ -32,11 +33,22 @@ ROWS = {
 }
 
 
-def test_smoke_run_reports_every_row_and_target(tmp_path: Path) -> None:
-    """--smoke runs every group, prints the table and writes JSON with a figure or a reason for each row."""
+#: Runs scripts/bench.py as a script, optionally with a module made unimportable first.
+RUNNER = """
+import runpy, sys
+for name in sys.argv[1].split(","):
+    if name:
+        sys.modules[name] = None
+sys.argv = ["scripts/bench.py", *sys.argv[2:]]
+sys.path.insert(0, "scripts")
+runpy.run_path("scripts/bench.py", run_name="__main__")
+"""
+
+
+def bench(tmp_path: Path, *, block: str = "") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--smoke", "--json", str(out), "--tmp", str(tmp_path)],
+        [sys.executable, "-c", RUNNER, block, "--smoke", "--json", str(out), "--tmp", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -44,7 +56,12 @@ def test_smoke_run_reports_every_row_and_target(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    report = json.loads(out.read_text(encoding="utf-8"))
+    return done, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_smoke_run_reports_every_row_and_target(tmp_path: Path) -> None:
+    """--smoke runs every group, prints the table and writes JSON with a figure or a reason for each row."""
+    done, report = bench(tmp_path)
     assert report["mode"] == "smoke"
     assert set(report["rows"]) == ROWS
     for row_id, row in report["rows"].items():
@@ -56,3 +73,15 @@ def test_smoke_run_reports_every_row_and_target(tmp_path: Path) -> None:
         assert target["result"] in {"PASS", "MISS", "n/a"}
         assert f"{target['result']:<5} {target['target']}" in done.stdout
     assert {"cpus", "cpu", "python", "sqlite", "load_average"} <= set(report["machine"])
+
+
+def test_without_eventsourcing_the_peer_rows_say_not_installed(tmp_path: Path) -> None:
+    """Without the bench extra the run still completes; the peer's rows and targets say why they are empty."""
+    done, report = bench(tmp_path, block="eventsourcing")
+    assert "not installed" in done.stdout
+    for row_id in ("peer.append_batch", "peer.replay"):
+        assert report["rows"][row_id]["status"] == "not installed (pip install -e '.[bench]')"
+    peer_targets = [t for t in report["targets"] if t["denominator"] and t["denominator"].startswith("peer.")]
+    assert len(peer_targets) == 2
+    assert all(t["result"] == "n/a" for t in peer_targets)
+    assert report["rows"]["floor.append_batch"]["value"] is not None
