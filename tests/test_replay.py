@@ -501,3 +501,13 @@ def test_outsiders_who_leak_or_comment_do_not_sit_at_the_table() -> None:
         state.apply(TalksSuspended(occurred="2022-02-03", actor="El Pais"))
     joined = state.apply(ContactHeld(occurred="2022-02-04", parties=["El Pais", "RU"], level="working", mode="phone"))
     assert "El Pais" in joined.parties
+
+
+@given(ns.valid_logs(max_events=30))
+def test_permitted_retractions_match_what_apply_accepts(log: list[Event]) -> None:
+    """For random logs, EventRetracted is permitted for exactly the refs whose retraction apply accepts."""
+    state = replay(log)
+    listed = {ref for p in state.permitted if p.type == "EventRetracted" for ref in p.refs}
+    last = max((e.occurred.last_day for e in log), default=dt.date(2000, 1, 1))
+    accepted = {e.id for e in state.events if state.permits(EventRetracted(occurred=last, ref=e.id, reason="test"))}
+    assert listed == accepted

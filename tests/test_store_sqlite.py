@@ -466,3 +466,20 @@ def test_snapshot_and_tail_equal_replay_at_any_interval(every: int, log: list[ob
         expected = replay([s.event for s in store.read(nst.SIMULATED)], negotiation=nst.SIMULATED)
         store._folds.clear()
         assert store.load(nst.SIMULATED) == expected
+
+
+def test_the_fold_cache_of_a_writer_is_bounded() -> None:
+    """A long-running writer keeps the folds of at most FOLD_CACHE negotiations, the latest ones."""
+    from negotiation import ConsultationHeld, SQLiteStore
+    from negotiation.store.base import FOLD_CACHE
+
+    store = SQLiteStore(":memory:")
+    try:
+        for n in range(FOLD_CACHE + 10):
+            store.append(f"n{n}", [ConsultationHeld(occurred="2022-01-10", parties=["RU", "US"])])
+        assert len(store._folds) == FOLD_CACHE
+        assert f"n{FOLD_CACHE + 9}" in store._folds
+        assert "n0" not in store._folds
+        assert store.load("n0").stage == "exploration"
+    finally:
+        store.close()

@@ -45,6 +45,9 @@ __all__ = [
 #: Write a snapshot once this many events have been appended since the last usable one.
 SNAPSHOT_EVERY = 1000
 
+#: How many negotiations' folds a store keeps between appends (the most recently appended).
+FOLD_CACHE = 64
+
 
 @attrs.frozen(kw_only=True)
 class StoredEvent:
@@ -268,7 +271,8 @@ class EventStore(abc.ABC):
             raise ValueError(msg)
         self.snapshot_every = snapshot_every
         # negotiation -> (version, head hash, fold at that version): the state the last
-        # append left, reused by the next one if nobody appended in between.
+        # append left, reused by the next one if nobody appended in between; at most
+        # FOLD_CACHE of them, the least recently appended dropped first.
         self._folds: dict[str, tuple[int, str, Fold]] = {}
 
     # -- what a backend provides ---------------------------------------------------------------
@@ -360,7 +364,11 @@ class EventStore(abc.ABC):
             for name in touched:
                 self._folds.pop(name, None)
             raise
-        self._folds.update(after)
+        for name, entry in after.items():  # most recently appended last
+            self._folds.pop(name, None)
+            self._folds[name] = entry
+        while len(self._folds) > FOLD_CACHE:  # a long-running writer keeps a bounded number
+            del self._folds[next(iter(self._folds))]
         return versions
 
     def _append_one(
