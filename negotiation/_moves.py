@@ -13,38 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from negotiation._fold import Fold
 from negotiation.dates import PartialDate
-from negotiation.events import (
-    AgreementEnteredIntoForce,
-    AgreementRatified,
-    AgreementSigned,
-    AgreementTerminated,
-    ConsultationHeld,
-    ContactAccepted,
-    ContactDeclined,
-    ContactHeld,
-    ContactProposed,
-    DeadlineSet,
-    DocumentDisclosed,
-    Event,
-    EventRetracted,
-    FrameworkAgreed,
-    Level,
-    Mode,
-    PartyWithdrew,
-    PositionStated,
-    ProposalPublished,
-    ProposalWithdrawn,
-    ReplyDelivered,
-    TalksBrokenOff,
-    TalksLapsed,
-    TalksResumed,
-    TalksSuspended,
-    TextAgreed,
-)
+from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode
 from negotiation.machine import NEUTRAL_TYPES, Stage
 
 __all__ = [
@@ -348,37 +321,8 @@ def build(
             fields["ref"] = move.ref
     if details:
         fields.update(details)
-    return _CLASSES[kind](**fields)
-
-
-_CLASSES: dict[str, Callable[..., Event]] = {
-    cls.TYPE: cls
-    for cls in (
-        ContactProposed,
-        ContactAccepted,
-        ContactDeclined,
-        ContactHeld,
-        ConsultationHeld,
-        ProposalPublished,
-        ReplyDelivered,
-        PositionStated,
-        DocumentDisclosed,
-        ProposalWithdrawn,
-        FrameworkAgreed,
-        TextAgreed,
-        AgreementSigned,
-        AgreementRatified,
-        AgreementEnteredIntoForce,
-        PartyWithdrew,
-        AgreementTerminated,
-        DeadlineSet,
-        TalksSuspended,
-        TalksResumed,
-        TalksBrokenOff,
-        TalksLapsed,
-        EventRetracted,
-    )
-}
+    make = cast(Callable[..., Event], EVENT_TYPES[kind])  # each type's own keyword fields
+    return make(**fields)
 
 
 # -- what decides the stages still reachable ----------------------------------------------
