@@ -8,6 +8,9 @@ in the past::
     state.stage, state.awaiting, state.permitted
 """
 
+import importlib
+import typing
+
 from negotiation.dates import PartialDate
 from negotiation.errors import (
     ConcurrencyError,
@@ -63,15 +66,6 @@ from negotiation.events import (
 from negotiation.logfile import Log, LoggedEvent, check_log, read_log, replay_log, write_log
 from negotiation.machine import Stage, diagram
 from negotiation.replay import replay
-from negotiation.simulation import (
-    NegotiationMachine,
-    Policy,
-    ShortestPaths,
-    SimulationResult,
-    reachable_stages,
-    shortest_paths,
-    simulate,
-)
 from negotiation.state import (
     Agreement,
     Awaiting,
@@ -84,7 +78,48 @@ from negotiation.state import (
 )
 from negotiation.store import MemoryStore, NegotiationSummary, SQLiteStore, StoredEvent, Verification
 
+if typing.TYPE_CHECKING:
+    from negotiation.simulation import (
+        NegotiationMachine,
+        Policy,
+        ShortestPaths,
+        SimulationResult,
+        reachable_stages,
+        shortest_paths,
+        simulate,
+    )
+
 __version__ = "0.1.0"
+
+# The simulation needs Hypothesis, whose import costs a third of a second: its names are
+# imported on first use, so `import negotiation` and the command line stay quick.
+_LAZY = dict.fromkeys(
+    (
+        "NegotiationMachine",
+        "Policy",
+        "ShortestPaths",
+        "SimulationResult",
+        "reachable_stages",
+        "shortest_paths",
+        "simulate",
+    ),
+    "negotiation.simulation",
+)
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'negotiation' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "EVENT_TYPES",

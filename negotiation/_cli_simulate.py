@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -18,7 +18,9 @@ from negotiation.errors import NegotiationError
 from negotiation.events import dump_event
 from negotiation.logfile import read_log, replay_log
 from negotiation.machine import Stage
-from negotiation.simulation import Policy, ShortestPaths, SimulationResult, shortest_paths, simulate
+
+if TYPE_CHECKING:  # the simulation imports Hypothesis: only the commands that need it load it
+    from negotiation.simulation import ShortestPaths, SimulationResult
 
 __all__ = ["format_paths", "format_simulation", "paths_command", "simulate_command"]
 
@@ -101,6 +103,8 @@ def simulate_command(
     Prints how many runs ended in each stage, and how many steps the runs took to first reach
     each stage. The same seed gives the same output.
     """
+    from negotiation.simulation import Policy, simulate
+
     try:
         state = replay_log(log, negotiation=negotiation, as_of=as_of)
         rules = Policy.of(policy)
@@ -161,6 +165,8 @@ def paths_command(
 
     Exits 1 when the stage is unreachable (with --json: "reachable": false, exit 0).
     """
+    from negotiation.simulation import shortest_paths
+
     try:
         parsed = read_log(log, negotiation=negotiation)
         chosen = parsed.select(negotiation)

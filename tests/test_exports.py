@@ -25,3 +25,12 @@ def test_all_equals_the_public_names() -> None:
 def test_all_is_sorted() -> None:
     """__all__ lists constants, then classes, then the rest (functions, __version__), each in code-point order."""
     assert negotiation.__all__ == sorted(negotiation.__all__, key=_order)
+
+
+def test_the_command_line_does_not_import_hypothesis() -> None:
+    """`import negotiation` and the CLI stay quick: the simulation (and Hypothesis) load on first use."""
+    import subprocess
+    import sys
+
+    code = "import sys, negotiation.cli; assert 'hypothesis' not in sys.modules; negotiation.simulate; assert 'hypothesis' in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
