@@ -17,7 +17,7 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 import attrs
@@ -448,6 +448,32 @@ class Event:
         except InvalidEvent as e:
             raise type(e)(f"{kind}: {e.message}", event_id=event_id) from None
 
+    @staticmethod
+    def from_stored(data: Mapping[str, Any]) -> Event:
+        """Rebuild an event from JSON this library wrote after validating it (a store's row).
+
+        The trusted twin of :meth:`from_dict`: the same event, without running the
+        validators again (a store reads back what it checked on append; its hash chain and
+        ``verify()`` guard the rows). Never use it on input from outside.
+        """
+        cls = EVENT_TYPES[data["type"]]
+        event = object.__new__(cls)
+        decoders = _TRUSTED[cls]
+        values = dict(_DEFAULTS[cls])
+        extra: dict[str, Any] | None = None
+        for key, value in data.items():
+            if key in decoders:
+                decode = decoders[key]
+                values[key] = value if decode is None else decode(value)
+            elif key != "type":
+                if extra is None:
+                    extra = {}
+                extra[key] = value
+        values["extra"] = FrozenMap(extra) if extra else _NO_EXTRA
+        for key, value in values.items():
+            object.__setattr__(event, key, value)
+        return event
+
 
 def _kebab(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
@@ -759,6 +785,40 @@ _REQUIRED: dict[type[Event], tuple[str, ...]] = {
 
 
 _REQUIRED_SET: dict[type[Event], frozenset[str]] = {cls: frozenset(names) for cls, names in _REQUIRED.items()}
+
+
+def _stored_positions(value: Mapping[str, str]) -> FrozenMap[str, Stance]:
+    return FrozenMap({item: Stance(stance) for item, stance in value.items()})
+
+
+def _stored_recorded(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+
+
+_STORED_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "occurred": PartialDate.parse,
+    "deadline": PartialDate.parse,
+    "recorded": _stored_recorded,
+    "to": tuple,
+    "parties": tuple,
+    "items": tuple,
+    "level": Level,
+    "mode": Mode,
+    "format": ConsultationFormat,
+    "positions": _stored_positions,
+    "source": Source.from_dict,
+}
+#: Per type: field name -> how to decode its stored JSON value (None: as it is).
+_TRUSTED: dict[type[Event], dict[str, Callable[[Any], Any] | None]] = {
+    cls: {f.name: _STORED_DECODERS.get(f.name) for f in attrs.fields(cls) if f.name != "extra"}
+    for cls in EVENT_TYPES.values()
+}
+#: Per type: the defaults of its optional fields (every field that may be absent from JSON).
+_DEFAULTS: dict[type[Event], dict[str, Any]] = {
+    cls: {f.name: f.default for f in attrs.fields(cls) if f.name != "extra" and f.default is not attrs.NOTHING}
+    for cls in EVENT_TYPES.values()
+}
+_NO_EXTRA: FrozenMap[str, Any] = FrozenMap()
 
 
 def decode_line(line: str | bytes) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 from hypothesis import given
 
@@ -121,3 +122,20 @@ def test_dumped_line_is_one_line_for_splitlines() -> None:
     line = dump_event(event)
     assert line.splitlines() == [line]
     assert parse_event(line) == event
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_trusted_decoding_equals_validated_decoding(kind: str) -> None:
+    """Event.from_stored (a store's trusted path) rebuilds exactly the event from_dict builds."""
+
+    @given(ns.events(kind))
+    def same(event: Event) -> None:
+        data = json.loads(dump_event(event))
+        trusted, checked = Event.from_stored(data), Event.from_dict(data)
+        assert trusted == checked == event
+        assert {k: type(v) for k, v in attrs.asdict(trusted, recurse=False).items()} == {
+            k: type(v) for k, v in attrs.asdict(checked, recurse=False).items()
+        }
+        assert dump_event(trusted) == dump_event(event)
+
+    same()

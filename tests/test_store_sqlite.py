@@ -483,3 +483,29 @@ def test_the_fold_cache_of_a_writer_is_bounded() -> None:
         assert store.load("n0").stage == "exploration"
     finally:
         store.close()
+
+
+def test_a_tampered_row_that_is_not_an_event_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    """Rows are read back on a trusted path; one it cannot read gets the validating path's error."""
+    import sqlite3
+
+    from negotiation import ConsultationHeld, InvalidEvent, SQLiteStore
+
+    path = tmp_path / "t.db"
+    with SQLiteStore(str(path)) as store:
+        store.append("n", [ConsultationHeld(id="c", occurred="2022-01-10", parties=["RU", "US"])])
+    db = sqlite3.connect(path)
+    try:
+        db.execute("DROP TRIGGER IF EXISTS events_no_update")
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute(
+            """UPDATE events SET data = '{"type": "ConsultationHeld", "id": "c", "occurred": "2022-01-10", "parties": ["RU", "US"], "level": "boss"}'"""
+        )
+        db.commit()
+    finally:
+        db.close()
+    with SQLiteStore(str(path), readonly=True) as store:
+        with pytest.raises(InvalidEvent, match="level='boss' must be one of"):
+            store.read("n")
+        assert not store.verify().ok
