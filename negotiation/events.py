@@ -480,6 +480,11 @@ def _kebab(name: str) -> str:
 
 
 def _jsonable(value: object) -> Any:
+    kind = type(value)
+    if kind is str or kind is bool or kind is int:  # most fields: no conversion (enums are str subclasses)
+        return value
+    if kind is tuple:  # parties, items: tuples of plain strings
+        return list(value)  # type: ignore[call-overload]
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, tuple):
