@@ -22,14 +22,7 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol, SupportsIndex, TypeVar, cast
 
-from negotiation._fold import (
-    RULES_VERSION,
-    AgreementRecord,
-    ContactRecord,
-    DeadlineRecord,
-    DocRecord,
-    Fold,
-)
+from negotiation._fold import RULES_VERSION, Fold
 from negotiation._lazy import (
     DICT_MATERIALIZING,
     FILL_LOCK,
@@ -39,6 +32,7 @@ from negotiation._lazy import (
     gc_paused,
     materializing,
 )
+from negotiation._records import AgreementRecord, ContactRecord, DeadlineRecord, DocRecord
 from negotiation.errors import StoreError
 from negotiation.events import DeadlineSet, Event, EventRetracted, Stance
 from negotiation.machine import TRANSITIONS, Stage
