@@ -65,15 +65,15 @@ class Log:
         if negotiation is not None:
             if negotiation not in self.negotiations:
                 known = ", ".join(map(repr, self.negotiations)) or "none"
-                msg = f"negotiation {negotiation!r} is not in {self.name}; it holds: {known}"
+                msg = f"negotiation {negotiation!r} is not in this log; it holds: {known}"
                 raise UnknownNegotiation(msg, path=self.name)
             return negotiation
         if len(self.negotiations) == 1:
             return next(iter(self.negotiations))
         if not self.negotiations:
-            msg = f"{self.name} holds no event"
+            msg = "the log holds no event"
         else:
-            msg = f"{self.name} holds several negotiations ({', '.join(map(repr, self.negotiations))}); name one"
+            msg = f"the log holds several negotiations ({', '.join(map(repr, self.negotiations))}); name one"
         raise UnknownNegotiation(msg, path=self.name)
 
     def events(self, negotiation: str | None = None) -> list[Event]:

@@ -133,3 +133,23 @@ def test_unexpected_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: p
         module.main()
     assert info.value.code == 1
     assert capsys.readouterr().err == "Error: internal error: RuntimeError: boom (please report this)\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "2022-02-30"], "Error: as_of='2022-02-30' is not a valid date: day is out of range for month\n"),
+        (
+            ["--known-at", "yesterday"],
+            "Error: known_at='yesterday' is not a date: expected YYYY, YYYY-MM, YYYY-MM-DD or an ISO 8601 date-time with a UTC offset\n",
+        ),
+        (
+            ["-n", "nope"],
+            f"Error: {FOUNDING}: negotiation 'nope' is not in this log; it holds: 'security-guarantees-2021'\n",
+        ),
+    ],
+)
+def test_bad_options_are_one_line(args: list[str], message: str) -> None:
+    """A bad --as-of, --known-at or --negotiation is one line naming the value, exit 1."""
+    code, out, err = run("status", str(FOUNDING), *args)
+    assert (code, out, err) == (1, "", message)
