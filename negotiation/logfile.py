@@ -50,6 +50,7 @@ class Log:
     name: str
     negotiations: dict[str, list[LoggedEvent]]
     errors: tuple[NegotiationError, ...] = ()
+    _lines: dict[str, dict[int, int]] = attrs.field(factory=dict, init=False, eq=False, repr=False)
 
     def ids(self) -> list[str]:
         """The negotiations in the log, in order of first appearance."""
@@ -82,11 +83,15 @@ class Log:
 
     def locate(self, error: NegotiationError, negotiation: str) -> NegotiationError:
         """Fill in the file and line of the event an error is about."""
+        line = None
         if isinstance(error, EventRejected):
-            for logged in self.negotiations.get(negotiation, ()):
-                if logged.event is error.event:
-                    return error.locate(path=self.name, line=logged.line, negotiation=negotiation)
-        return error.locate(path=self.name, negotiation=negotiation)
+            lines = self._lines.get(negotiation)
+            if lines is None:  # built once per negotiation, however many errors it has
+                lines = self._lines[negotiation] = {
+                    id(le.event): le.line for le in self.negotiations.get(negotiation, ())
+                }
+            line = lines.get(id(error.event))
+        return error.locate(path=self.name, line=line, negotiation=negotiation)
 
 
 def _lines(source: Source) -> tuple[str, str | None, Iterator[tuple[int, str | bytes]], IO[bytes] | None]:

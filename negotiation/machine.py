@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 from transitions import Machine, MachineError
 
-if TYPE_CHECKING:
-    from negotiation.events import Event
+from negotiation.events import EVENT_TYPES, Event
 
 __all__ = [
     "ACTIVE_STAGES",
     "NEGOTIATING_STAGES",
     "NEUTRAL_TYPES",
-    "PAUSED_STAGES",
     "TABLE",
     "TRANSITIONS",
     "UNGUARDED",
@@ -80,8 +78,6 @@ NEUTRAL_TYPES: tuple[str, ...] = (
 NEGOTIATING_STAGES: tuple[Stage, ...] = (S.EXPLORATION, S.PROPOSAL_OPEN, S.TALKS, S.FRAMEWORK_AGREED)
 #: The active pre-agreement stages up to ``ratifying``: talks may be suspended in these.
 ACTIVE_STAGES: tuple[Stage, ...] = (*NEGOTIATING_STAGES, S.TEXT_AGREED, S.SIGNED, S.RATIFYING)
-#: Paused stages: only neutral events, TalksResumed and EventRetracted.
-PAUSED_STAGES: tuple[Stage, ...] = (S.SUSPENDED, S.BROKEN_OFF, S.LAPSED)
 
 
 class FoldView(Protocol):
@@ -287,22 +283,14 @@ UNGUARDED: Mapping[tuple[Stage, str], Stage] = {
 
 #: The event types each stage permits (before EventRetracted, which every stage but ``idle``
 #: permits when something can be retracted), in the contract's order.
-_TYPES_BY_STAGE: dict[Stage, tuple[str, ...]] = {}
+_TYPES_BY_STAGE: dict[Stage, tuple[str, ...]] = {
+    stage: tuple(t for t in EVENT_TYPES if (stage, t) in TABLE) for stage in Stage
+}
 
 
 def permitted_types(stage: Stage) -> tuple[str, ...]:
     """The event types the machine permits in ``stage``, in the contract's order (no EventRetracted)."""
     return _TYPES_BY_STAGE[stage]
-
-
-def _types_by_stage() -> None:
-    from negotiation.events import EVENT_TYPES
-
-    for stage in Stage:
-        _TYPES_BY_STAGE[stage] = tuple(t for t in EVENT_TYPES if (stage, t) in TABLE)
-
-
-_types_by_stage()
 
 
 class Engine(Protocol):

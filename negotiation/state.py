@@ -17,10 +17,10 @@ from typing import Any
 import attrs
 
 from negotiation._fold import Fold
-from negotiation.dates import PartialDate, parse_date
+from negotiation.dates import PartialDate, parse_date, utc_now
 from negotiation.errors import EventRejected
 from negotiation.events import Event, EventRetracted, FrozenMap, Stance
-from negotiation.machine import NEGOTIATING_STAGES, Stage
+from negotiation.machine import Stage
 
 __all__ = [
     "Agreement",
@@ -537,11 +537,7 @@ class NegotiationState:
 
     def overdue(self, on: PartialDate | dt.date | str | None = None) -> tuple[Deadline, ...]:
         """The deadlines passed unmet on ``on`` (default: ``as_of``, else today, UTC)."""
-        day = (
-            parse_date(on, field="on")
-            if on is not None
-            else self.as_of or PartialDate.of(dt.datetime.now(dt.UTC).date())
-        )
+        day = parse_date(on, field="on") if on is not None else self.as_of or PartialDate.of(utc_now().date())
         return tuple(d for d in self.deadlines.values() if d.overdue(day))
 
     @functools.cached_property
@@ -550,11 +546,6 @@ class NegotiationState:
         return FrozenMap(
             {(p, i): Position(party=p, item=i, stance=s, event=e) for (p, i), (s, e) in self._fold.positions.items()}
         )
-
-    @property
-    def negotiating(self) -> bool:
-        """Whether agreement is still being sought (exploration to framework_agreed)."""
-        return self.stage in NEGOTIATING_STAGES
 
     # -- moving on ---------------------------------------------------------------------------
 
