@@ -385,26 +385,10 @@ class Event:
         """The event as a JSON-ready object, in the contract's field names.
 
         Fields left at their default ``None`` are omitted; ``public`` is always written.
+        Keys come in a fixed order: ``type``, ``id``, ``negotiation``, ``occurred``, the
+        type's own fields, ``recorded``, ``source``, ``note``, then the unknown ones.
         """
-        out: dict[str, Any] = {"type": self.TYPE}
-        if self.id:
-            out["id"] = self.id
-        if self.negotiation is not None:
-            out["negotiation"] = self.negotiation
-        out["occurred"] = str(self.occurred)
-        for name in _BODY_FIELDS[type(self)]:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = _jsonable(value)
-        if self.recorded is not None:
-            out["recorded"] = self.recorded.isoformat()
-        if self.source is not None:
-            out["source"] = self.source.to_dict()
-        if self.note is not None:
-            out["note"] = self.note
-        for key, value in self.extra.items():
-            out.setdefault(key, value)
-        return out
+        return _TO_DICT[type(self)](self)
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> Event:
@@ -790,6 +774,73 @@ _REQUIRED: dict[type[Event], tuple[str, ...]] = {
 
 
 _REQUIRED_SET: dict[type[Event], frozenset[str]] = {cls: frozenset(names) for cls, names in _REQUIRED.items()}
+
+ToDict = Callable[[Event], dict[str, Any]]
+
+# The last ``recorded`` written and its text: a store stamps one moment on every event of an
+# append, and ``isoformat`` was a quarter of encoding one. One tuple, swapped atomically; it
+# holds its datetime, so ``is`` cannot match another object at a recycled address.
+_LAST_ISO: list[tuple[dt.datetime | None, str]] = [(None, "")]
+
+
+def _isoformat(moment: dt.datetime) -> str:
+    last = _LAST_ISO[0]
+    if last[0] is moment:
+        return last[1]
+    text = moment.isoformat()
+    _LAST_ISO[0] = (moment, text)
+    return text
+
+
+def _compile_to_dict(cls: type[Event]) -> ToDict:
+    """``to_dict`` for one type, generated with its fields unrolled (like attrs' own methods).
+
+    The loop over a type's fields, with a ``getattr`` each, was most of the cost of encoding
+    an event; the generated code reads each attribute once, in the same order, and leaves
+    out what is ``None`` exactly as the loop did.
+    """
+    lines = [
+        "def to_dict(e):",
+        f"    out = {{'type': {cls.TYPE!r}}}",
+        "    v = e.id",
+        "    if v:",
+        "        out['id'] = v",
+        "    v = e.negotiation",
+        "    if v is not None:",
+        "        out['negotiation'] = v",
+        "    out['occurred'] = str(e.occurred)",
+    ]
+    for name in _BODY_FIELDS[cls]:
+        assert name.isidentifier()
+        # text, the commonest value, needs no conversion (an enum member is a str subclass)
+        lines += [
+            f"    v = e.{name}",
+            "    if v is not None:",
+            f"        out[{name!r}] = v if type(v) is str else jsonable(v)",
+        ]
+    lines += [
+        "    v = e.recorded",
+        "    if v is not None:",
+        "        out['recorded'] = isoformat(v)",
+        "    v = e.source",
+        "    if v is not None:",
+        "        out['source'] = v.to_dict()",
+        "    v = e.note",
+        "    if v is not None:",
+        "        out['note'] = v",
+        "    v = e.extra",
+        "    if v:",
+        "        for key, value in v.items():",
+        "            out.setdefault(key, value)",
+        "    return out",
+    ]
+    namespace: dict[str, Any] = {"jsonable": _jsonable, "isoformat": _isoformat}
+    exec(compile("\n".join(lines), f"<{cls.__name__}.to_dict>", "exec"), namespace)
+    function: ToDict = namespace["to_dict"]
+    return function
+
+
+_TO_DICT: dict[type[Event], ToDict] = {cls: _compile_to_dict(cls) for cls in EVENT_TYPES.values()}
 
 
 def _stored_positions(value: Mapping[str, str]) -> FrozenMap[str, Stance]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Mapping
 
 import attrs
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from negotiation import (
     EVENT_TYPES,
@@ -137,5 +140,78 @@ def test_trusted_decoding_equals_validated_decoding(kind: str) -> None:
             k: type(v) for k, v in attrs.asdict(checked, recurse=False).items()
         }
         assert dump_event(trusted) == dump_event(event)
+
+    same()
+
+
+def _reference_to_dict(event: Event) -> dict[str, object]:
+    """to_dict as a plain loop over the fields: what the generated per-type code must equal."""
+    out: dict[str, object] = {"type": event.TYPE}
+    if event.id:
+        out["id"] = event.id
+    if event.negotiation is not None:
+        out["negotiation"] = event.negotiation
+    out["occurred"] = str(event.occurred)
+    envelope = {"type", "id", "negotiation", "occurred", "recorded", "source", "note", "extra"}
+    for field in attrs.fields(type(event)):
+        value = getattr(event, field.name)
+        if field.name not in envelope and value is not None:
+            if isinstance(value, PartialDate):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = {k: getattr(v, "value", v) for k, v in value.items()}
+            else:
+                value = getattr(value, "value", value)  # an enum member: its value
+            out[field.name] = value
+    if event.recorded is not None:
+        out["recorded"] = event.recorded.isoformat()
+    if event.source is not None:
+        out["source"] = event.source.to_dict()
+    if event.note is not None:
+        out["note"] = event.note
+    for key, value in event.extra.items():
+        out.setdefault(key, value)
+    return out
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_generated_to_dict_equals_the_plain_loop(kind: str) -> None:
+    """Each type's generated to_dict gives the loop's object, key order and value types included."""
+
+    @given(ns.events(kind), st.booleans())
+    def same(event: Event, stamp: bool) -> None:
+        if stamp:
+            moment = dt.datetime(2022, 1, 26, 12, 30, tzinfo=dt.UTC)
+            event = attrs.evolve(event, negotiation="elsewhere", recorded=moment)
+        got, expected = event.to_dict(), _reference_to_dict(event)
+        assert list(got.items()) == list(expected.items())
+        assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
+        assert event.to_dict() == got  # the second time (the cached recorded text) too
+
+    same()
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_a_stores_stamped_copy_equals_evolve(kind: str) -> None:
+    """The store's unrolled copier fills in negotiation and recorded exactly as attrs.evolve would."""
+    from negotiation.store.base import _stamped
+
+    moment = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+    @given(ns.events(kind))
+    def same(event: Event) -> None:
+        copy = _stamped(event, "n", moment)
+        expected = attrs.evolve(
+            event,
+            negotiation=event.negotiation if event.negotiation is not None else "n",
+            recorded=event.recorded if event.recorded is not None else moment,
+        )
+        assert copy == expected
+        assert dump_event(copy) == dump_event(expected)
+        assert type(copy) is type(event)
+        if event.negotiation is not None and event.recorded is not None:
+            assert copy is event
 
     same()

@@ -26,7 +26,7 @@ from negotiation._fold import Fold
 from negotiation._lazy import gc_paused
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
-from negotiation.events import Event, EventRetracted
+from negotiation.events import EVENT_TYPES, Event, EventRetracted
 from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
@@ -129,8 +129,9 @@ class Transaction(Protocol):
         """The negotiation's version and head together (one lookup)."""
         ...
 
-    def last_position(self) -> int:
-        """The position of the store's last event (0 when empty)."""
+    def start(self, negotiation: str) -> tuple[int, int, str]:
+        """The position of the store's last event (0 when empty) and the negotiation's
+        version and head: what an append reads first, in one lookup."""
         ...
 
     def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
@@ -151,10 +152,6 @@ class Transaction(Protocol):
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         """The negotiation's snapshot taken under :data:`snapshot.FINGERPRINT` (version, data), if any."""
-        ...
-
-    def snapshot_version(self, negotiation: str) -> int:
-        """The version the usable snapshot covers (0 when there is none), without reading it."""
         ...
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
@@ -198,34 +195,43 @@ class Transaction(Protocol):
         ...
 
 
-_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+Stamp = Callable[[Event, str, dt.datetime], Event]
 
 
-def _field_names(cls: type[Event]) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in attrs.fields(cls))
-    return names
+def _compile_stamp(cls: type[Event]) -> Stamp:
+    """A copier for one type that fills in ``negotiation`` and ``recorded`` where missing.
+
+    A field-by-field copy with the attributes set directly, unrolled per type: the values are
+    already valid, and ``attrs.evolve`` would run every converter of the event again (most of
+    an import's time), ``copy.copy`` its pickle protocol.
+    """
+    names = [f.name for f in attrs.fields(cls)]
+    lines = ["def stamp(e, negotiation, recorded):", "    new = new_object(cls)"]
+    for name in names:
+        assert name.isidentifier()
+        if name == "negotiation":
+            lines.append("    v = e.negotiation")
+            lines.append("    put(new, 'negotiation', negotiation if v is None else v)")
+        elif name == "recorded":
+            lines.append("    v = e.recorded")
+            lines.append("    put(new, 'recorded', recorded if v is None else v)")
+        else:
+            lines.append(f"    put(new, {name!r}, e.{name})")
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"new_object": object.__new__, "put": object.__setattr__, "cls": cls}
+    exec(compile("\n".join(lines), f"<stamp {cls.__name__}>", "exec"), namespace)
+    function: Stamp = namespace["stamp"]
+    return function
+
+
+_STAMP: dict[type[Event], Stamp] = {cls: _compile_stamp(cls) for cls in EVENT_TYPES.values()}
 
 
 def _stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
-    """The event with ``negotiation`` and ``recorded`` filled in where missing.
-
-    A field-by-field copy with the two attributes set directly: both values are already
-    valid, and ``attrs.evolve`` would run every converter of the event again (most of an
-    import's time), ``copy.copy`` its pickle protocol.
-    """
+    """The event with ``negotiation`` and ``recorded`` filled in where missing (itself when neither is)."""
     if event.negotiation is not None and event.recorded is not None:
         return event
-    cls = type(event)
-    new = object.__new__(cls)
-    for name in _field_names(cls):
-        object.__setattr__(new, name, getattr(event, name))
-    if event.negotiation is None:
-        object.__setattr__(new, "negotiation", negotiation)
-    if event.recorded is None:
-        object.__setattr__(new, "recorded", recorded)
-    return new
+    return _STAMP[type(event)](event, negotiation, recorded)
 
 
 def _same_content(stored: Event, event: Event) -> bool:
@@ -249,10 +255,31 @@ def _check_negotiation(negotiation: object) -> str:
     return negotiation
 
 
+@attrs.frozen
+class _Cached:
+    """What the last append left of a negotiation, for the next append or load in this process.
+
+    Valid while the negotiation is still at ``version`` with ``head`` (nobody appended since).
+    """
+
+    version: int
+    head: str
+    fold: Fold
+    snapshot_version: int  # the version of its latest snapshot (0: none)
+    latest: PartialDate | None  # the latest ``occurred`` in its timeline
+
+
+def _timeline_latest(fold: Fold) -> PartialDate | None:
+    return _latest(e.occurred for e in (*fold.events, *fold.retractions))
+
+
 def _latest(dates: Iterable[PartialDate], start: PartialDate | None = None) -> PartialDate | None:
     latest = start
     for date in dates:
-        if latest is None or date.sort_key > latest.sort_key:
+        # by sort_key, which builds a datetime: the last days decide unless they are equal
+        if latest is None or (
+            date.last_day > latest.last_day if date.last_day != latest.last_day else date.sort_key > latest.sort_key
+        ):
             latest = date
     return latest
 
@@ -273,7 +300,7 @@ class EventStore(abc.ABC):
         # negotiation -> (version, head hash, fold at that version): the state the last
         # append left, reused by the next one if nobody appended in between; at most
         # FOLD_CACHE of them, the least recently appended dropped first.
-        self._folds: dict[str, tuple[int, str, Fold]] = {}
+        self._folds: dict[str, _Cached] = {}
 
     # -- what a backend provides ---------------------------------------------------------------
 
@@ -344,19 +371,23 @@ class EventStore(abc.ABC):
         recorded = utc_now()
         versions: dict[str, int] = {}
         touched: list[str] = []
-        after: dict[str, tuple[int, str, Fold]] = {}
+        after: dict[str, _Cached] = {}
         done = 0
         try:
             with self._write("appending") as tx, gc_paused():
-                position = tx.last_position()
+                position = -1
                 for name, events in prepared.items():
                     touched.append(name)
+                    if position < 0:
+                        position, *tip = tx.start(name)
+                    else:
+                        tip = list(tx.tip(name))
                     tick = None if progress is None else functools.partial(_offset, progress, done)
-                    result = self._append_one(tx, name, events, expected.get(name), recorded, position, tick)
+                    result = self._append_one(tx, name, events, expected.get(name), recorded, position, tip, tick)
                     versions[name] = result[0]
                     if result[2] is not None:
                         position += result[1]
-                        after[name] = (result[0], result[3], result[2])
+                        after[name] = result[2]
                     done += len(events)
                     if progress is not None:
                         progress(done)
@@ -379,15 +410,28 @@ class EventStore(abc.ABC):
         expected_version: int | None,
         recorded: dt.datetime,
         position: int,
+        tip: Sequence[Any],
         progress: Callable[[int], None] | None = None,
-    ) -> tuple[int, int, Fold | None, str]:
-        """Append one negotiation's events; returns (version, rows written, fold, head)."""
-        current, head = tx.tip(negotiation)
-        stored = tx.stored(negotiation, [e.id for e in events]) if current else {}
+    ) -> tuple[int, int, _Cached | None]:
+        """Append one negotiation's events after its ``tip`` (version, head) and the store's
+        last ``position``; returns (version, rows written, what to cache)."""
+        current, head = tip
+        cached = self._folds.pop(negotiation, None)
+        if cached is not None and (cached.version != current or cached.head != head):
+            cached = None  # another connection appended since: restore from the store
+        if not current:
+            stored: dict[str, Event] = {}
+        elif cached is not None:
+            # the cached fold knows every id of the negotiation: only a repeat needs a read
+            known = cached.fold.all_ids
+            repeats = [e.id for e in events if e.id in known]
+            stored = tx.stored(negotiation, repeats) if repeats else {}
+        else:
+            stored = tx.stored(negotiation, [e.id for e in events])
         fresh: list[Event] = []
         originals: dict[int, Event] = {}
         for event in events:
-            old = stored.get(event.id)
+            old = stored.get(event.id) if stored else None
             if old is not None:
                 if _same_content(old, event):
                     continue
@@ -395,22 +439,34 @@ class EventStore(abc.ABC):
                 error = DuplicateEventId(msg, event=event, stage=self._stage_of(tx, negotiation))
                 raise error.locate(negotiation=negotiation)
             new = _stamped(event, negotiation, recorded)
-            originals[id(new)] = event
+            if new is not event:
+                originals[id(new)] = event
             fresh.append(new)
         if not fresh:
-            return current, 0, None, ""
+            if cached is not None:
+                self._folds[negotiation] = cached  # still valid: nothing was written
+            return current, 0, None
         if expected_version is not None and expected_version != current:
             msg = (
                 f"negotiation {negotiation!r} is at version {current}, "
                 f"not the expected version {expected_version}: reload and retry"
             )
             raise ConcurrencyError(msg, expected=expected_version, actual=current, negotiation=negotiation)
-        fold, snapshot_version = self._fold_for_append(tx, negotiation, current, head)
+        if cached is not None:
+            fold, snapshot_version, latest = cached.fold, cached.snapshot_version, cached.latest
+        elif current:
+            snap = tx.snapshot(negotiation)
+            fold = self._restore(tx, negotiation, current, snap)
+            snapshot_version = snap[0] if snap is not None else 0
+            latest = _timeline_latest(fold)
+        else:
+            fold, snapshot_version, latest = Fold(negotiation), 0, None
+        apply = fold.apply
         for count, event in enumerate(fresh, start=1):
             if progress is not None and count % 1000 == 0:
                 progress(count)
             try:
-                fold.apply(event)
+                apply(event)
             except EventRejected as e:
                 e.event = originals.get(id(e.event), e.event)  # the caller's object (for file lines)
                 e.locate(negotiation=negotiation)
@@ -420,43 +476,47 @@ class EventStore(abc.ABC):
         for event in fresh:
             position += 1
             version += 1
-            data = canonical(event.to_dict())
+            body = event.to_dict()
+            data = canonical(body)
             head = chain_hash(head, data)
-            assert event.recorded is not None
             rows.append(
                 Row(
-                    position=position,
-                    negotiation=negotiation,
-                    version=version,
-                    id=event.id,
-                    type=event.TYPE,
-                    occurred=str(event.occurred),
-                    recorded=event.recorded.isoformat(),
-                    data=data,
-                    hash=head,
-                    event=event,
+                    position,
+                    negotiation,
+                    version,
+                    event.id,
+                    event.TYPE,
+                    body["occurred"],
+                    body["recorded"],
+                    data,
+                    head,
+                    event,
                 )
             )
         tx.insert(rows)
-        previous = tx.summary(negotiation) if current else None
-        tx.put_summary(self._summary(previous, negotiation, fold, fresh, version, head, recorded))
+        if any(type(e) is EventRetracted for e in fresh):
+            latest = _timeline_latest(fold)  # a retraction may remove the latest event
+        else:
+            latest = _latest((e.occurred for e in fresh), latest)
+        tx.put_summary(
+            NegotiationSummary(
+                id=negotiation,
+                stage=fold.stage,
+                version=version,
+                last_event=None if latest is None else str(latest),
+                owed=len(NegotiationState(fold).awaiting),
+                head=head,
+                updated=recorded,
+            )
+        )
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
-        return version, len(rows), fold, head
+            snapshot_version = version
+        return version, len(rows), _Cached(version, head, fold, snapshot_version, latest)
 
     def _stage_of(self, tx: Transaction, negotiation: str) -> str:
         summary = tx.summary(negotiation)
         return summary.stage.value if summary is not None else Stage.IDLE.value
-
-    def _fold_for_append(self, tx: Transaction, negotiation: str, version: int, head: str) -> tuple[Fold, int]:
-        """The negotiation's fold at ``version`` (ours to mutate) and the version of its snapshot."""
-        cached = self._folds.pop(negotiation, None)
-        if not version:
-            return Fold(negotiation), 0
-        if cached is not None and cached[0] == version and cached[1] == head:
-            return cached[2], tx.snapshot_version(negotiation)
-        snap = tx.snapshot(negotiation)
-        return self._restore(tx, negotiation, version, snap), snap[0] if snap is not None else 0
 
     def _restore(self, tx: Transaction, negotiation: str, version: int, snap: tuple[int, bytes] | None) -> Fold:
         """The fold at ``version``: from the snapshot and the events after it, or by replay."""
@@ -474,31 +534,19 @@ class EventStore(abc.ABC):
             fold.apply(event)
         return fold
 
-    def _summary(
-        self,
-        previous: NegotiationSummary | None,
-        negotiation: str,
-        fold: Fold,
-        fresh: list[Event],
-        version: int,
-        head: str,
-        recorded: dt.datetime,
+    def _rebuilt_summary(
+        self, negotiation: str, fold: Fold, version: int, head: str, updated: dt.datetime
     ) -> NegotiationSummary:
-        if previous is None or any(isinstance(e, EventRetracted) for e in fresh):
-            # a retraction may remove the latest event: look at the whole timeline
-            latest = _latest(e.occurred for e in (*fold.events, *fold.retractions))
-        else:
-            start = None if previous.last_event is None else PartialDate.parse(previous.last_event)
-            latest = _latest((e.occurred for e in fresh), start)
-        state = NegotiationState(fold)
+        """The read-model row of a negotiation, from its whole fold (a migration rebuilds them)."""
+        latest = _timeline_latest(fold)
         return NegotiationSummary(
             id=negotiation,
             stage=fold.stage,
             version=version,
             last_event=None if latest is None else str(latest),
-            owed=len(state.awaiting),
+            owed=len(NegotiationState(fold).awaiting),
             head=head,
-            updated=recorded,
+            updated=updated,
         )
 
     def snapshot(self, negotiation: str) -> int:
@@ -569,10 +617,10 @@ class EventStore(abc.ABC):
                 events = tx.events(negotiation)
                 return replay(events, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=strict)
             cached = self._folds.get(negotiation)
-            if cached is not None and cached[0] == version and cached[1] == head:
+            if cached is not None and cached.version == version and cached.head == head:
                 # hand the fold over: the state owns it now, the next append restores its own
                 del self._folds[negotiation]
-                return NegotiationState(cached[2])
+                return NegotiationState(cached.fold)
             return NegotiationState(self._restore(tx, negotiation, version, tx.snapshot(negotiation)))
 
     def _unknown(self, tx: Transaction, negotiation: str) -> UnknownNegotiation:

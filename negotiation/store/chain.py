@@ -12,7 +12,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -60,7 +60,11 @@ def canonical(data: Mapping[str, Any]) -> str:
     Keys stay in the codec's order, which is fixed by the event type; they are not sorted,
     because the order of an event's ``positions`` and unknown fields is part of its content.
     """
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(data)
+
+
+# One encoder for every call: json.dumps with non-default options builds a new one each time.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def chain_hash(previous: str, data: str) -> str:
@@ -68,9 +72,12 @@ def chain_hash(previous: str, data: str) -> str:
     return hashlib.sha256((previous + data).encode()).hexdigest()
 
 
-@attrs.frozen
-class Row:
-    """An event row as stored: its columns and its JSON text (and the event, when at hand)."""
+class Row(NamedTuple):
+    """An event row as stored: its columns and its JSON text (and the event, when at hand).
+
+    A named tuple, not an attrs class: an import builds one per event, and its first nine
+    fields are the columns in the order the backends write them.
+    """
 
     position: int
     negotiation: str
@@ -81,7 +88,7 @@ class Row:
     recorded: str
     data: str
     hash: str
-    event: Event | None = attrs.field(default=None, eq=False, repr=False)
+    event: Event | None = None
 
 
 def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Verification:

@@ -67,8 +67,8 @@ class _Transaction:
     def tip(self, negotiation: str) -> tuple[int, str]:
         return self.version(negotiation), self.head(negotiation)
 
-    def last_position(self) -> int:
-        return len(self.store._events)
+    def start(self, negotiation: str) -> tuple[int, int, str]:
+        return len(self.store._events), *self.tip(negotiation)
 
     def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
         known = self.store._ids.get(negotiation, {})
@@ -89,10 +89,6 @@ class _Transaction:
         if found is None or snapshot.snapshot_fingerprint(found[1]) != snapshot.FINGERPRINT:
             return None
         return found
-
-    def snapshot_version(self, negotiation: str) -> int:
-        found = self.snapshot(negotiation)
-        return 0 if found is None else found[0]
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.snapshots[negotiation] = (version, data)

@@ -135,8 +135,13 @@ class _Transaction:
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
-    def last_position(self) -> int:
-        return int(self._one("SELECT MAX(position) FROM events") or 0)
+    def start(self, negotiation: str) -> tuple[int, int, str]:
+        sql = (
+            "SELECT (SELECT MAX(position) FROM events), t.version, t.hash FROM (SELECT 1) "
+            "LEFT JOIN (SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1) t"
+        )
+        position, version, head = self.conn.execute(sql, (negotiation,)).fetchone()
+        return int(position or 0), int(version or 0), GENESIS if head is None else str(head)
 
     def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
         found: dict[str, Event] = {}
@@ -151,11 +156,7 @@ class _Transaction:
 
     def insert(self, rows: Sequence[Row]) -> None:
         self.conn.executemany(
-            f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (r.position, r.negotiation, r.version, r.id, r.type, r.occurred, r.recorded, r.data, r.hash)
-                for r in rows
-            ],
+            f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r[:9] for r in rows]
         )
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
@@ -184,10 +185,6 @@ class _Transaction:
         sql = "SELECT version, data FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
         row = self.conn.execute(sql, (negotiation, snapshot.FINGERPRINT)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
-
-    def snapshot_version(self, negotiation: str) -> int:
-        sql = "SELECT version FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
-        return int(self._one(sql, (negotiation, snapshot.FINGERPRINT)) or 0)
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.conn.execute(
@@ -358,7 +355,7 @@ class SQLiteStore(EventStore):
             fold = self._restore(tx, name, version, None)
             events = tx.events(name)
             recorded = max(e.recorded for e in events if e.recorded is not None)
-            tx.put_summary(self._summary(None, name, fold, events, version, tx.head(name), recorded))
+            tx.put_summary(self._rebuilt_summary(name, fold, version, tx.head(name), recorded))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
