@@ -842,6 +842,81 @@ def _compile_to_dict(cls: type[Event]) -> ToDict:
 
 _TO_DICT: dict[type[Event], ToDict] = {cls: _compile_to_dict(cls) for cls in EVENT_TYPES.values()}
 
+# The compact encoder a store hashes and writes (store.chain.canonical); its string escaping,
+# json's own, for text written piece by piece below.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_QUOTE: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _compact_value(value: object) -> str:
+    kind = type(value)
+    if kind is str:
+        return _QUOTE(value)  # type: ignore[arg-type]
+    if kind is tuple and all(type(v) is str for v in value):  # type: ignore[attr-defined]
+        return "[" + ",".join([_QUOTE(v) for v in value]) + "]"  # type: ignore[attr-defined]
+    return _COMPACT(_jsonable(value))
+
+
+def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
+    """``compact_json`` for one type: the text of ``to_dict()``, written without the dict."""
+    opening = '{"type":' + json.dumps(cls.TYPE)
+    lines = [
+        "def compact(e):",
+        "    if e.extra:",
+        "        return encode(to_dict(e))  # unknown fields may shadow known ones: the general path",
+        f"    out = [{opening!r}]",
+        "    v = e.id",
+        "    if v:",
+        "        out.append(',\"id\":' + quote(v))",
+        "    v = e.negotiation",
+        "    if v is not None:",
+        "        out.append(',\"negotiation\":' + quote(v))",
+        "    out.append(',\"occurred\":' + quote(str(e.occurred)))",
+    ]
+    for name in _BODY_FIELDS[cls]:
+        assert name.isidentifier()
+        key = "," + json.dumps(name) + ":"
+        lines += [
+            f"    v = e.{name}",
+            "    if v is not None:",
+            f"        out.append({key!r} + (quote(v) if type(v) is str else value(v)))",
+        ]
+    lines += [
+        "    v = e.recorded",
+        "    if v is not None:",
+        "        out.append(',\"recorded\":' + quote(isoformat(v)))",
+        "    v = e.source",
+        "    if v is not None:",
+        "        out.append(',\"source\":' + encode(v.to_dict()))",
+        "    v = e.note",
+        "    if v is not None:",
+        "        out.append(',\"note\":' + quote(v))",
+        "    out.append('}')",
+        "    return ''.join(out)",
+    ]
+    namespace: dict[str, Any] = {
+        "encode": _COMPACT,
+        "to_dict": _TO_DICT[cls],
+        "quote": _QUOTE,
+        "value": _compact_value,
+        "isoformat": _isoformat,
+    }
+    exec(compile("\n".join(lines), f"<{cls.__name__}.compact_json>", "exec"), namespace)
+    function: Callable[[Event], str] = namespace["compact"]
+    return function
+
+
+_COMPACT_JSON: dict[type[Event], Callable[[Event], str]] = {cls: _compile_compact(cls) for cls in EVENT_TYPES.values()}
+
+
+def compact_json(event: Event) -> str:
+    """The event's compact JSON text, as a store hashes and writes it.
+
+    Equal to ``json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)``,
+    written piece by piece by code generated per type, without building the dict.
+    """
+    return _COMPACT_JSON[type(event)](event)
+
 
 def _stored_positions(value: Mapping[str, str]) -> FrozenMap[str, Stance]:
     return FrozenMap({item: Stance(stance) for item, stance in value.items()})

@@ -26,6 +26,7 @@ from negotiation import (
     parse_event,
 )
 from negotiation import strategies as ns
+from negotiation.events import compact_json
 
 
 def test_the_contract_has_23_event_types_in_order() -> None:
@@ -213,5 +214,22 @@ def test_a_stores_stamped_copy_equals_evolve(kind: str) -> None:
         assert type(copy) is type(event)
         if event.negotiation is not None and event.recorded is not None:
             assert copy is event
+
+    same()
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_compact_json_equals_the_compact_dump_of_to_dict(kind: str) -> None:
+    """compact_json (what a store hashes) writes exactly json.dumps(to_dict(), compact, UTF-8 kept)."""
+    texts = st.text(max_size=8)
+
+    @given(ns.events(kind), st.dictionaries(texts, texts | st.integers() | st.booleans(), max_size=2), st.booleans())
+    def same(event: Event, extra: dict[str, object], stamp: bool) -> None:
+        if extra:
+            event = attrs.evolve(event, extra=extra)
+        if stamp:
+            event = attrs.evolve(event, negotiation="n\u2028", recorded=dt.datetime(2022, 1, 26, tzinfo=dt.UTC))
+        expected = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+        assert compact_json(event) == expected
 
     same()

@@ -26,12 +26,12 @@ from negotiation._fold import Fold
 from negotiation._lazy import gc_paused
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
-from negotiation.events import EVENT_TYPES, Event, EventRetracted
+from negotiation.events import EVENT_TYPES, Event, EventRetracted, compact_json
 from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
 from negotiation.state import NegotiationState
-from negotiation.store.chain import Row, Verification, canonical, chain_hash, verify_rows
+from negotiation.store.chain import Row, Verification, chain_hash, verify_rows
 
 __all__ = [
     "SNAPSHOT_EVERY",
@@ -473,12 +473,14 @@ class EventStore(abc.ABC):
                 raise
         rows = []
         version = current
+        recorded_text = recorded.isoformat()
         for event in fresh:
             position += 1
             version += 1
-            body = event.to_dict()
-            data = canonical(body)
+            data = compact_json(event)  # what canonical(event.to_dict()) gives
             head = chain_hash(head, data)
+            moment = event.recorded
+            assert moment is not None
             rows.append(
                 Row(
                     position,
@@ -486,8 +488,8 @@ class EventStore(abc.ABC):
                     version,
                     event.id,
                     event.TYPE,
-                    body["occurred"],
-                    body["recorded"],
+                    str(event.occurred),
+                    recorded_text if moment is recorded else moment.isoformat(),
                     data,
                     head,
                     event,

@@ -12,13 +12,13 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import attrs
 
 from negotiation.events import Event
 
-__all__ = ["GENESIS", "Row", "Verification", "canonical", "chain_hash", "verify_rows"]
+__all__ = ["GENESIS", "Row", "Verification", "chain_hash", "verify_rows"]
 
 #: The "previous hash" of a negotiation's first event.
 GENESIS = ""
@@ -54,21 +54,14 @@ class Verification:
         return f"{where}: {self.problem}"
 
 
-def canonical(data: Mapping[str, Any]) -> str:
-    """The canonical JSON of an event object (``Event.to_dict()``): compact, UTF-8 kept.
-
-    Keys stay in the codec's order, which is fixed by the event type; they are not sorted,
-    because the order of an event's ``positions`` and unknown fields is part of its content.
-    """
-    return _ENCODE(data)
-
-
-# One encoder for every call: json.dumps with non-default options builds a new one each time.
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
 def chain_hash(previous: str, data: str) -> str:
-    """SHA-256 (hex) over the previous event's hash and this event's canonical JSON."""
+    """SHA-256 (hex) over the previous event's hash and this event's canonical JSON.
+
+    The canonical JSON is :func:`negotiation.events.compact_json`: ``to_dict()`` written
+    compact with UTF-8 kept. Keys stay in the codec's order, which is fixed by the event type;
+    they are not sorted, because the order of an event's ``positions`` and unknown fields is
+    part of its content.
+    """
     return hashlib.sha256((previous + data).encode()).hexdigest()
 
 
