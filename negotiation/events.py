@@ -440,23 +440,7 @@ class Event:
         validators again (a store reads back what it checked on append; its hash chain and
         ``verify()`` guard the rows). Never use it on input from outside.
         """
-        cls = EVENT_TYPES[data["type"]]
-        event = object.__new__(cls)
-        decoders = _TRUSTED[cls]
-        values = dict(_DEFAULTS[cls])
-        extra: dict[str, Any] | None = None
-        for key, value in data.items():
-            if key in decoders:
-                decode = decoders[key]
-                values[key] = value if decode is None else decode(value)
-            elif key != "type":
-                if extra is None:
-                    extra = {}
-                extra[key] = value
-        values["extra"] = FrozenMap(extra) if extra else _NO_EXTRA
-        for key, value in values.items():
-            object.__setattr__(event, key, value)
-        return event
+        return _FROM_STORED[data["type"]](data)
 
 
 def _kebab(name: str) -> str:
@@ -918,12 +902,30 @@ def compact_json(event: Event) -> str:
     return _COMPACT_JSON[type(event)](event)
 
 
+def _member_of(kind: type[enum.StrEnum]) -> Callable[[str], Any]:
+    """The member of a string enum by value, by a dict lookup (calling the enum is ~20x slower);
+    an unknown value raises ``KeyError``, and the store takes the validating path."""
+    return {member.value: member for member in kind}.__getitem__
+
+
+_STANCE = _member_of(Stance)
+
+
 def _stored_positions(value: Mapping[str, str]) -> FrozenMap[str, Stance]:
-    return FrozenMap({item: Stance(stance) for item, stance in value.items()})
+    return FrozenMap({item: _STANCE(stance) for item, stance in value.items()})
+
+
+# The last ``recorded`` text read and its moment: the events of one append share it.
+_LAST_RECORDED: list[tuple[str, dt.datetime | None]] = [("", None)]
 
 
 def _stored_recorded(value: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    last = _LAST_RECORDED[0]
+    if last[0] == value and last[1] is not None:
+        return last[1]
+    moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    _LAST_RECORDED[0] = (value, moment)
+    return moment
 
 
 _STORED_DECODERS: dict[str, Callable[[Any], Any]] = {
@@ -933,9 +935,9 @@ _STORED_DECODERS: dict[str, Callable[[Any], Any]] = {
     "to": tuple,
     "parties": tuple,
     "items": tuple,
-    "level": Level,
-    "mode": Mode,
-    "format": ConsultationFormat,
+    "level": _member_of(Level),
+    "mode": _member_of(Mode),
+    "format": _member_of(ConsultationFormat),
     "positions": _stored_positions,
     "source": Source.from_dict,
 }
@@ -950,6 +952,60 @@ _DEFAULTS: dict[type[Event], dict[str, Any]] = {
     for cls in EVENT_TYPES.values()
 }
 _NO_EXTRA: FrozenMap[str, Any] = FrozenMap()
+
+
+def _compile_from_stored(cls: type[Event]) -> Callable[[Mapping[str, Any]], Event]:
+    """``from_stored`` for one type, unrolled: each field read, decoded and set once.
+
+    A required field that is missing raises ``KeyError`` (the store then takes the validating
+    path for the precise error); keys the type does not know go to ``extra``, as in
+    ``from_dict``.
+    """
+    fields = [f.name for f in attrs.fields(cls) if f.name != "extra"]
+    defaults = _DEFAULTS[cls]
+    namespace: dict[str, Any] = {
+        "new_object": object.__new__,
+        "put": object.__setattr__,
+        "cls": cls,
+        "MISSING": object(),
+        "known": frozenset(("type", *fields)),
+        "FrozenMap": FrozenMap,
+        "NO_EXTRA": _NO_EXTRA,
+    }
+    lines = ["def from_stored(d):", "    e = new_object(cls)", "    n = 1  # 'type'"]
+    for name in fields:
+        assert name.isidentifier()
+        decode = _TRUSTED[cls][name]
+        if decode is not None:
+            namespace[f"decode_{name}"] = decode
+        value = f"decode_{name}(v)" if decode is not None else "v"
+        if name in defaults:
+            namespace[f"default_{name}"] = defaults[name]
+            lines += [
+                f"    v = d.get({name!r}, MISSING)",
+                "    if v is MISSING:",
+                f"        put(e, {name!r}, default_{name})",
+                "    else:",
+                f"        put(e, {name!r}, {value})",
+                "        n += 1",
+            ]
+        else:
+            lines += [f"    v = d[{name!r}]", f"    put(e, {name!r}, {value})", "    n += 1"]
+    lines += [
+        "    if n == len(d):",
+        "        put(e, 'extra', NO_EXTRA)",
+        "    else:",
+        "        put(e, 'extra', FrozenMap({k: v for k, v in d.items() if k not in known}))",
+        "    return e",
+    ]
+    exec(compile("\n".join(lines), f"<{cls.__name__}.from_stored>", "exec"), namespace)
+    function: Callable[[Mapping[str, Any]], Event] = namespace["from_stored"]
+    return function
+
+
+_FROM_STORED: dict[str, Callable[[Mapping[str, Any]], Event]] = {
+    name: _compile_from_stored(cls) for name, cls in EVENT_TYPES.items()
+}
 
 
 def decode_line(line: str | bytes) -> dict[str, Any]:
