@@ -833,11 +833,14 @@ _QUOTE: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _compact_value(value: object) -> str:
+    """The compact JSON of a field's value: the common kinds written directly, the rest by json."""
     kind = type(value)
-    if kind is str:
-        return _QUOTE(value)  # type: ignore[arg-type]
+    if kind is bool:
+        return "true" if value else "false"
     if kind is tuple and all(type(v) is str for v in value):  # type: ignore[attr-defined]
         return "[" + ",".join([_QUOTE(v) for v in value]) + "]"  # type: ignore[attr-defined]
+    if isinstance(value, enum.StrEnum):
+        return _QUOTE(value.value)
     return _COMPACT(_jsonable(value))
 
 
