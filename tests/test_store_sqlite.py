@@ -509,3 +509,23 @@ def test_a_tampered_row_that_is_not_an_event_is_reported_not_crashed_on(tmp_path
         with pytest.raises(InvalidEvent, match="level='boss' must be one of"):
             store.read("n")
         assert not store.verify().ok
+
+
+def test_the_write_ahead_log_shrinks_back_after_a_large_import(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large append grows the WAL to hold its transaction; after the next checkpoint the file
+    is cut back to WAL_SIZE_LIMIT instead of staying that large beside the database."""
+    monkeypatch.setattr(sqlite_module, "WAL_SIZE_LIMIT", 32 * 1024)
+    wal = db.with_name(db.name + "-wal")
+    note = "x" * 2000
+    with SQLiteStore(db) as store:
+        events = [
+            ConsultationHeld(id=f"c{i}", occurred="2022-01-10", parties=["A", "B"], note=note) for i in range(600)
+        ]
+        store.append("big", events)
+        grown = wal.stat().st_size
+        store.append("small", opening())
+        store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        store.append("small", later())
+        assert grown > 1024 * 1024
+        assert wal.stat().st_size <= 32 * 1024
+        assert store.version("big") == 600

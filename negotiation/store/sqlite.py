@@ -34,6 +34,10 @@ __all__ = ["SQLiteStore", "translate_error"]
 
 _COLUMNS = "position, negotiation, version, id, type, occurred, recorded, data, hash"
 
+#: Bytes of write-ahead log left on disk after a checkpoint. The log grows to hold a whole
+#: transaction (a large import), and SQLite keeps the file at that size unless told otherwise.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
 
 def translate_error(error: sqlite3.Error, *, path: str, doing: str) -> StoreError:
     """The :class:`~negotiation.StoreError` that says what a ``sqlite3`` error means here."""
@@ -307,6 +311,7 @@ class SQLiteStore(EventStore):
             if not self._memory and not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
+                conn.execute(f"PRAGMA journal_size_limit = {int(WAL_SIZE_LIMIT)}")
         except sqlite3.Error as e:
             conn.close()
             raise translate_error(e, path=self.path, doing="opening the store") from e
