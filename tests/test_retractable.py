@@ -1,0 +1,332 @@
+"""Retractions and next steps: the fast Fold.retractable and NegotiationState.permitted give
+exactly what the straightforward definitions give.
+
+The references live here: a retraction is permitted when replaying the effective events
+without the retracted one succeeds (``_replayed``, from scratch, one replay per event), and
+``_old_retractable`` and ``_old_permitted`` are the implementations the fast ones replaced,
+kept verbatim (but for the names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from negotiation import (
+    ConsultationHeld,
+    Event,
+    EventRetracted,
+    FrameworkAgreed,
+    NegotiationState,
+    ProposalPublished,
+    ReplyDelivered,
+    TalksBrokenOff,
+    TalksResumed,
+    TalksSuspended,
+    _fold,
+    read_log,
+    replay,
+)
+from negotiation import strategies as nst
+from negotiation._fold import Fold
+from negotiation.errors import EventRejected
+from negotiation.machine import NEUTRAL_TYPES, Stage
+from negotiation.state import Permitted
+from tests.conftest import EVENTS, ROOT
+
+LOGS = sorted(EVENTS.glob("*.jsonl"))
+_NEUTRAL = frozenset(NEUTRAL_TYPES)
+
+
+# -- the references ---------------------------------------------------------------------
+
+
+def _replayed(fold: Fold) -> list[str]:
+    """For every effective event nothing references, replay the effective events without it
+    from scratch: the ids of those whose replay succeeds, in log order."""
+    out = []
+    for event in fold.events:
+        if fold.ref_count.get(event.id):
+            continue
+        rebuilt = Fold(fold.negotiation, fold.engine.fresh())
+        try:
+            for other in fold.events:
+                if other.id != event.id:
+                    rebuilt._apply(other)
+        except EventRejected:
+            continue
+        out.append(event.id)
+    return out
+
+
+def _old_retractable(self: Fold) -> list[str]:
+    events = self.events
+    safe: set[int] = set()
+    to_check: list[int] = []
+    for index, event in enumerate(events):
+        if self.ref_count.get(event.id):
+            continue
+        if (
+            event.TYPE in _NEUTRAL
+            and self.stage_before[index] is not Stage.IDLE
+            and all(self.parties.get(p, -1) < index for p in event.parties_named())
+        ):
+            safe.add(index)
+        else:
+            to_check.append(index)
+    if to_check:
+        prefix = Fold(self.negotiation, self.engine.fresh())
+        done = 0
+        for index in to_check:
+            while done < index:
+                prefix._apply(events[done])
+                done += 1
+            trial = prefix.copy()
+            try:
+                for later in itertools.islice(events, index + 1, None):
+                    trial._apply(later)
+            except EventRejected:
+                continue
+            safe.add(index)
+    return [events[i].id for i in sorted(safe)]
+
+
+def _group(entries: Iterable[tuple[str, tuple[str, ...] | None, str | None]]) -> list[Permitted]:
+    merged: dict[tuple[str, tuple[str, ...] | None, bool], list[str]] = {}
+    for kind, actors, ref in entries:
+        refs = merged.setdefault((kind, actors, ref is not None), [])
+        if ref is not None and ref not in refs:
+            refs.append(ref)
+    return [Permitted(type=k, actors=a, refs=tuple(r)) for (k, a, _), r in merged.items()]
+
+
+def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
+    fold = state._fold
+    parties = tuple(sorted(fold.parties)) or None
+    live_docs = [d for d in fold.docs.values() if d.live]
+    text = fold.text
+    steps: list[tuple[str, tuple[str, ...] | None, str | None]] = []
+    for kind in fold.permitted_type_names():
+        if kind == "ContactAccepted":
+            for c in fold.contacts.values():
+                pending = tuple(sorted(p for p in c.to if p not in c.accepted_by))
+                if c.open and pending:
+                    steps.append((kind, pending, c.id))
+        elif kind == "ContactDeclined":
+            steps += [(kind, tuple(sorted({c.proposer, *c.to})), c.id) for c in fold.contacts.values() if c.open]
+        elif kind == "ContactHeld":
+            steps.append((kind, None, None))
+            steps += [(kind, None, c.id) for c in fold.contacts.values() if c.declined_by is None]
+        elif kind == "ProposalPublished":
+            steps.append((kind, None, None))
+            steps += [(kind, tuple(sorted(d.addressees)), d.id) for d in live_docs]
+        elif kind == "ReplyDelivered":
+            steps += [(kind, tuple(sorted(d.addressees)), d.id) for d in live_docs]
+        elif kind == "DocumentDisclosed":
+            steps += [(kind, None, d.id) for d in fold.docs.values() if not d.public]
+        elif kind == "ProposalWithdrawn":
+            steps += [(kind, (d.author,), d.id) for d in live_docs if d.kind == "proposal"]
+        elif kind == "AgreementSigned":
+            unsigned = tuple(sorted(p for p in text.parties if p not in text.signed)) if text else ()
+            if text is not None and unsigned:
+                steps.append((kind, unsigned, text.id))
+        elif kind == "AgreementRatified":
+            pending = tuple(sorted(p for p in text.remaining if p not in text.ratified)) if text else ()
+            if text is not None and pending:
+                steps.append((kind, pending, text.id))
+        elif kind in ("AgreementEnteredIntoForce", "AgreementTerminated"):
+            if text is not None:
+                steps.append((kind, None, text.id))
+        elif kind == "PartyWithdrew":
+            if text is not None:
+                steps.append((kind, tuple(sorted(text.remaining)), text.id))
+        elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
+            if parties is not None:
+                steps.append((kind, parties, None))
+        elif kind == "TalksLapsed":
+            steps.append((kind, None, None))
+            steps += [(kind, None, d) for d in fold.deadlines]
+        elif kind == "EventRetracted":
+            steps += [(kind, None, r) for r in _old_retractable(fold)]
+        else:
+            steps.append((kind, None, None))
+    return tuple(_group(steps))
+
+
+def _assert_like_the_references(state: NegotiationState) -> None:
+    fold = state._fold
+    expected = _replayed(fold)
+    assert fold.retractable() == expected
+    assert _old_retractable(fold) == expected  # the old one was right: the references agree
+    assert state.permitted == _old_permitted(state)
+    assert [p.to_dict() for p in state.permitted] == [p.to_dict() for p in _old_permitted(state)]
+
+
+def _synthetic(count: int, negotiation: str = "n0") -> list[Event]:
+    import runpy
+
+    module = runpy.run_path(str(ROOT / "scripts" / "synthetic.py"))
+    return list(module["synthetic_events"](count, negotiation))
+
+
+# -- properties -------------------------------------------------------------------------
+
+
+@settings(max_examples=150)
+@given(nst.valid_logs(max_events=40))
+def test_retractable_and_permitted_equal_the_references(log: list[Event]) -> None:
+    """On any valid log (retractions, suspensions, agreements, deadlines...): the same retractable
+    ids as replaying without each candidate, the same steps as the old implementation."""
+    _assert_like_the_references(replay(log))
+
+
+@settings(max_examples=100)
+@given(nst.valid_logs(max_events=40, exclude={"EventRetracted"}), st.data())
+def test_retractable_equals_the_reference_after_a_retraction(log: list[Event], data: st.DataObject) -> None:
+    """After retracting one of the events that may go (the fold is rebuilt), still the same."""
+    state = replay(log)
+    _assert_like_the_references(state)
+    ids = state._fold.retractable()
+    if ids:
+        ref = data.draw(st.sampled_from(ids), label="retracted")
+        last = max(e.occurred.last_day for e in log)
+        _assert_like_the_references(state.apply(EventRetracted(occurred=last, ref=ref, reason="test")))
+
+
+@settings(max_examples=60)
+@given(nst.invalid_logs(max_events=20))
+def test_retractable_equals_the_reference_after_a_lenient_replay(log: nst.InvalidLog) -> None:
+    """A lenient replay that skipped an event: the effective events decide."""
+    _assert_like_the_references(replay(log.events, negotiation=nst.SIMULATED, strict=False))
+
+
+@settings(max_examples=15)
+@given(nst.valid_logs(max_events=15))
+def test_retractable_with_the_transitions_engine_equals_the_reference(log: list[Event]) -> None:
+    """The transitions engine takes no shortcut, and gets the same answer."""
+    state = replay(log, engine="transitions")
+    assert state._fold.retractable() == _replayed(state._fold) == replay(log)._fold.retractable()
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_continuations_of_the_real_logs_equal_the_references(data: st.DataObject) -> None:
+    """A real log, then more moves: same retractable ids, same steps."""
+    path = data.draw(st.sampled_from(LOGS), label="log")
+    start = replay(read_log(path).events())
+    _assert_like_the_references(start.extend(data.draw(nst.valid_logs(start, max_events=12), label="more")))
+
+
+# -- the real logs and the synthetic ones -------------------------------------------------
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_real_logs_at_every_prefix_equal_the_references(path: Path) -> None:
+    """Each real log, cut after every event, and with each retraction it permits at the end."""
+    events = read_log(path).events()
+    for cut in range(len(events) + 1):
+        _assert_like_the_references(replay(events[:cut]))
+    state = replay(events)
+    last = max(e.occurred.last_day for e in events)
+    for ref in state._fold.retractable():
+        _assert_like_the_references(state.apply(EventRetracted(occurred=last, ref=ref, reason="test")))
+
+
+def test_synthetic_logs_equal_the_references() -> None:
+    """The benchmark's negotiation at every length up to a few rounds."""
+    events = _synthetic(40)
+    for cut in range(len(events) + 1):
+        _assert_like_the_references(replay(events[:cut], negotiation="n0"))
+
+
+# -- the shortcuts are taken ----------------------------------------------------------------
+
+
+def _undecided(fold: Fold) -> list[str]:
+    return [fold.events[i].id for i, verdict in fold._verdicts(shortcuts=True) if verdict is None]
+
+
+def test_the_table_lets_the_shortcuts_be_taken() -> None:
+    """Neutral types keep every stage but idle: without that, retractable would replay every candidate."""
+    assert _fold._SHORTCUTS
+    assert replay(_synthetic(20), negotiation="n0")._fold._table
+
+
+def test_the_synthetic_negotiation_needs_no_replay() -> None:
+    """Every candidate of the benchmark's negotiation is decided by a shortcut: statements,
+    contacts, consultations and deadlines; replies that are not the first answer; a suspension
+    followed by its resumption, a resumption followed by a proposal (both refused)."""
+    fold = replay(_synthetic(20), negotiation="n0")._fold
+    verdicts = dict(fold._verdicts(shortcuts=True))
+    ids = {fold.events[i].id: v for i, v in verdicts.items()}
+    assert ids == {
+        **dict.fromkeys(("c0", "n0", "s0", "a0", "h0", "d0", "c1", "n1", "s1", "a1", "h1"), True),
+        **dict.fromkeys(("x0", "y0"), False),
+    }
+    assert fold.retractable() == [i for i, v in ids.items() if v]
+
+
+def test_each_shortcut_decides_what_a_replay_would() -> None:
+    """Small logs where each rule applies, checked against the reference."""
+    d = dt.date(2022, 1, 1)
+    opening = [
+        ProposalPublished(id="p", occurred=d, actor="RU", to=["US", "NATO"], title="Draft"),
+        ReplyDelivered(id="r", occurred=d, actor="US", ref="p"),
+    ]
+    cases: list[tuple[list[Event], dict[str, bool | None]]] = [
+        # a suspension with only neutral events after it may go; without it the resumption is refused
+        (
+            [
+                *opening,
+                TalksSuspended(id="x", occurred=d, actor="RU"),
+                ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
+            ],
+            {"r": None, "x": True, "c": True},
+        ),
+        (
+            [*opening, TalksSuspended(id="x", occurred=d, actor="RU"), TalksResumed(id="y", occurred=d, actor="RU")],
+            {"r": None, "x": False, "y": True},
+        ),
+        # the first answer moved the stage: a replay decides; the second answer changes nothing read
+        (
+            [
+                *opening,
+                ReplyDelivered(id="r2", occurred=d, actor="NATO", ref="p"),
+                ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
+            ],
+            {"r": None, "r2": True, "c": True},
+        ),
+        # a party named first by a consultation, then suspending: a replay decides (and refuses)
+        (
+            [
+                *opening,
+                ConsultationHeld(id="c", occurred=d, parties=["RU", "UA"]),
+                TalksSuspended(id="x", occurred=d, actor="UA"),
+            ],
+            {"r": None, "c": None, "x": True},
+        ),
+    ]
+    # a first answer keeps framework_agreed, but without it no proposal was ever answered, so the
+    # resumption after a break-off leads to exploration, where the later reply is refused
+    talks = [
+        ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
+        FrameworkAgreed(id="f", occurred=d, parties=["RU", "US"], title="Framework"),
+        ProposalPublished(id="p", occurred=d, actor="RU", to=["US"], title="Draft"),
+        ReplyDelivered(id="r", occurred=d, actor="US", ref="p"),
+        TalksBrokenOff(id="b", occurred=d, actor="RU"),
+        TalksResumed(id="y", occurred=d, actor="RU"),
+        ReplyDelivered(id="r2", occurred=d, actor="US", ref="p"),
+    ]
+    cases.append((talks, {"c": None, "f": None, "r": None, "b": False, "y": False, "r2": True}))
+    assert replay(talks, negotiation="n")._fold.retractable() == ["f", "r2"]
+    for events, expected in cases:
+        fold = replay(events, negotiation="n")._fold
+        verdicts = {fold.events[i].id: v for i, v in fold._verdicts(shortcuts=True)}
+        assert verdicts == expected, events
+        assert fold.retractable() == _replayed(fold)
