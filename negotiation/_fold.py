@@ -353,6 +353,7 @@ class Fold:
         following = count  # the index of the first non-neutral event after ``index`` (count: none)
         movers: set[str] = set()  # who suspends, resumes or breaks off after ``index``
         after = self.stage  # the stage after ``index``
+        neutral, moves = _NEUTRAL, PARTIES_CHECKED
         out: list[tuple[int, bool | None]] = []
         for index in range(count - 1, -1, -1):
             event = events[index]
@@ -364,7 +365,7 @@ class Fold:
                     verdict = True
                 elif not shortcuts or before is Stage.IDLE:
                     pass
-                elif following == count and kind not in _NEUTRAL:
+                elif following == count and kind not in neutral:
                     verdict = True
                 elif following < count and events[following].TYPE not in _PERMITS[before]:
                     verdict = False
@@ -379,9 +380,9 @@ class Fold:
                 ):
                     verdict = True
                 out.append((index, verdict))
-            if kind not in _NEUTRAL:
+            if kind not in neutral:
                 following = index
-            if kind in PARTIES_CHECKED:
+            if kind in moves:
                 actor = actor_of(event)
                 if actor is not None:
                     movers.add(actor)
