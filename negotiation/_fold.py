@@ -44,8 +44,16 @@ _SHORTCUTS = all(
     UNGUARDED.get((stage, kind)) is stage for stage in Stage if stage is not Stage.IDLE for kind in _NEUTRAL
 )
 #: The types whose removal changes nothing a later check or guard reads when the stage is the
-#: same before and after them (see Fold._verdicts; replies and withdrawals have their own test).
+#: same before and after them (see Fold._verdicts).
 _INERT_TYPES = frozenset((*NEUTRAL_TYPES, "FrameworkAgreed", "AgreementRatified"))
+#: The moves on documents whose removal changes only what the count of open proposals decides
+#: (and whether any proposal was answered; see Fold._verdicts).
+_ANSWERS = frozenset(("ProposalPublished", "ReplyDelivered", "ProposalWithdrawn"))
+#: Stages that permit the same types, and from which the same type leads to alike stages,
+#: whatever the count of open proposals (the only guard that tells them apart): a log that
+#: replays with the negotiation in one of them replays with it in the other
+#: (tests/test_retractable.py checks this on the table).
+_ALIKE = frozenset((Stage.PROPOSAL_OPEN, Stage.TALKS))
 #: Events whose actor may be an outsider (a statement; a disclosure, e.g. a newspaper's leak):
 #: they do not make their actor a party to the talks.
 _OUTSIDE_TYPES = frozenset(("PositionStated", "DocumentDisclosed"))
@@ -333,16 +341,24 @@ class Fold:
             read only by the checks that refuse a second acceptance by the same party, a
             move on a refused contact, an acceptance or refusal of a held one, a second
             disclosure; the real replay refuses those, so none comes later;
-          - for a reply: the answers of the document it answers, of which only whether
-            there are any is read (the open proposals, whether any proposal was answered),
-            so harmless unless ``e`` is its first answer;
-          - for a withdrawal: the proposal is live in the trial, which only the checks of
-            its answers and withdrawals read, and the real replay refuses those; the count
-            of open proposals differs only if the proposal was never answered;
           - for a ratification: who ratified, read only by the check that refuses a second
             ratification by the same party;
           - for a framework agreement or a deadline: which deadlines are met, which
             nothing reads but the views.
+
+        * A proposal, reply or withdrawal that leaves the stage in ``proposal_open`` or
+          ``talks`` if it was in one of them (else keeps it) and does not make a proposal
+          answered for the first time: then the trial differs from the real replay only in
+          the count of open proposals, which documents are answered (read only to update that
+          count), whether the withdrawn proposal is live (only its answers and withdrawals
+          read that, and the real replay refuses those), the positions stated (which no check
+          reads), and ``proposal_open`` for ``talks``
+          or back, in the stage and in the stage a suspension keeps. Those two stages permit
+          the same types and lead on each type to alike stages (or the same one), whatever
+          the count of open proposals, the only guard that reads it; a resumption leads back
+          to the stage kept (``_ALIKE``, which a test checks on the table). So the trial accepts
+          every later event and the differences stay of that kind: retractable (unless a
+          party it names first later suspends, resumes or breaks off, as above).
         """
         events = self.events
         count = len(events)
@@ -350,6 +366,7 @@ class Fold:
         stage_before = self.stage_before
         parties = self.parties
         first_named = set(parties.values()) if shortcuts else set()  # indices of events naming a party first
+        first_answer = self._first_proposal_answer() if shortcuts else count
         following = count  # the index of the first non-neutral event after ``index`` (count: none)
         movers: set[str] = set()  # who suspends, resumes or breaks off after ``index``
         after = self.stage  # the stage after ``index``
@@ -370,8 +387,14 @@ class Fold:
                 elif following < count and events[following].TYPE not in _PERMITS[before]:
                     verdict = False
                 elif (
-                    before is after
-                    and self._inert(event)
+                    (
+                        (before is after and kind in _INERT_TYPES)
+                        or (
+                            kind in _ANSWERS
+                            and (before is after or (before in _ALIKE and after in _ALIKE))
+                            and (first_answer < index or not self._answers_proposal(event))
+                        )
+                    )
                     # and no party it names first later makes a move that only parties may make
                     and (
                         index not in first_named
@@ -390,15 +413,17 @@ class Fold:
         out.reverse()
         return out
 
-    def _inert(self, event: Event) -> bool:
-        """Whether an event that keeps the stage changes nothing later checks or guards read
-        (see :meth:`_verdicts`; the parties it names first aside)."""
-        kind = event.TYPE
-        if kind == "ReplyDelivered":
-            return self.docs[event.ref_id or ""].answers[0] != event.id
-        if kind == "ProposalWithdrawn":
-            return bool(self.docs[event.ref_id or ""].answers)
-        return kind in _INERT_TYPES
+    def _answers_proposal(self, event: Event) -> bool:
+        """Whether ``event`` (a reply or a proposal) answers a proposal."""
+        ref = event.ref_id
+        return ref is not None and event.TYPE != "ProposalWithdrawn" and self.docs[ref].kind == "proposal"
+
+    def _first_proposal_answer(self) -> int:
+        """The index of the first event that answers a proposal (the number of events if none)."""
+        for index, event in enumerate(self.events):
+            if event.TYPE in _ANSWERS and self._answers_proposal(event):
+                return index
+        return len(self.events)
 
     # -- questions the state views ask -----------------------------------------------------
 

@@ -13,6 +13,7 @@ import datetime as dt
 import itertools
 from collections.abc import Iterable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -38,7 +39,8 @@ from negotiation._fold import Fold
 from negotiation._moves import build, moves
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected
-from negotiation.machine import NEUTRAL_TYPES, Stage
+from negotiation.events import EVENT_TYPES
+from negotiation.machine import ACTIVE_STAGES, NEUTRAL_TYPES, TABLE, Stage, TableEngine
 from negotiation.state import Permitted
 from tests.conftest import EVENTS, ROOT
 
@@ -349,6 +351,18 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
             {"r": None, "c": None, "x": True},
         ),
     ]
+    # proposals and answers: only the first answer to any proposal needs a replay
+    rounds = [
+        ProposalPublished(id="p0", occurred=d, actor="RU", to=["US"], title="Draft"),
+        ReplyDelivered(id="r0", occurred=d, actor="US", ref="p0"),
+        ProposalPublished(id="p1", occurred=d, actor="RU", to=["US"], title="Draft"),
+        ReplyDelivered(id="r1", occurred=d, actor="US", ref="p1"),
+        ProposalPublished(id="p2", occurred=d, actor="RU", to=["US"], title="Draft"),
+        ProposalPublished(id="p3", occurred=d, actor="US", to=["RU"], title="Other"),
+        ReplyDelivered(id="r3", occurred=d, actor="RU", ref="p3"),
+        ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
+    ]
+    cases.append((rounds, {"r0": None, "r1": True, "p2": True, "r3": True, "c": True}))
     # a first answer keeps framework_agreed, but without it no proposal was ever answered, so the
     # resumption after a break-off leads to exploration, where the later reply is refused
     talks = [
@@ -367,3 +381,61 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
         verdicts = {fold.events[i].id: v for i, v in fold._verdicts(shortcuts=True)}
         assert verdicts == expected, events
         assert fold.retractable() == _replayed(fold)
+
+
+class _View:
+    """What the guards may read, given outright (see negotiation.machine.FoldView)."""
+
+    def __init__(self, paused_from: Stage | None, answered: bool, open_after: int, completes: bool, left: int) -> None:
+        self.paused_from = paused_from
+        self.any_proposal_answered = answered
+        self._open_after, self._completes, self._left = open_after, completes, left
+
+    def open_proposals_after(self, event: object) -> int:
+        return self._open_after
+
+    def completes_signatures(self, event: object) -> bool:
+        return self._completes
+
+    def parties_left_after_withdrawal(self, event: object) -> int:
+        return self._left
+
+
+def test_proposal_open_and_talks_are_alike_in_the_table() -> None:
+    """What the shortcut for proposals, replies and withdrawals relies on (Fold._ALIKE).
+
+    Relate each stage to itself and proposal_open to talks, both as the stage and as the stage a
+    suspension keeps. For related stages, every type the one permits the other permits, and it
+    leads to related stages whatever the count of open proposals on either side, as long as
+    everything else the guards read is the same.
+    """
+    alike = _fold._ALIKE
+    assert alike == {Stage.PROPOSAL_OPEN, Stage.TALKS}
+    related = [(s, s) for s in Stage] + [(a, b) for a in alike for b in alike if a != b]
+    kept: list[tuple[Stage | None, Stage | None]] = [(None, None), *((s, s) for s in ACTIVE_STAGES)]
+    kept += [(a, b) for a in alike for b in alike if a != b]
+    engine = TableEngine()
+
+    def next_stage(stage: Stage, kind: str, view: _View) -> Stage | None:
+        try:
+            return engine.next_stage(stage, view, SimpleNamespace(TYPE=kind))  # type: ignore[arg-type]
+        except AssertionError:  # no branch passes: the guards' values cannot be so there
+            return None
+
+    def like(a: Stage | None, b: Stage) -> bool:
+        return a == b or (a in alike and b in alike)
+
+    checked = 0
+    for (trial, real), kind in itertools.product(related, EVENT_TYPES):
+        if (real, kind) not in TABLE:
+            continue
+        assert (trial, kind) in TABLE, (trial, real, kind)
+        for (p_trial, p_real), answered, completes, left, open_trial, open_real in itertools.product(
+            kept, (False, True), (False, True), (1, 3), (0, 1), (0, 1)
+        ):
+            after_real = next_stage(real, kind, _View(p_real, answered, open_real, completes, left))
+            after_trial = next_stage(trial, kind, _View(p_trial, answered, open_trial, completes, left))
+            if after_real is not None:
+                assert like(after_trial, after_real), (trial, real, kind, p_trial, p_real)
+                checked += 1
+    assert checked > 10_000
