@@ -329,9 +329,10 @@ class Fold:
           event first) and refuses it. Not retractable. This catches a suspension,
           break-off or lapse followed by the resumption, and a resumption followed by any
           move but neutral ones.
-        * ``s0`` is ``s1`` and ``e`` changes nothing a later check or guard reads: then the
-          trial and the real replay accept the same events and go on agreeing on all that
-          is read, so ``e`` is retractable. Besides records under its own id, ``e`` changes:
+        * ``s0`` is ``s1`` and ``e`` is a neutral event, a ratification or a framework
+          agreement (``_INERT_TYPES``): it changes nothing a later check or guard reads, so
+          the trial and the real replay accept the same events and go on agreeing on all
+          that is read; ``e`` is retractable. Besides records under its own id, ``e`` changes:
 
           - the parties, when it names one first: read only by the check that the actor
             of a suspension, resumption or break-off is a party
@@ -352,13 +353,13 @@ class Fold:
           the count of open proposals, which documents are answered (read only to update that
           count), whether the withdrawn proposal is live (only its answers and withdrawals
           read that, and the real replay refuses those), the positions stated (which no check
-          reads), and ``proposal_open`` for ``talks``
-          or back, in the stage and in the stage a suspension keeps. Those two stages permit
-          the same types and lead on each type to alike stages (or the same one), whatever
-          the count of open proposals, the only guard that reads it; a resumption leads back
-          to the stage kept (``_ALIKE``, which a test checks on the table). So the trial accepts
-          every later event and the differences stay of that kind: retractable (unless a
-          party it names first later suspends, resumes or breaks off, as above).
+          reads), and ``proposal_open`` for ``talks`` or back, in the stage and in the stage a
+          suspension keeps. Those two stages permit the same types and lead on each type to
+          alike stages (or the same one), whatever the count of open proposals, the only
+          guard that reads it; a resumption leads back to the stage kept (``_ALIKE``, which a
+          test checks on the table). So the trial accepts every later event and the
+          differences stay of that kind: retractable (unless a party it names first later
+          suspends, resumes or breaks off, as above).
         """
         events = self.events
         count = len(events)
