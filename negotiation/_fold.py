@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 
 from negotiation._records import AgreementRecord, ContactRecord, DeadlineRecord, DocRecord
-from negotiation._rules import CHECKS, UPDATES, actor_of
+from negotiation._rules import CHECKS, PARTIES_CHECKED, UPDATES, actor_of
 from negotiation.errors import (
     DatedBeforeReference,
     DuplicateEventId,
@@ -36,6 +36,24 @@ from negotiation.machine import NEUTRAL_TYPES, TABLE, UNGUARDED, Engine, Stage, 
 RULES_VERSION = 2
 
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
+#: The event types each stage permits (EventRetracted aside), for Fold._verdicts.
+_PERMITS: dict[Stage, frozenset[str]] = {stage: frozenset(permitted_types(stage)) for stage in Stage}
+#: Whether every neutral type keeps every stage but ``idle``, unguarded: the shortcuts of
+#: Fold._verdicts rely on it (a test checks that it holds, so that they are used).
+_SHORTCUTS = all(
+    UNGUARDED.get((stage, kind)) is stage for stage in Stage if stage is not Stage.IDLE for kind in _NEUTRAL
+)
+#: The types whose removal changes nothing a later check or guard reads when the stage is the
+#: same before and after them (see Fold._verdicts).
+_INERT_TYPES = frozenset((*NEUTRAL_TYPES, "FrameworkAgreed", "AgreementRatified"))
+#: The moves on documents whose removal changes only what the count of open proposals decides
+#: (and whether any proposal was answered; see Fold._verdicts).
+_ANSWERS = frozenset(("ProposalPublished", "ReplyDelivered", "ProposalWithdrawn"))
+#: Stages that permit the same types, and from which the same type leads to alike stages,
+#: whatever the count of open proposals (the only guard that tells them apart): a log that
+#: replays with the negotiation in one of them replays with it in the other
+#: (tests/test_retractable.py checks this on the table).
+_ALIKE = frozenset((Stage.PROPOSAL_OPEN, Stage.TALKS))
 #: Events whose actor may be an outsider (a statement; a disclosure, e.g. a newspaper's leak):
 #: they do not make their actor a party to the talks.
 _OUTSIDE_TYPES = frozenset(("PositionStated", "DocumentDisclosed"))
@@ -258,41 +276,155 @@ class Fold:
     def retractable(self) -> list[str]:
         """The ids whose retraction would be permitted now, in log order.
 
-        Only events nothing references may go (retract what depends on them first). A neutral
-        event that did not move the negotiation out of ``idle`` and names no party first is
-        safe without a check. Any other candidate is checked by replaying the events after it
-        on a copy of the state before it: one pass builds those states in order, and a
-        candidate whose removal breaks the log usually fails within a few events.
+        Retracting an event is permitted when replaying the effective events without it
+        succeeds (see :meth:`_retract`). Only events nothing references may go (retract what
+        depends on them first), and the last one always may (what is left is a prefix that
+        replayed already). With the stage table, most other candidates are decided in one
+        pass over the log without a replay (:meth:`_verdicts`, which says why that is exact);
+        the rest are checked by replaying the events after the candidate on a copy of the
+        state before it, which one pass builds in order.
         """
         events = self.events
-        safe: set[int] = set()
-        to_check: list[int] = []
-        for index, event in enumerate(events):
-            if self.ref_count.get(event.id):
+        verdicts = self._verdicts(shortcuts=self._table and _SHORTCUTS)
+        prefix: Fold | None = None
+        done = 0
+        for n, (index, verdict) in enumerate(verdicts):
+            if verdict is not None:
                 continue
-            if (
-                event.TYPE in _NEUTRAL
-                and self.stage_before[index] is not Stage.IDLE
-                and all(self.parties.get(p, -1) < index for p in event.parties_named())
-            ):
-                safe.add(index)
+            if prefix is None:
+                prefix = Fold(self.negotiation, self.engine.fresh())
+            while done < index:
+                prefix._apply(events[done])
+                done += 1
+            trial = prefix.copy()
+            try:
+                for later in itertools.islice(events, index + 1, None):
+                    trial._apply(later)
+            except EventRejected:
+                verdicts[n] = (index, False)
             else:
-                to_check.append(index)
-        if to_check:
-            prefix = Fold(self.negotiation, self.engine.fresh())
-            done = 0
-            for index in to_check:
-                while done < index:
-                    prefix._apply(events[done])
-                    done += 1
-                trial = prefix.copy()
-                try:
-                    for later in itertools.islice(events, index + 1, None):
-                        trial._apply(later)
-                except EventRejected:
-                    continue
-                safe.add(index)
-        return [events[i].id for i in sorted(safe)]
+                verdicts[n] = (index, True)
+        return [events[index].id for index, verdict in verdicts if verdict]
+
+    def _verdicts(self, *, shortcuts: bool) -> list[tuple[int, bool | None]]:
+        """Each unreferenced event's index, in log order, with whether it is retractable:
+        True or False where that is known without a replay, None where it is not.
+
+        The last event is retractable. With ``shortcuts`` (the stage table, whose neutral
+        types keep every stage but ``idle``: ``_SHORTCUTS``), one backward pass decides most
+        others. Why that is exact: call the state before an unreferenced event ``e`` the
+        trial (replay without ``e`` goes on from it) and the state after ``e`` the real one
+        (which accepted every later event); ``s0`` is the stage before ``e``, ``s1`` the stage
+        after. No later event names ``e`` or reads a record kept under its id, and none has
+        its id, so ids, refs and dates check the same in the trial; apart from the stage,
+        the later events' checks (:data:`negotiation._rules.CHECKS`) and the guards read only
+        what is discussed below.
+
+        * ``s0`` not ``idle`` and only neutral events after ``e``: the trial stays in ``s0``,
+          which permits them; their checks read only contacts and whether a document exists
+          and is public, which no non-neutral event changes. A non-neutral ``e`` is
+          retractable (a neutral one is left to the last rule).
+        * ``s0`` not ``idle`` and the first non-neutral event after ``e`` of a type that ``s0``
+          does not permit: the trial reaches it still in ``s0`` (unless it refuses a neutral
+          event first) and refuses it. Not retractable. This catches a suspension,
+          break-off or lapse followed by the resumption, and a resumption followed by any
+          move but neutral ones.
+        * ``s0`` is ``s1`` and ``e`` is a neutral event, a ratification or a framework
+          agreement (``_INERT_TYPES``): it changes nothing a later check or guard reads, so
+          the trial and the real replay accept the same events and go on agreeing on all
+          that is read; ``e`` is retractable. Besides records under its own id, ``e`` changes:
+
+          - the parties, when it names one first: read only by the check that the actor
+            of a suspension, resumption or break-off is a party
+            (:data:`~negotiation._rules.PARTIES_CHECKED`), so harmless unless that party
+            makes one of those later;
+          - a contact's acceptances, refusal or holdings, or a document's ``public``:
+            read only by the checks that refuse a second acceptance by the same party, a
+            move on a refused contact, an acceptance or refusal of a held one, a second
+            disclosure; the real replay refuses those, so none comes later;
+          - for a ratification: who ratified, read only by the check that refuses a second
+            ratification by the same party;
+          - for a framework agreement or a deadline: which deadlines are met, which
+            nothing reads but the views.
+
+        * A proposal, reply or withdrawal that leaves the stage in ``proposal_open`` or
+          ``talks`` if it was in one of them (else keeps it) and does not make a proposal
+          answered for the first time: then the trial differs from the real replay only in
+          the count of open proposals, which documents are answered (read only to update that
+          count), whether the withdrawn proposal is live (only its answers and withdrawals
+          read that, and the real replay refuses those), the positions stated (which no check
+          reads), and ``proposal_open`` for ``talks`` or back, in the stage and in the stage a
+          suspension keeps. Those two stages permit the same types and lead on each type to
+          alike stages (or the same one), whatever the count of open proposals, the only
+          guard that reads it; a resumption leads back to the stage kept (``_ALIKE``, which a
+          test checks on the table). So the trial accepts every later event and the
+          differences stay of that kind: retractable (unless a party it names first later
+          suspends, resumes or breaks off, as above).
+        """
+        events = self.events
+        count = len(events)
+        ref_count = self.ref_count
+        stage_before = self.stage_before
+        parties = self.parties
+        first_named = set(parties.values()) if shortcuts else set()  # indices of events naming a party first
+        first_answer = self._first_proposal_answer() if shortcuts else count
+        following = count  # the index of the first non-neutral event after ``index`` (count: none)
+        movers: set[str] = set()  # who suspends, resumes or breaks off after ``index``
+        after = self.stage  # the stage after ``index``
+        neutral, moves = _NEUTRAL, PARTIES_CHECKED
+        out: list[tuple[int, bool | None]] = []
+        for index in range(count - 1, -1, -1):
+            event = events[index]
+            kind = event.TYPE
+            before = stage_before[index]
+            if not ref_count.get(event.id):
+                verdict: bool | None = None
+                if index == count - 1:
+                    verdict = True
+                elif not shortcuts or before is Stage.IDLE:
+                    pass
+                elif following == count and kind not in neutral:
+                    verdict = True
+                elif following < count and events[following].TYPE not in _PERMITS[before]:
+                    verdict = False
+                elif (
+                    (
+                        (before is after and kind in _INERT_TYPES)
+                        or (
+                            kind in _ANSWERS
+                            and (before is after or (before in _ALIKE and after in _ALIKE))
+                            and (first_answer < index or not self._answers_proposal(event))
+                        )
+                    )
+                    # and no party it names first later makes a move that only parties may make
+                    and (
+                        index not in first_named
+                        or not any(parties.get(p) == index and p in movers for p in event.parties_named())
+                    )
+                ):
+                    verdict = True
+                out.append((index, verdict))
+            if kind not in neutral:
+                following = index
+            if kind in moves:
+                actor = actor_of(event)
+                if actor is not None:
+                    movers.add(actor)
+            after = before
+        out.reverse()
+        return out
+
+    def _answers_proposal(self, event: Event) -> bool:
+        """Whether ``event`` (a reply or a proposal) answers a proposal."""
+        ref = event.ref_id
+        return ref is not None and event.TYPE != "ProposalWithdrawn" and self.docs[ref].kind == "proposal"
+
+    def _first_proposal_answer(self) -> int:
+        """The index of the first event that answers a proposal (the number of events if none)."""
+        for index, event in enumerate(self.events):
+            if event.TYPE in _ANSWERS and self._answers_proposal(event):
+                return index
+        return len(self.events)
 
     # -- questions the state views ask -----------------------------------------------------
 

@@ -35,7 +35,7 @@ from negotiation.events import (
 if TYPE_CHECKING:
     from negotiation._fold import Fold
 
-__all__ = ["CHECKS", "UPDATES", "actor_of"]
+__all__ = ["CHECKS", "PARTIES_CHECKED", "UPDATES", "actor_of"]
 
 
 def actor_of(event: Event) -> str | None:
@@ -197,6 +197,10 @@ CHECKS: dict[str, Check] = {
     "TalksBrokenOff": _check_talks_actor,
     "TalksLapsed": _check_lapsed,
 }
+
+#: The types whose check reads the fold's parties (their actor must be one): the only check
+#: that does, which Fold.retractable's shortcuts rely on.
+PARTIES_CHECKED = frozenset(kind for kind, check in CHECKS.items() if check is _check_talks_actor)
 
 
 # -- per-type updates: run after the checks, with the event's index in the effective log -------

@@ -19,7 +19,7 @@ import attrs
 from negotiation._fold import Fold
 from negotiation.dates import PartialDate, parse_date, utc_now
 from negotiation.errors import EventRejected
-from negotiation.events import Event, EventRetracted, FrozenMap, Stance
+from negotiation.events import EVENT_TYPES, Event, EventRetracted, FrozenMap, Stance
 from negotiation.machine import Stage
 
 __all__ = [
@@ -233,17 +233,33 @@ class Position:
         return {"party": self.party, "item": self.item, "stance": self.stance.value, "event": self.event}
 
 
-def _group(entries: Iterable[tuple[str, tuple[str, ...] | None, str | None]]) -> list[Permitted]:
-    """Merge the refs of steps with the same type and actors, keeping first-seen order.
+#: The step of each type that names no ref and that anyone may make: one shared object per
+#: type (a Permitted is frozen, and compares by value).
+_ANYONE: dict[str, Permitted] = {kind: Permitted(type=kind, actors=None, refs=()) for kind in EVENT_TYPES}
 
-    The form of a type that names no ref stays a step of its own (with ``refs`` empty).
-    """
-    merged: dict[tuple[str, tuple[str, ...] | None, bool], list[str]] = {}
-    for kind, actors, ref in entries:
-        refs = merged.setdefault((kind, actors, ref is not None), [])
-        if ref is not None and ref not in refs:
-            refs.append(ref)
-    return [Permitted(type=k, actors=a, refs=tuple(r)) for (k, a, _), r in merged.items()]
+Actors = tuple[str, ...] | None
+#: The types whose one step names no ref and is open to anyone.
+_PLAIN = frozenset(
+    ("ContactProposed", "ConsultationHeld", "PositionStated", "FrameworkAgreed", "TextAgreed", "DeadlineSet")
+)
+
+
+def _grouped(kind: str, entries: Iterable[tuple[Actors, str]]) -> list[Permitted]:
+    """The steps of ``kind`` naming a ref: one per distinct ``actors``, in first-seen order,
+    with its refs in first-seen order (each once)."""
+    merged: dict[Actors, dict[str, None]] = {}
+    for actors, ref in entries:
+        refs = merged.get(actors)
+        if refs is None:
+            refs = merged[actors] = {}
+        refs[ref] = None
+    return [Permitted(type=kind, actors=actors, refs=tuple(refs)) for actors, refs in merged.items()]
+
+
+def _by_anyone(kind: str, refs: Iterable[str]) -> list[Permitted]:
+    """The step of ``kind`` that anyone may make naming one of ``refs`` (none if there are none)."""
+    unique = tuple(dict.fromkeys(refs))
+    return [Permitted(type=kind, actors=None, refs=unique)] if unique else []
 
 
 @attrs.frozen(eq=False)
@@ -392,58 +408,82 @@ class NegotiationState:
         """Every permitted next step: type, who may make it, which refs it may name.
 
         In the contract's order of event types. ``PositionStated`` and ``DeadlineSet`` may
-        also name any earlier event as their optional ref; those refs are not listed.
+        also name any earlier event as their optional ref; those refs are not listed. A type
+        gives the step that names no ref first (if it has one), then one step per distinct
+        set of actors, each with the refs they may name in log order.
         """
         fold = self._fold
-        parties = tuple(sorted(fold.parties)) or None
-        live_docs = [d for d in fold.docs.values() if d.live]
         text = fold.text
-        steps: list[tuple[str, tuple[str, ...] | None, str | None]] = []
+        out: list[Permitted] = []
+        by_addressees: dict[Actors, list[str]] | None = None  # live documents, for answers
+        parties: Actors = None
         for kind in fold.permitted_type_names():
-            if kind == "ContactAccepted":
-                for c in fold.contacts.values():
-                    pending = tuple(sorted(p for p in c.to if p not in c.accepted_by))
-                    if c.open and pending:
-                        steps.append((kind, pending, c.id))
+            if kind in _PLAIN:
+                out.append(_ANYONE[kind])
+            elif kind == "ContactAccepted":
+                out += _grouped(
+                    kind,
+                    (
+                        (pending, c.id)
+                        for c in fold.contacts.values()
+                        if c.open and (pending := tuple(sorted(p for p in c.to if p not in c.accepted_by)))
+                    ),
+                )
             elif kind == "ContactDeclined":
-                steps += [(kind, tuple(sorted({c.proposer, *c.to})), c.id) for c in fold.contacts.values() if c.open]
+                out += _grouped(
+                    kind, ((tuple(sorted({c.proposer, *c.to})), c.id) for c in fold.contacts.values() if c.open)
+                )
             elif kind == "ContactHeld":
-                steps.append((kind, None, None))
-                steps += [(kind, None, c.id) for c in fold.contacts.values() if c.declined_by is None]
-            elif kind == "ProposalPublished":
-                steps.append((kind, None, None))
-                steps += [(kind, tuple(sorted(d.addressees)), d.id) for d in live_docs]
-            elif kind == "ReplyDelivered":
-                steps += [(kind, tuple(sorted(d.addressees)), d.id) for d in live_docs]
+                out.append(_ANYONE[kind])
+                out += _by_anyone(kind, [c.id for c in fold.contacts.values() if c.declined_by is None])
+            elif kind in ("ProposalPublished", "ReplyDelivered"):
+                if kind == "ProposalPublished":
+                    out.append(_ANYONE[kind])
+                if by_addressees is None:
+                    by_addressees = {}
+                    ordered: dict[tuple[str, ...], tuple[str, ...]] = {}  # addressees, sorted
+                    for d in fold.docs.values():
+                        if d.live:
+                            actors = ordered.get(d.addressees)
+                            if actors is None:
+                                actors = ordered[d.addressees] = tuple(sorted(d.addressees))
+                            by_addressees.setdefault(actors, []).append(d.id)
+                out += [
+                    Permitted(type=kind, actors=actors, refs=tuple(dict.fromkeys(refs)))
+                    for actors, refs in by_addressees.items()
+                ]
             elif kind == "DocumentDisclosed":
-                steps += [(kind, None, d.id) for d in fold.docs.values() if not d.public]
+                out += _by_anyone(kind, [d.id for d in fold.docs.values() if not d.public])
             elif kind == "ProposalWithdrawn":
-                steps += [(kind, (d.author,), d.id) for d in live_docs if d.kind == "proposal"]
+                out += _grouped(
+                    kind, (((d.author,), d.id) for d in fold.docs.values() if d.live and d.kind == "proposal")
+                )
             elif kind == "AgreementSigned":
                 unsigned = tuple(sorted(p for p in text.parties if p not in text.signed)) if text else ()
                 if text is not None and unsigned:
-                    steps.append((kind, unsigned, text.id))
+                    out.append(Permitted(type=kind, actors=unsigned, refs=(text.id,)))
             elif kind == "AgreementRatified":
                 pending = tuple(sorted(p for p in text.remaining if p not in text.ratified)) if text else ()
                 if text is not None and pending:
-                    steps.append((kind, pending, text.id))
+                    out.append(Permitted(type=kind, actors=pending, refs=(text.id,)))
             elif kind in ("AgreementEnteredIntoForce", "AgreementTerminated"):
                 if text is not None:
-                    steps.append((kind, None, text.id))
+                    out.append(Permitted(type=kind, actors=None, refs=(text.id,)))
             elif kind == "PartyWithdrew":
                 if text is not None:
-                    steps.append((kind, tuple(sorted(text.remaining)), text.id))
+                    out.append(Permitted(type=kind, actors=tuple(sorted(text.remaining)), refs=(text.id,)))
             elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
-                if parties is not None:
-                    steps.append((kind, parties, None))
+                if fold.parties:
+                    parties = parties or tuple(sorted(fold.parties))
+                    out.append(Permitted(type=kind, actors=parties, refs=()))
             elif kind == "TalksLapsed":
-                steps.append((kind, None, None))
-                steps += [(kind, None, d) for d in fold.deadlines]
+                out.append(_ANYONE[kind])
+                out += _by_anyone(kind, fold.deadlines)
             elif kind == "EventRetracted":
-                steps += [(kind, None, r) for r in fold.retractable()]
-            else:  # ContactProposed, ConsultationHeld, PositionStated, FrameworkAgreed, TextAgreed, DeadlineSet
-                steps.append((kind, None, None))
-        return tuple(_group(steps))
+                out += _by_anyone(kind, fold.retractable())
+            else:
+                out.append(_ANYONE[kind])
+        return tuple(out)
 
     def permits(self, event: Event) -> bool:
         """Whether :meth:`apply` would accept ``event`` now (every rule is checked)."""
