@@ -85,3 +85,42 @@ def test_without_eventsourcing_the_peer_rows_say_not_installed(tmp_path: Path) -
     assert len(peer_targets) == 2
     assert all(t["result"] == "n/a" for t in peer_targets)
     assert report["rows"]["floor.append_batch"]["value"] is not None
+
+
+def test_the_profile_script_sums_each_workload_into_parts(tmp_path: Path) -> None:
+    """scripts/profile_targets.py profiles every workload with pyinstrument and splits its time
+    into parts that add up to the whole (no timing is asserted); --tree writes the call trees."""
+    done = subprocess.run(
+        [sys.executable, "scripts/profile_targets.py", "--size", "3", "--long", "1200", "--tree", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = ["append_batch", "append_durable", "load", "replay_table", "replay_transitions", "load_long"]
+    blocks: dict[str, list[float]] = {}
+    for line in done.stdout.splitlines():
+        if not line.startswith(" "):
+            blocks[line.split(":")[0]] = []
+        else:
+            blocks[list(blocks)[-1]].append(float(line.split("%")[0]))
+    assert list(blocks) == names
+    for name, shares in blocks.items():
+        assert 90.0 <= sum(shares) <= 100.5, (name, shares)  # parts under 1% are not printed
+        assert (tmp_path / f"{name}.txt").read_text(encoding="utf-8").strip()
+    assert "transitions triggers" in done.stdout.split("replay_transitions:")[1].split("load_long:")[0]
+
+
+def test_the_profile_script_names_an_unknown_workload(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "scripts/profile_targets.py", "--size", "1", "--long", "100", "nothing"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "unknown workload nothing; choose from append_batch" in done.stderr
