@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The layout of the snapshot's JSON; bump it when :func:`take` writes something else.
-FORMAT = 2
+FORMAT = 3
 
 #: Every attribute of a fold that :func:`take` and :func:`restore` carry (a test checks that
 #: this is all of them, so a new attribute cannot be forgotten silently).
@@ -80,6 +80,7 @@ FOLD_ATTRIBUTES = frozenset(
         "deadlines_by_ref",
         "positions",
         "parties",
+        "owed",
         "rejected",
     }
 )
@@ -145,7 +146,17 @@ class EventSource(Protocol):
 # use, each record when it is first looked up.
 
 _MAGIC = b"negotiation-snapshot\n"
-_SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "deadlines", "deadlines_by_ref", "positions")
+_SECTIONS = (
+    "ids",
+    "stage_before",
+    "ref_count",
+    "docs",
+    "contacts",
+    "deadlines",
+    "deadlines_by_ref",
+    "positions",
+    "owed",
+)
 
 
 def _json(value: Any) -> bytes:
@@ -187,6 +198,10 @@ def _count_row(_key: str, count: int) -> int:
 
 def _position_row(key: tuple[str, str], value: tuple[Stance, str]) -> list[Any]:
     return [key[0], key[1], value[0].value, value[1]]
+
+
+def _owed_row(key: tuple[str, str], is_doc: bool) -> list[Any]:
+    return [key[0], key[1], is_doc]
 
 
 def _prefixed(items: list[T], encode: Callable[[T], Any]) -> list[Any]:
@@ -232,6 +247,7 @@ def take(fold: Fold) -> bytes:
             "deadlines": _values(_rows(fold.deadlines, _deadline_row)),
             "deadlines_by_ref": _values(_rows(fold.deadlines_by_ref, _by_ref_row)),
             "positions": _values(_rows(fold.positions, _position_row)),
+            "owed": _values(_rows(fold.owed, _owed_row)),
         }
         bodies = [_json(sections[name]) for name in _SECTIONS]
     header = {
@@ -250,6 +266,7 @@ def take(fold: Fold) -> bytes:
             "deadlines": len(fold.deadlines),
             "deadlines_by_ref": len(fold.deadlines_by_ref),
             "positions": len(fold.positions),
+            "owed": len(fold.owed),
         },
         "sections": {name: len(body) for name, body in zip(_SECTIONS, bodies, strict=True)},
         "retractions": [r.to_dict() for r in fold.retractions],
@@ -407,6 +424,7 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     fold.positions = LazyDict(
         int(counts["positions"]), lambda: {(r[0], r[1]): r for r in sections.decode("positions")}, _position
     )
+    fold.owed = LazyDict(int(counts["owed"]), lambda: {(r[0], r[1]): r for r in sections.decode("owed")}, _is_doc)
     agreements = {row[0]: _agreement(row) for row in header["agreements"]}
     fold.agreements = agreements
     fold.text = None if header["text"] is None else agreements[header["text"]]
@@ -439,6 +457,10 @@ def _same(_key: object, raw: Any) -> Any:
 
 def _position(_key: tuple[str, str], row: list[Any]) -> tuple[Stance, str]:
     return (_STANCES[row[2]], row[3])
+
+
+def _is_doc(_key: tuple[str, str], row: list[Any]) -> bool:
+    return bool(row[2])
 
 
 class _Prefix:

@@ -354,24 +354,13 @@ class NegotiationState:
         ratified (``signed``, ``ratifying``).
         """
         fold = self._fold
-        owed: list[tuple[int, Awaiting]] = []
-        if fold.stage in _REPLY_STAGES:
-            for doc in fold.docs.values():
-                if doc.live:
-                    owed.extend(
-                        (doc.index, Awaiting(party=p, types=_ANSWER_TYPES, ref=doc.id))
-                        for p in doc.addressees
-                        if p not in doc.answered_by
-                    )
-        for contact in fold.contacts.values():
-            if contact.open:
-                owed.extend(
-                    (contact.index, Awaiting(party=p, types=_CONTACT_ANSWERS, ref=contact.id))
-                    for p in contact.to
-                    if p not in contact.accepted_by
-                )
-        owed.sort(key=lambda pair: pair[0])
-        out = [a for _, a in owed]
+        # the fold keeps the answers owed on documents and contacts as it goes, in log order
+        replies = fold.stage in _REPLY_STAGES
+        out = [
+            Awaiting(party=party, types=_ANSWER_TYPES if is_doc else _CONTACT_ANSWERS, ref=ref)
+            for (ref, party), is_doc in fold.owed.items()
+            if replies or not is_doc
+        ]
         text = fold.text
         if text is not None and fold.stage in (Stage.TEXT_AGREED, Stage.SIGNED):
             out += [

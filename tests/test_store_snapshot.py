@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from negotiation import Event, StoreError, replay
+from negotiation import Event, ReplyDelivered, Stage, StoreError, replay
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
 from negotiation._fold import Fold
 from negotiation._lazy import LazyDict, LazyList, LazySet
-from negotiation.state import NegotiationState
+from negotiation.state import Awaiting, NegotiationState
 from tests.test_store_contract import N, later, opening
 
 
@@ -37,6 +37,40 @@ class Source:
         return any(e.id == event_id for e in self._events)
 
 
+def rebuilt_awaiting(fold: Fold) -> tuple[Awaiting, ...]:
+    """The owed moves rebuilt from the fold's documents, contacts and text, as awaiting once did."""
+    owed: list[tuple[int, Awaiting]] = []
+    if fold.stage in (Stage.PROPOSAL_OPEN, Stage.TALKS, Stage.FRAMEWORK_AGREED):
+        for doc in fold.docs.values():
+            if doc.live:
+                owed += [
+                    (doc.index, Awaiting(party=p, types=("ReplyDelivered", "ProposalPublished"), ref=doc.id))
+                    for p in doc.addressees
+                    if p not in doc.answered_by
+                ]
+    for contact in fold.contacts.values():
+        if contact.open:
+            owed += [
+                (contact.index, Awaiting(party=p, types=("ContactAccepted", "ContactDeclined"), ref=contact.id))
+                for p in contact.to
+                if p not in contact.accepted_by
+            ]
+    owed.sort(key=lambda pair: pair[0])
+    out = [a for _, a in owed]
+    text = fold.text
+    if text is not None and fold.stage in (Stage.TEXT_AGREED, Stage.SIGNED):
+        out += [
+            Awaiting(party=p, types=("AgreementSigned",), ref=text.id) for p in text.remaining if p not in text.signed
+        ]
+    if text is not None and fold.stage in (Stage.SIGNED, Stage.RATIFYING):
+        out += [
+            Awaiting(party=p, types=("AgreementRatified",), ref=text.id)
+            for p in text.remaining
+            if p in text.signed and p not in text.ratified
+        ]
+    return tuple(out)
+
+
 def test_the_snapshot_carries_every_attribute_of_the_fold() -> None:
     """A new attribute of Fold must be handled by the snapshot module (and changes the fingerprint)."""
     assert set(vars(Fold())) == snapshots.FOLD_ATTRIBUTES
@@ -49,6 +83,12 @@ def test_the_fingerprint_follows_the_rules(monkeypatch: pytest.MonkeyPatch) -> N
     assert snapshots.fingerprint() != snapshots.FINGERPRINT
     monkeypatch.undo()
     monkeypatch.setattr(snapshots, "TRANSITIONS", snapshots.TRANSITIONS[:-1])
+    assert snapshots.fingerprint() != snapshots.FINGERPRINT
+
+
+def test_the_fingerprint_follows_the_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots of another layout are ignored: the format is part of the fingerprint."""
+    monkeypatch.setattr(snapshots, "FORMAT", snapshots.FORMAT - 1)
     assert snapshots.fingerprint() != snapshots.FINGERPRINT
 
 
@@ -73,8 +113,6 @@ def test_restore_reads_no_event_for_the_stage_and_the_owed_moves() -> None:
 
 def test_folding_after_restore_reads_only_the_events_referenced() -> None:
     """Appending an answer to one document reads that document, not the whole log."""
-    from negotiation import ReplyDelivered
-
     events = opening()
     source = Source(events)
     fold = snapshots.restore(snapshots.take(replay(events, negotiation=N)._fold), source)
@@ -94,6 +132,75 @@ def test_snapshot_plus_tail_equals_replay(log: list[Event], data: st.DataObject)
     expected = replay(log, negotiation=nst.SIMULATED)
     assert snapshots.take(fold) == snapshots.take(expected._fold)
     assert NegotiationState(fold) == expected
+
+
+@given(nst.valid_logs(max_events=25), st.data())
+def test_the_owed_moves_kept_by_the_fold_equal_those_rebuilt(log: list[Event], data: st.DataObject) -> None:
+    """After every event (retractions, which rebuild the fold, too), on a replayed fold and on
+    one restored from a snapshot, the owed index gives the moves rebuilt from the records."""
+    fold = Fold(nst.SIMULATED)
+    for event in log:
+        fold.apply(event)
+        assert NegotiationState(fold).awaiting == rebuilt_awaiting(fold)
+    cut = data.draw(st.integers(0, len(log)), label="cut")
+    taken = snapshots.take(replay(log[:cut], negotiation=nst.SIMULATED)._fold)
+    for end in range(cut, len(log) + 1):
+        restored = snapshots.restore(taken, Source(log[:cut]))
+        for event in log[cut:end]:
+            restored.apply(event)
+        expected = replay(log[:end], negotiation=nst.SIMULATED)._fold
+        assert list(restored.owed.items()) == list(expected.owed.items())
+        assert NegotiationState(restored).awaiting == rebuilt_awaiting(restored)
+
+
+def answers_and_closings() -> list[Event]:
+    """Documents and contacts, then a withdrawal, an acceptance, a decline and a held contact."""
+    from negotiation import (
+        ConsultationHeld,
+        ContactAccepted,
+        ContactDeclined,
+        ContactHeld,
+        ContactProposed,
+        ProposalPublished,
+        ProposalWithdrawn,
+    )
+
+    return [
+        ConsultationHeld(id="c", occurred="2022-01-01", parties=["A", "B", "C"]),
+        ProposalPublished(id="p1", occurred="2022-01-02", actor="A", to=["B", "C"], title="one"),
+        ProposalPublished(id="p2", occurred="2022-01-03", actor="A", to=["B"], title="two"),
+        ContactProposed(id="k1", occurred="2022-01-04", actor="A", to=["B", "C"], level="leader"),
+        ContactProposed(id="k2", occurred="2022-01-04", actor="B", to=["A"], level="leader"),
+        ContactProposed(id="k3", occurred="2022-01-04", actor="C", to=["A"], level="leader"),
+        ReplyDelivered(id="r", occurred="2022-01-05", actor="C", ref="p1"),
+        ProposalWithdrawn(id="w", occurred="2022-01-05", actor="A", ref="p1"),
+        ContactAccepted(id="acc", occurred="2022-01-05", actor="B", ref="k1"),
+        ContactDeclined(id="dec", occurred="2022-01-05", actor="A", ref="k2"),
+        ContactHeld(id="held", occurred="2022-01-06", parties=["A", "C"], level="leader", mode="phone", ref="k3"),
+    ]
+
+
+@pytest.mark.parametrize("cut", range(12))
+def test_the_owed_moves_follow_withdrawals_acceptances_declines_and_holds(cut: int) -> None:
+    """Restored at any point of the log and folded to its end, the owed moves are those left open."""
+    events = answers_and_closings()
+    fold = snapshots.restore(snapshots.take(replay(events[:cut], negotiation=N)._fold), Source(events[:cut]))
+    for event in events[cut:]:
+        fold.apply(event)
+    owed = [(a.party, a.ref) for a in NegotiationState(fold).awaiting]
+    assert owed == [("B", "p2"), ("C", "k1"), ("A", "r")]
+    assert NegotiationState(fold).awaiting == rebuilt_awaiting(fold)
+    assert list(fold.owed) == [("p2", "B"), ("k1", "C"), ("r", "A")]
+
+
+def test_a_state_moved_on_leaves_the_owed_moves_of_the_one_before() -> None:
+    """apply() folds into a copy: the earlier state's owed moves are not touched."""
+    events = answers_and_closings()
+    state = replay(events[:-1], negotiation=N)
+    owed = dict(state._fold.owed)
+    later_state = state.apply(events[-1])
+    assert dict(state._fold.owed) == owed
+    assert len(later_state.awaiting) == len(state.awaiting) - 1
 
 
 @given(nst.valid_logs(max_events=15))
