@@ -13,9 +13,11 @@ from negotiation import Event, ReplyDelivered, Stage, StoreError, replay
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
 from negotiation._fold import Fold
-from negotiation._lazy import LazyDict, LazyList, LazySet
+from negotiation._lazy import MISSING, LazyDict, LazyList, LazySet
 from negotiation.state import Awaiting, NegotiationState
 from tests.test_store_contract import N, later, opening
+
+TABLES = ("ref_count", "docs", "contacts", "deadlines", "deadlines_by_ref", "positions", "owed")
 
 
 class Source:
@@ -24,6 +26,7 @@ class Source:
     def __init__(self, events: list[Event]) -> None:
         self._events = events
         self.reads: list[str] = []
+        self.asked: list[str] = []  # the ids has() was asked about
 
     def events(self) -> list[Event]:
         self.reads.append("all")
@@ -34,6 +37,7 @@ class Source:
         return next((e for e in self._events if e.id == event_id), None)
 
     def has(self, event_id: str) -> bool:
+        self.asked.append(event_id)
         return any(e.id == event_id for e in self._events)
 
 
@@ -120,6 +124,28 @@ def test_folding_after_restore_reads_only_the_events_referenced() -> None:
     assert source.reads == ["reply"]
 
 
+def test_folding_after_restore_decodes_no_whole_table() -> None:
+    """The tail's lookups read single rows: no table, nor the ids, is decoded whole, and a new id is not asked of the store."""
+    events = [*opening(), *later()]
+    source = Source(events)
+    fold = snapshots.restore(snapshots.take(replay(events, negotiation=N)._fold), source)
+    fold.apply(ReplyDelivered(id="answer", occurred="2022-02-05", actor="A", ref="reply"))
+    for name in TABLES:
+        table = getattr(fold, name)
+        assert isinstance(table, LazyDict), name
+        assert table._lazy, name
+        assert table._raw is None, name
+    assert isinstance(fold.events, LazyList)
+    assert fold.events._load is not None
+    assert isinstance(fold.all_ids, LazySet)
+    assert fold.all_ids._load is not None
+    assert source.asked == []  # "answer" is not among the snapshot's id hashes
+    assert fold.docs["reply"].answered_by == {"A": None}  # the snapshot's record, changed in place
+    assert ("reply", "A") not in fold.owed
+    expected = replay([*events, fold.events[-1]], negotiation=N)
+    assert NegotiationState(fold) == expected
+
+
 @given(nst.valid_logs(max_events=25), st.data())
 def test_snapshot_plus_tail_equals_replay(log: list[Event], data: st.DataObject) -> None:
     """Restore a snapshot taken after any prefix, fold the rest: the same state, record for record."""
@@ -203,6 +229,20 @@ def test_a_state_moved_on_leaves_the_owed_moves_of_the_one_before() -> None:
     assert len(later_state.awaiting) == len(state.awaiting) - 1
 
 
+@given(nst.valid_logs(max_events=20), st.data())
+def test_tables_whose_keys_all_share_a_hash_still_find_each_row(log: list[Event], data: st.DataObject) -> None:
+    """A lookup compares the keys of the rows its hash leads to: colliding hashes change nothing."""
+    cut = data.draw(st.integers(0, len(log)), label="cut")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(snapshots, "_key_hash", lambda key: 7)
+        fold = snapshots.restore(snapshots.take(replay(log[:cut], negotiation=nst.SIMULATED)._fold), Source(log[:cut]))
+        for event in log[cut:]:
+            fold.apply(event)
+        expected = replay(log, negotiation=nst.SIMULATED)
+        assert snapshots.take(fold) == snapshots.take(expected._fold)
+        assert NegotiationState(fold) == expected  # the views look rows up with the same hash
+
+
 @given(nst.valid_logs(max_events=15))
 def test_a_snapshot_of_a_restored_fold_equals_the_original(log: list[Event]) -> None:
     """take(restore(take(fold))) == take(fold), without reading the events the snapshot covers."""
@@ -245,16 +285,16 @@ def test_lazy_containers_materialize_in_order() -> None:
     assert "a" in members
     assert members | {"d"} == {"a", "b", "c", "d"}
 
-    built: list[str] = []
+    built: list[int] = []
 
-    def build(key: str, raw: int) -> int:
-        built.append(key)
+    def build(raw: int) -> int:
+        built.append(raw)
         return raw * 10
 
     table: LazyDict[str, int] = LazyDict(2, lambda: {"x": 1, "y": 2}, build)
     table["z"] = 30
     assert table.get("y") == 20
-    assert built == ["y"]
+    assert built == [2]
     table["x"] = 11  # reassigning a snapshot entry keeps its place
     assert len(table) == 3
     assert "nope" not in table
@@ -262,6 +302,55 @@ def test_lazy_containers_materialize_in_order() -> None:
     assert dict(table) == {"x": 11, "y": 20, "z": 30}
     with pytest.raises(StoreError, match="expected 3"):
         list(LazyList(3, lambda: ["a"]))
+
+
+KEYS = ("a", "b", "c", "d", "e")
+
+
+@given(
+    st.dictionaries(st.sampled_from(KEYS), st.integers(0, 9)),
+    st.lists(
+        st.tuples(st.sampled_from(("get", "in", "set", "pop", "del", "setdefault", "len")), st.sampled_from(KEYS))
+    ),
+    st.booleans(),
+)
+def test_a_lazy_dict_behaves_as_a_plain_one(initial: dict[str, int], steps: list[tuple[str, str]], finds: bool) -> None:
+    """Lookups, assignments, pops and deletions touch one key and answer as a dict would; once
+    materialized it holds the same entries in the same order (a key popped and set again last)."""
+    loads: list[int] = []
+
+    def load() -> dict[str, int]:
+        loads.append(1)
+        return dict(initial)
+
+    find = (lambda key: initial.get(key, MISSING)) if finds else None
+    lazy: LazyDict[str, int] = LazyDict(len(initial), load, lambda raw: raw, find=find)
+    plain = dict(initial)
+    for number, (step, key) in enumerate(steps):
+        for table in (lazy, plain):
+            if step == "get":
+                result: object = table.get(key, -1)
+            elif step == "in":
+                result = key in table
+            elif step == "set":
+                table[key] = 10 + number
+                result = None
+            elif step == "setdefault":
+                result = table.setdefault(key, 10 + number)
+            elif step == "len":
+                result = len(table)
+            else:
+                try:
+                    result = table.pop(key) if step == "pop" else table.__delitem__(key)
+                except KeyError:
+                    result = KeyError
+            if table is lazy:
+                got = result
+        assert got == result, (step, key)
+    assert lazy._lazy
+    assert not finds or not loads  # with find, nothing was loaded whole
+    assert list(lazy.items()) == list(plain.items())
+    assert not lazy._lazy
 
 
 def test_threads_reading_one_restored_state_see_the_same_events() -> None:
