@@ -509,3 +509,19 @@ def test_a_tampered_row_that_is_not_an_event_is_reported_not_crashed_on(tmp_path
         with pytest.raises(InvalidEvent, match="level='boss' must be one of"):
             store.read("n")
         assert not store.verify().ok
+
+
+def test_rows_decoded_together_equal_rows_decoded_one_by_one(tmp_path: Path) -> None:
+    """The tail's rows are decoded in one call; rows that do not make one item each are decoded one by one."""
+    with SQLiteStore(tmp_path / "d.db") as store:
+        store.append(N, [*opening(), *later()])
+        rows = store.db.execute("SELECT data FROM events ORDER BY position").fetchall()
+    one_by_one = [sqlite_module._event(row[0]) for row in rows]
+    assert sqlite_module._events(rows) == one_by_one
+    assert sqlite_module._events([]) == []
+    # two rows that make a JSON array of three items: each row is decoded, and the first is not JSON
+    split = [('{"type": "ConsultationHeld", "id": "x", "occurred": "2022-01-10", "parties": ["A", "B"]}, 1',), ("2",)]
+    with pytest.raises(ValueError, match="Extra data"):
+        sqlite_module._events(split)
+    with pytest.raises(ValueError, match="Expecting property name"):
+        sqlite_module._events([rows[0], ("{not json",)])
