@@ -219,6 +219,25 @@ def test_the_owed_moves_follow_withdrawals_acceptances_declines_and_holds(cut: i
     assert list(fold.owed) == [("p2", "B"), ("k1", "C"), ("r", "A")]
 
 
+def test_owed_moves_made_without_the_constructor_are_awaitings_like_any() -> None:
+    """The fast path of awaiting makes equal, hashable, frozen Awaiting objects."""
+    import attrs
+
+    from negotiation.state import _owed
+
+    made = _owed("A", ("ContactAccepted", "ContactDeclined"), "k1")
+    expected = Awaiting(party="A", types=("ContactAccepted", "ContactDeclined"), ref="k1")
+    assert type(made) is Awaiting
+    assert (made, hash(made), repr(made), made.to_dict()) == (
+        expected,
+        hash(expected),
+        repr(expected),
+        expected.to_dict(),
+    )
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.party = "B"  # type: ignore[misc]
+
+
 def test_a_state_moved_on_leaves_the_owed_moves_of_the_one_before() -> None:
     """apply() folds into a copy: the earlier state's owed moves are not touched."""
     events = answers_and_closings()
