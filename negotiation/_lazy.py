@@ -159,7 +159,9 @@ class LazySet(set[T]):
     def __contains__(self, member: object) -> bool:
         if set.__contains__(self, member):
             return True
-        if self._load is not None and self._contains is not None:
+        if self._load is None:
+            return False
+        if self._contains is not None:
             return self._contains(cast(T, member))
         self._materialize()
         return set.__contains__(self, member)

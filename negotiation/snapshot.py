@@ -450,21 +450,22 @@ class _Sections:
         with gc_paused():
             return json.loads(bytes(self.view(name)))
 
-    def table(self, name: str, count: int, covers: Callable[[str], bool]) -> _Table:
+    def table(self, name: str, count: int, prefix: _Prefix) -> _Table:
         return _Table(
             self.view(name),
             _unpacked(_U32, self.view(f"{name}.starts")),
             _unpacked(_U64, self.view(f"{name}.index")),
             count,
             _TABLES[name],
-            covers if name in _KEYED_BY_ID else None,
+            prefix.covers if name in _KEYED_BY_ID else None,
+            prefix.covered,
         )
 
 
 class _Table:
     """A table of the snapshot: a row is found by its key without decoding the others."""
 
-    __slots__ = ("_covers", "_found", "_key", "count", "index", "rows", "starts")
+    __slots__ = ("_covered", "_covers", "_found", "_key", "count", "index", "rows", "starts")
 
     def __init__(
         self,
@@ -474,6 +475,7 @@ class _Table:
         count: int,
         key: Callable[[Any], Any],
         covers: Callable[[str], bool] | None = None,
+        covered: dict[str, bool] | None = None,
     ) -> None:
         if len(starts) != count + 1 or len(index) != count or (count and starts[count] != len(rows)):
             msg = f"a table of {count} rows has {len(starts) - 1} starts and {len(index)} hashes"
@@ -484,6 +486,7 @@ class _Table:
         self.count = count
         self._key = key
         self._covers = covers  # for a table keyed by ids: False if the id is certainly not a key
+        self._covered = {} if covered is None else covered  # what covers() answered so far
         self._found: dict[Any, int] = {}  # the row of each key found so far
 
     def _row(self, row: int) -> Any:
@@ -492,8 +495,11 @@ class _Table:
     def find(self, key: Any) -> Any:
         """The raw row of ``key``, or MISSING: a binary search, then the decoding of one row."""
         covers = self._covers
-        if covers is not None and key is not None and not covers(key if type(key) is str else key[0]):
-            return MISSING
+        if covers is not None and key is not None:
+            event_id = key if type(key) is str else key[0]
+            covered = self._covered.get(event_id)  # the tail's ids: known not covered, no call
+            if not (covers(event_id) if covered is None else covered):
+                return MISSING
         wanted = _key_hash(key)
         index = self.index
         at = bisect.bisect_left(index, wanted << 32)
@@ -621,7 +627,7 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     fold.by_id = _LazyById(prefix)
 
     def table(name: str) -> _Table:
-        return sections.table(name, int(counts[name]), prefix.covers)
+        return sections.table(name, int(counts[name]), prefix)
 
     fold.ref_count = _LazyTable(table("ref_count"), operator.itemgetter(1))
     fold.docs = _LazyTable(table("docs"), _doc)
@@ -656,7 +662,7 @@ def _position(row: list[Any]) -> tuple[Stance, str]:
 class _Prefix:
     """The effective events a snapshot covers, read from the store once, on first need."""
 
-    __slots__ = ("_covered", "by_id", "count", "excluded", "hashes", "loaded", "source")
+    __slots__ = ("by_id", "count", "covered", "excluded", "hashes", "loaded", "source")
 
     def __init__(self, source: EventSource, excluded: frozenset[str], count: int, hashes: Sequence[int]) -> None:
         self.source = source
@@ -665,15 +671,15 @@ class _Prefix:
         self.hashes = hashes  # of the effective events' ids, sorted
         self.loaded: list[Event] | None = None
         self.by_id: dict[str, Event] = {}
-        self._covered: dict[str, bool] = {}
+        self.covered: dict[str, bool] = {}  # what covers() answered so far
 
     def covers(self, event_id: str) -> bool:
         """False if the snapshot certainly holds no effective event with this id (memoized)."""
-        covered = self._covered.get(event_id)
+        covered = self.covered.get(event_id)
         if covered is None:
             wanted = _key_hash(event_id)
             at = bisect.bisect_left(self.hashes, wanted)
-            covered = self._covered[event_id] = at < len(self.hashes) and self.hashes[at] == wanted
+            covered = self.covered[event_id] = at < len(self.hashes) and self.hashes[at] == wanted
         return covered
 
     def events(self) -> list[Event]:
@@ -697,7 +703,10 @@ class _Prefix:
 
     def has(self, event_id: str) -> bool:
         """Whether the snapshot covers the id (no store read unless its hash is there)."""
-        return event_id in self.excluded or (self.covers(event_id) and self.source.has(event_id))
+        covered = self.covered.get(event_id)
+        if covered is None:
+            covered = self.covers(event_id)
+        return (covered and self.source.has(event_id)) or event_id in self.excluded
 
 
 class _LazyById(dict[str, Event]):
@@ -735,7 +744,9 @@ class _LazyById(dict[str, Event]):
         return found
 
     def get(self, key: str, default: Any = None) -> Any:
-        found = self._lookup(key)
+        found = dict.get(self, key)  # the tail's events: no call further
+        if found is None:
+            found = self._lookup(key)
         return default if found is None else found
 
     def __getitem__(self, key: str) -> Event:

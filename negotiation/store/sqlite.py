@@ -84,7 +84,10 @@ def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
         decoded = None
     if not isinstance(decoded, list) or len(decoded) != len(rows):
         return [_event(row[0]) for row in rows]
-    return [_decoded(data) for data in decoded]
+    try:
+        return [Event.from_stored(data) for data in decoded]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return [_decoded(data) for data in decoded]
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:
