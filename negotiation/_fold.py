@@ -98,6 +98,9 @@ class Fold:
         self.deadlines_by_ref: dict[str | None, list[DeadlineRecord]] = {}
         self.positions: dict[tuple[str, str], tuple[Stance, str]] = {}
         self.parties: dict[str, int] = {}  # party at the table -> index of the first event naming it
+        # (ref, party) -> whether ref is a document (else a contact): each answer owed on a live
+        # document or an open contact, in log order (NegotiationState.awaiting reads it)
+        self.owed: dict[tuple[str, str], bool] = {}
         self.rejected: list[EventRejected] = []
 
     def copy(self) -> Fold:
@@ -121,6 +124,7 @@ class Fold:
             new.deadlines_by_ref.setdefault(record.event.ref, []).append(record)
         new.positions = dict(self.positions)
         new.parties = dict(self.parties)
+        new.owed = dict(self.owed)
         new.rejected = list(self.rejected)
         return new
 

@@ -159,7 +159,9 @@ class LazySet(set[T]):
     def __contains__(self, member: object) -> bool:
         if set.__contains__(self, member):
             return True
-        if self._load is not None and self._contains is not None:
+        if self._load is None:
+            return False
+        if self._contains is not None:
             return self._contains(cast(T, member))
         self._materialize()
         return set.__contains__(self, member)
@@ -228,26 +230,34 @@ materializing(
 class LazyDict(dict[K, V]):
     """A dict whose snapshot-covered entries are built from their raw form on first use.
 
-    ``get``, ``[]``, ``in`` and assignment touch one key (building one record); ``len`` is
-    known; anything else builds every entry, in the original order, new keys last.
+    ``get``, ``[]``, ``in``, assignment, ``pop`` and ``del`` touch one key (building one
+    record); ``len`` is known; anything else builds every entry, in the original order, new
+    keys last (a key removed and set again counts as new, as in a plain dict).
+
+    ``load`` returns every raw entry by key, in order; ``build`` makes an entry's value of its
+    raw form; ``find`` (optional) returns one raw entry, or :data:`MISSING`, without loading
+    the others (by default it loads them all).
     """
 
-    __slots__ = ("_build", "_count", "_lazy", "_load", "_made", "_prepare", "_raw")
+    __slots__ = ("_build", "_count", "_find", "_lazy", "_load", "_made", "_prepare", "_raw", "_removed")
 
     def __init__(
         self,
         count: int,
         load: Callable[[], dict[K, Any]],
-        build: Callable[[K, Any], V],
+        build: Callable[[Any], V],
         prepare: Callable[[], object] | None = None,
+        find: Callable[[K], Any] | None = None,
     ) -> None:
         super().__init__()
         self._count = count
         self._load = load
         self._build = build
         self._prepare = prepare  # run once before building every entry (e.g. read all events at once)
+        self._find = find
         self._raw: dict[K, Any] | None = None
         self._made: dict[K, V] = {}  # entries of the snapshot built (or reassigned) so far
+        self._removed: set[K] = set()  # entries of the snapshot popped or deleted
         self._lazy = True
 
     def _raw_map(self) -> dict[K, Any]:
@@ -258,22 +268,34 @@ class LazyDict(dict[K, V]):
 
     def _decode_raw(self) -> dict[K, Any]:
         if self._raw is None:
-            self._raw = self._load()
-            if len(self._raw) != self._count:
-                msg = f"snapshot section holds {len(self._raw)} entries, expected {self._count}"
+            raw = self._load()
+            if len(raw) != self._count:
+                msg = f"snapshot section holds {len(raw)} entries, expected {self._count}"
                 raise StoreError(msg)
+            self._raw = raw
         return self._raw
 
-    def _lookup(self, key: K) -> V:
+    def _find_raw(self, key: K) -> Any:
+        """The snapshot's raw entry for ``key`` (removed or not), or MISSING."""
+        if self._find is not None and self._raw is None:
+            return self._find(key)
+        return self._raw_map().get(key, MISSING)
+
+    def _lookup(self, key: K) -> Any:
+        """The value of ``key``, or MISSING."""
         value = dict.get(self, key, MISSING)
         if value is not MISSING or not self._lazy:
-            return cast(V, value)
+            return value
+        return self._from_snapshot(key)
+
+    def _from_snapshot(self, key: K) -> Any:
+        """The value of a snapshot's entry (built on first use), or MISSING."""
         value = self._made.get(key, MISSING)
-        if value is MISSING:
-            raw = self._raw_map().get(key, MISSING)
+        if value is MISSING and key not in self._removed:
+            raw = self._find(key) if self._find is not None and self._raw is None else self._find_raw(key)
             if raw is not MISSING:
-                value = self._made[key] = self._build(key, raw)
-        return cast(V, value)
+                value = self._made[key] = self._build(raw)
+        return value
 
     def _materialize(self) -> None:
         with FILL_LOCK:
@@ -281,15 +303,20 @@ class LazyDict(dict[K, V]):
 
     def _fill(self) -> None:
         if self._lazy:
-            raw, made, build = self._raw_map(), self._made, self._build
-            if self._prepare is not None and len(made) < len(raw):
+            raw, made, removed = self._raw_map(), self._made, self._removed
+            if self._prepare is not None and len(made) + len(removed) < len(raw):
                 self._prepare()
             with gc_paused():
-                added = dict(dict.items(self))
+                # every entry built in one pass (the few built already are then put back in
+                # their place), the snapshot's removed ones dropped, the new ones last
+                entries = dict(zip(raw, map(self._build, raw.values()), strict=True))
+                for key in removed:
+                    del entries[key]
+                entries.update(made)
+                entries.update(dict.items(self))
                 dict.clear(self)
-                dict.update(self, {k: made[k] if k in made else build(k, r) for k, r in raw.items()})
-                dict.update(self, added)
-            self._lazy, self._raw, self._made = False, None, {}
+                dict.update(self, entries)
+            self._lazy, self._raw, self._made, self._removed = False, None, {}, set()
 
     def setdefault(self, key: K, default: Any = None) -> Any:
         value = self._lookup(key)
@@ -298,27 +325,56 @@ class LazyDict(dict[K, V]):
             return default
         return value
 
+    # the methods the fold calls on every event look at the dict itself first, inline
+
     def get(self, key: K, default: Any = None) -> Any:
-        value = self._lookup(key)
+        value = dict.get(self, key, MISSING)
+        if value is MISSING and self._lazy:
+            value = self._from_snapshot(key)
         return default if value is MISSING else value
 
     def __getitem__(self, key: K) -> V:
-        value = self._lookup(key)
+        value = dict.get(self, key, MISSING)
+        if value is MISSING and self._lazy:
+            value = self._from_snapshot(key)
         if value is MISSING:
             raise KeyError(key)
-        return value
+        return value  # type: ignore[no-any-return]
 
     def __contains__(self, key: object) -> bool:
-        return self._lookup(cast(K, key)) is not MISSING
+        return dict.__contains__(self, key) or (self._lazy and self._from_snapshot(key) is not MISSING)  # type: ignore[arg-type]
 
     def __setitem__(self, key: K, value: V) -> None:
-        if self._lazy and (key in self._made or key in self._raw_map()):
-            self._made[key] = value
-        else:
-            dict.__setitem__(self, key, value)
+        if self._lazy and not dict.__contains__(self, key):
+            made = self._made
+            if key in made or (
+                key not in self._removed
+                and (self._find(key) if self._find is not None and self._raw is None else self._find_raw(key))
+                is not MISSING
+            ):
+                made[key] = value  # an entry of the snapshot keeps its place
+                return
+        dict.__setitem__(self, key, value)
+
+    def pop(self, key: K, default: Any = MISSING) -> Any:
+        if self._lazy and not dict.__contains__(self, key):
+            value = self._lookup(key)
+            if value is not MISSING:
+                del self._made[key]
+                self._removed.add(key)
+                return value
+            if default is MISSING:
+                raise KeyError(key)
+            return default
+        if default is MISSING:
+            return dict.pop(self, key)
+        return dict.pop(self, key, default)
+
+    def __delitem__(self, key: K) -> None:
+        self.pop(key)
 
     def __len__(self) -> int:
-        return dict.__len__(self) + (self._count if self._lazy else 0)
+        return dict.__len__(self) + (self._count - len(self._removed) if self._lazy else 0)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
         return (dict, (dict(self),))
@@ -343,4 +399,4 @@ DICT_MATERIALIZING = (
     "update",
     "clear",
 )
-materializing(LazyDict, DICT_MATERIALIZING)
+materializing(LazyDict, (name for name in DICT_MATERIALIZING if name not in ("__delitem__", "pop")))

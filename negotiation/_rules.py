@@ -215,6 +215,7 @@ def _answer(fold: Fold, doc: DocRecord, actor: str, event_id: str) -> None:
             fold.open_proposals -= 1
     doc.answers.append(event_id)
     doc.answered_by.setdefault(actor, None)
+    fold.owed.pop((doc.id, actor), None)
 
 
 def _positions(fold: Fold, actor: str, positions: Any, event_id: str) -> None:
@@ -225,6 +226,8 @@ def _positions(fold: Fold, actor: str, positions: Any, event_id: str) -> None:
 
 def _on_proposal(fold: Fold, event: ProposalPublished, index: int) -> None:
     fold.docs[event.id] = DocRecord(event, event.to, index)
+    for party in event.to:
+        fold.owed[(event.id, party)] = True
     fold.open_proposals += 1
     if event.ref is not None:
         _answer(fold, fold.docs[event.ref], event.actor, event.id)
@@ -233,6 +236,7 @@ def _on_proposal(fold: Fold, event: ProposalPublished, index: int) -> None:
 def _on_reply(fold: Fold, event: ReplyDelivered, index: int) -> None:
     answered = fold.docs[event.ref]
     fold.docs[event.id] = DocRecord(event, (answered.author,), index)
+    fold.owed[(event.id, answered.author)] = True
     _answer(fold, answered, event.actor, event.id)
     _positions(fold, event.actor, event.positions, event.id)
 
@@ -250,25 +254,36 @@ def _on_disclosed(fold: Fold, event: DocumentDisclosed, _index: int) -> None:
 def _on_withdrawn(fold: Fold, event: ProposalWithdrawn, _index: int) -> None:
     doc = fold.docs[event.ref]
     doc.withdrawn_by = event.id
+    for party in doc.addressees:
+        fold.owed.pop((doc.id, party), None)
     if not doc.answers:
         fold.open_proposals -= 1
 
 
 def _on_contact_proposed(fold: Fold, event: ContactProposed, index: int) -> None:
     fold.contacts[event.id] = ContactRecord(event, index)
+    for party in event.to:
+        fold.owed[(event.id, party)] = False
 
 
 def _on_contact_accepted(fold: Fold, event: ContactAccepted, _index: int) -> None:
     fold.contacts[event.ref].accepted_by[event.actor] = event.id
+    fold.owed.pop((event.ref, event.actor), None)
 
 
 def _on_contact_declined(fold: Fold, event: ContactDeclined, _index: int) -> None:
-    fold.contacts[event.ref].declined_by = (event.actor, event.id)
+    contact = fold.contacts[event.ref]
+    contact.declined_by = (event.actor, event.id)
+    for party in contact.to:
+        fold.owed.pop((contact.id, party), None)
 
 
 def _on_contact_held(fold: Fold, event: ContactHeld, _index: int) -> None:
     if event.ref is not None:
-        fold.contacts[event.ref].held_by.append(event.id)
+        contact = fold.contacts[event.ref]
+        contact.held_by.append(event.id)
+        for party in contact.to:
+            fold.owed.pop((contact.id, party), None)
 
 
 def _on_agreed(fold: Fold, event: FrameworkAgreed | TextAgreed, _index: int) -> None:

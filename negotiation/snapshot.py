@@ -17,15 +17,22 @@ and a snapshot with another fingerprint is ignored by the store (it replays inst
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import json
-from collections.abc import Callable
-from typing import Any, Protocol, SupportsIndex, TypeVar, cast
+import operator
+import sys
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, Protocol, SupportsIndex, TypeVar, cast
 
 from negotiation._fold import RULES_VERSION, Fold
 from negotiation._lazy import (
     DICT_MATERIALIZING,
     FILL_LOCK,
+    MISSING,
     LazyDict,
     LazyList,
     LazySet,
@@ -52,7 +59,7 @@ __all__ = [
 ]
 
 #: The layout of the snapshot's JSON; bump it when :func:`take` writes something else.
-FORMAT = 2
+FORMAT = 4
 
 #: Every attribute of a fold that :func:`take` and :func:`restore` carry (a test checks that
 #: this is all of them, so a new attribute cannot be forgotten silently).
@@ -80,6 +87,7 @@ FOLD_ATTRIBUTES = frozenset(
         "deadlines_by_ref",
         "positions",
         "parties",
+        "owed",
         "rejected",
     }
 )
@@ -136,20 +144,91 @@ class EventSource(Protocol):
         ...
 
 
-# -- taking a snapshot ----------------------------------------------------------------------
+# -- the layout --------------------------------------------------------------------------------
 #
-# Layout: a magic line, a JSON header line (the small, eagerly read part and the length of
-# each section), then the sections, each a JSON document decoded only when first needed. A
-# 100,000-event negotiation thus loads in the time it takes to read the header: the ids, the
-# documents, the contacts, the deadlines and the positions are decoded and rebuilt on first
-# use, each record when it is first looked up.
+# A magic line, a JSON header line (the small, eagerly read part and the length of each
+# section), then the sections. Nothing is decoded at restore but the header: a lookup from
+# the tail reads one row, and a section is decoded whole only when a view iterates it.
+#
+# - ``ids``: the effective events' ids, a JSON array; ``ids.index``: the CRC-32 of each of
+#   them, sorted (unsigned 32-bit, little-endian), so that "is this id taken?" is a binary
+#   search (an id whose hash is there is then asked of the store).
+# - ``stage_before``: one letter per effective event (a JSON string).
+# - each table of records (see :data:`_TABLES`): its rows as one JSON array in the fold's
+#   order (``NAME``); where each row starts in it, and where the array ends (``NAME.starts``,
+#   unsigned 32-bit); and ``hash << 32 | row`` for each row, sorted (``NAME.index``,
+#   unsigned 64-bit), where ``hash`` is the CRC-32 of the row's key. A lookup by key is a
+#   binary search, then the decoding of that one row.
 
 _MAGIC = b"negotiation-snapshot\n"
-_SECTIONS = ("ids", "stage_before", "ref_count", "docs", "contacts", "deadlines", "deadlines_by_ref", "positions")
+
+
+#: The tables of records: the section's name and how a row's key is read from the row.
+_TABLES: dict[str, Callable[[list[Any]], Any]] = {
+    "ref_count": operator.itemgetter(0),
+    "docs": operator.itemgetter(0),
+    "contacts": operator.itemgetter(0),
+    "deadlines": operator.itemgetter(0),
+    "deadlines_by_ref": operator.itemgetter(0),
+    "positions": operator.itemgetter(0, 1),
+    "owed": operator.itemgetter(0, 1),
+}
+#: The tables keyed by an event id (or a pair of an event id and a party, or None): every
+#: such id is one of the snapshot's effective events (a record, what a reference names, the
+#: record an answer is owed on), so that a table is not searched for an id it cannot hold.
+_KEYED_BY_ID = frozenset(("ref_count", "docs", "contacts", "deadlines", "deadlines_by_ref", "owed"))
+_SECTIONS = (
+    "ids",
+    "ids.index",
+    "stage_before",
+    *(f"{name}{part}" for name in _TABLES for part in ("", ".starts", ".index")),
+)
+_Code = Literal["I", "L", "Q"]
+_U32: _Code = "I" if array("I").itemsize == 4 else "L"
+_U64: _Code = "Q"  # unsigned long long: 8 bytes wherever CPython runs
+_SWAP = sys.byteorder != "little"  # the sections' integers are little-endian
+_ROW = 0xFFFFFFFF
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return _encode(value).encode()
+
+
+def _key_hash(key: Any) -> int:
+    """CRC-32 of a table's key (an id, None, or a pair of strings): the same in every process."""
+    if type(key) is tuple:
+        key = "\x1f".join(key)
+    elif key is None:
+        return 0
+    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
+
+
+_ENCODE_KEY = operator.methodcaller("encode", "utf-8", "surrogatepass")
+
+
+def _key_hashes(keys: Sequence[Any]) -> list[int]:
+    """``[_key_hash(key) for key in keys]``, without a Python call per key when they are alike."""
+    texts: Iterable[Any] = map("\x1f".join, keys) if keys and type(keys[0]) is tuple else keys
+    try:
+        return list(map(zlib.crc32, map(_ENCODE_KEY, texts)))
+    except (AttributeError, TypeError):  # None among the keys, or keys of several kinds
+        return [_key_hash(key) for key in keys]
+
+
+def _packed(code: _Code, values: Iterable[int]) -> bytes:
+    numbers = array(code, values)
+    if _SWAP:
+        numbers.byteswap()
+    return numbers.tobytes()
+
+
+def _unpacked(code: _Code, data: memoryview) -> Sequence[int]:
+    if _SWAP:
+        numbers = array(code, bytes(data))
+        numbers.byteswap()
+        return numbers
+    return data.cast(code)
 
 
 def _doc_row(_key: str, d: DocRecord) -> list[Any]:
@@ -181,32 +260,131 @@ def _by_ref_row(ref: str | None, records: list[DeadlineRecord]) -> list[Any]:
     return [ref, [r.event.id for r in records]]
 
 
-def _count_row(_key: str, count: int) -> int:
-    return count
+def _count_row(key: str, count: int) -> list[Any]:
+    return [key, count]
 
 
 def _position_row(key: tuple[str, str], value: tuple[Stance, str]) -> list[Any]:
     return [key[0], key[1], value[0].value, value[1]]
 
 
+def _owed_row(key: tuple[str, str], is_doc: bool) -> list[Any]:
+    return [key[0], key[1], is_doc]
+
+
+_ROWS: dict[str, Callable[[Any, Any], list[Any]]] = {
+    "ref_count": _count_row,
+    "docs": _doc_row,
+    "contacts": _contact_row,
+    "deadlines": _deadline_row,
+    "deadlines_by_ref": _by_ref_row,
+    "positions": _position_row,
+    "owed": _owed_row,
+}
+
+
 def _prefixed(items: list[T], encode: Callable[[T], Any]) -> list[Any]:
     """The encoded items of a list; a lazy list's unread prefix is copied from its snapshot."""
     if isinstance(items, LazyList) and items._load is not None and items._raw is not None:
         return [*items._raw(), *map(encode, list.__iter__(items))]
-    return [encode(item) for item in items]
+    return list(map(encode, items))
 
 
-def _rows(mapping: dict[K, V], encode: Callable[[K, V], Any]) -> list[tuple[K, Any]]:
-    """(key, row) of a dict's entries; a lazy dict's untouched entries are copied from its snapshot."""
-    if isinstance(mapping, LazyDict) and mapping._lazy:
-        made = mapping._made
-        rows = [(k, encode(k, made[k]) if k in made else row) for k, row in mapping._raw_map().items()]
-        return rows + [(k, encode(k, v)) for k, v in dict.items(mapping)]
-    return [(k, encode(k, v)) for k, v in mapping.items()]
+#: Put between the rows of a table to encode them in one call, then split there (a string
+#: JSON writes with escapes; a value that holds it only sends its table the slow way).
+_BETWEEN = "\x00row\x00"
+_BETWEEN_JSON = _json([None, _BETWEEN, None])[len("[null") : -len("null]")]
 
 
-def _values(rows: list[tuple[Any, Any]]) -> list[Any]:
-    return [row for _key, row in rows]
+def _encoded_rows(rows: list[list[Any]]) -> list[bytes]:
+    """Each row as JSON, encoded in one call (one per row costs three times as much)."""
+    if len(rows) > 1:
+        items: list[Any] = [_BETWEEN] * (2 * len(rows) - 1)
+        items[::2] = rows
+        parts = _json(items)[1:-1].split(_BETWEEN_JSON)
+        if len(parts) == len(rows):
+            return parts
+    return [_json(row) for row in rows]
+
+
+class _TableWriter:
+    """Builds a table's three sections, from rows or from runs of rows copied from a snapshot."""
+
+    __slots__ = ("chunks", "hashes", "keys", "pending", "size", "starts")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes | memoryview] = []
+        self.starts: list[int] = []
+        self.hashes: list[int] = []
+        self.size = 1  # the array's "["
+        self.keys: list[Any] = []  # the keys of the rows added since the last flush
+        self.pending: list[list[Any]] = []  # those rows, to encode together
+
+    def add(self, keys: Iterable[Any], rows: Iterable[list[Any]]) -> None:
+        self.keys.extend(keys)
+        self.pending.extend(rows)
+
+    def _flush(self) -> None:
+        if self.pending:
+            parts = _encoded_rows(self.pending)
+            self.chunks.extend(parts)
+            self.hashes.extend(_key_hashes(self.keys))
+            # each row starts one byte (the comma) after the end of the one before
+            starts = list(itertools.accumulate(map((1).__add__, map(len, parts)), initial=self.size))
+            self.size = starts.pop()
+            self.starts.extend(starts)
+            self.keys, self.pending = [], []
+
+    def copy(self, table: _Table, begin: int, end: int, hashes: list[int]) -> None:
+        """Copy the table's rows ``begin`` to ``end`` (excluded) as they are."""
+        self._flush()
+        if begin < end:
+            starts = table.starts
+            shift = self.size - starts[begin]
+            self.starts.extend([start + shift for start in starts[begin:end]])
+            chunk = table.rows[starts[begin] : starts[end] - 1]
+            self.chunks.append(chunk)
+            self.size += len(chunk) + 1
+            self.hashes.extend(hashes[begin:end])
+
+    def sections(self) -> tuple[bytes, bytes, bytes]:
+        self._flush()
+        body = b"".join((b"[", b",".join(self.chunks), b"]"))
+        index = sorted([h << 32 | row for row, h in enumerate(self.hashes)])
+        return body, _packed(_U32, [*self.starts, self.size]), _packed(_U64, index)
+
+
+def _table_sections(mapping: dict[Any, Any], encode: Callable[[Any, Any], list[Any]]) -> tuple[bytes, bytes, bytes]:
+    """A table's sections; a restored table's rows nobody touched are copied, not decoded."""
+    writer = _TableWriter()
+    if isinstance(mapping, _LazyTable) and mapping._lazy and mapping._raw is None:
+        table, made = mapping.table, mapping._made
+        changed = {table.row_of(key): key for key in made}
+        skipped = {table.row_of(key) for key in mapping._removed}
+        hashes = table.hashes()
+        begin = 0
+        for row in sorted({*changed, *skipped}):
+            writer.copy(table, begin, row, hashes)
+            if row in changed:
+                key = changed[row]
+                writer.add((key,), (encode(key, made[key]),))
+            begin = row + 1
+        writer.copy(table, begin, table.count, hashes)
+        keys, values = list(dict.keys(mapping)), list(dict.values(mapping))
+    else:
+        keys, values = list(mapping.keys()), list(mapping.values())
+    writer.add(keys, map(encode, keys, values))
+    return writer.sections()
+
+
+_EVENT_ID = operator.attrgetter("id")
+
+
+def _id_hashes(events: list[Event]) -> list[int]:
+    """The sorted hashes of the effective events' ids; a restored list's are copied."""
+    if isinstance(events, _LazyEvents) and events._load is not None:
+        return sorted([*events.hashes, *_key_hashes(list(map(_EVENT_ID, list.__iter__(events))))])
+    return sorted(_key_hashes(list(map(_EVENT_ID, events))))
 
 
 def take(fold: Fold) -> bytes:
@@ -222,18 +400,15 @@ def take(fold: Fold) -> bytes:
         msg = "a fold with rejected events (a lenient replay) cannot be snapshotted"
         raise ValueError(msg)
     with gc_paused():
-        ref_count = _rows(fold.ref_count, _count_row)
         sections = {
-            "ids": _prefixed(fold.events, lambda e: e.id),
-            "stage_before": "".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__)),
-            "ref_count": [[k for k, _ in ref_count], [n for _, n in ref_count]],
-            "docs": _values(_rows(fold.docs, _doc_row)),
-            "contacts": _values(_rows(fold.contacts, _contact_row)),
-            "deadlines": _values(_rows(fold.deadlines, _deadline_row)),
-            "deadlines_by_ref": _values(_rows(fold.deadlines_by_ref, _by_ref_row)),
-            "positions": _values(_rows(fold.positions, _position_row)),
+            "ids": _json(_prefixed(fold.events, _EVENT_ID)),
+            "ids.index": _packed(_U32, _id_hashes(fold.events)),
+            "stage_before": _json("".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__))),
         }
-        bodies = [_json(sections[name]) for name in _SECTIONS]
+        for name, encode in _ROWS.items():
+            rows, starts, index = _table_sections(getattr(fold, name), encode)
+            sections.update({name: rows, f"{name}.starts": starts, f"{name}.index": index})
+        bodies = [sections[name] for name in _SECTIONS]
     header = {
         "format": FORMAT,
         "fingerprint": FINGERPRINT,
@@ -242,15 +417,7 @@ def take(fold: Fold) -> bytes:
         "paused_from": None if fold.paused_from is None else fold.paused_from.value,
         "any_answered": fold.any_proposal_answered,
         "open_proposals": fold.open_proposals,
-        "counts": {
-            "ids": len(fold.events),
-            "ref_count": len(fold.ref_count),
-            "docs": len(fold.docs),
-            "contacts": len(fold.contacts),
-            "deadlines": len(fold.deadlines),
-            "deadlines_by_ref": len(fold.deadlines_by_ref),
-            "positions": len(fold.positions),
-        },
+        "counts": {"ids": len(fold.events), **{name: len(getattr(fold, name)) for name in _TABLES}},
         "sections": {name: len(body) for name, body in zip(_SECTIONS, bodies, strict=True)},
         "retractions": [r.to_dict() for r in fold.retractions],
         "retracted": [e.to_dict() for e in fold.retracted.values()],
@@ -319,18 +486,120 @@ class _Sections:
             msg = f"snapshot sections end at byte {start}, the snapshot at {len(data)}"
             raise ValueError(msg)
 
-    def decode(self, name: str) -> Any:
+    def view(self, name: str) -> memoryview:
         begin, end = self._spans[name]
+        return self._data[begin:end]
+
+    def decode(self, name: str) -> Any:
         with gc_paused():
-            return json.loads(bytes(self._data[begin:end]))
+            return json.loads(bytes(self.view(name)))
 
-    def keyed(self, name: str) -> dict[Any, list[Any]]:
-        """A section of rows, by each row's first field."""
+    def table(self, name: str, count: int, prefix: _Prefix) -> _Table:
+        return _Table(
+            self.view(name),
+            _unpacked(_U32, self.view(f"{name}.starts")),
+            _unpacked(_U64, self.view(f"{name}.index")),
+            count,
+            _TABLES[name],
+            prefix.covers if name in _KEYED_BY_ID else None,
+            prefix.covered,
+        )
+
+
+class _Table:
+    """A table of the snapshot: a row is found by its key without decoding the others."""
+
+    __slots__ = ("_covered", "_covers", "_found", "_key", "count", "index", "rows", "starts")
+
+    def __init__(
+        self,
+        rows: memoryview,
+        starts: Sequence[int],
+        index: Sequence[int],
+        count: int,
+        key: Callable[[Any], Any],
+        covers: Callable[[str], bool] | None = None,
+        covered: dict[str, bool] | None = None,
+    ) -> None:
+        if len(starts) != count + 1 or len(index) != count or (count and starts[count] != len(rows)):
+            msg = f"a table of {count} rows has {len(starts) - 1} starts and {len(index)} hashes"
+            raise ValueError(msg)
+        self.rows = rows
+        self.starts = starts
+        self.index = index
+        self.count = count
+        self._key = key
+        self._covers = covers  # for a table keyed by ids: False if the id is certainly not a key
+        self._covered = {} if covered is None else covered  # what covers() answered so far
+        self._found: dict[Any, int] = {}  # the row of each key found so far
+
+    def _row(self, row: int) -> Any:
+        return json.loads(bytes(self.rows[self.starts[row] : self.starts[row + 1] - 1]))
+
+    def find(self, key: Any) -> Any:
+        """The raw row of ``key``, or MISSING: a binary search, then the decoding of one row."""
+        covers = self._covers
+        if covers is not None and key is not None:
+            event_id = key if type(key) is str else key[0]
+            covered = self._covered.get(event_id)  # the tail's ids: known not covered, no call
+            if not (covers(event_id) if covered is None else covered):
+                return MISSING
+        wanted = _key_hash(key)
+        index = self.index
+        at = bisect.bisect_left(index, wanted << 32)
+        while at < len(index) and index[at] >> 32 == wanted:
+            row = index[at] & _ROW
+            raw = self._row(row)
+            if self._key(raw) == key:
+                self._found[key] = row
+                return raw
+            at += 1
+        return MISSING
+
+    def row_of(self, key: Any) -> int:
+        """The row of a key of the table."""
+        row = self._found.get(key)
+        if row is None:
+            if self.find(key) is MISSING:
+                raise KeyError(key)
+            row = self._found[key]
+        return row
+
+    def load(self) -> dict[Any, Any]:
+        """Every raw row by key, in order."""
         with gc_paused():
-            return {row[0]: row for row in self.decode(name)}
+            rows = json.loads(bytes(self.rows))
+            return dict(zip(map(self._key, rows), rows, strict=True))
+
+    def hashes(self) -> list[int]:
+        """The hash of each row's key, by row."""
+        out = [0] * self.count
+        for entry in self.index:
+            out[entry & _ROW] = entry >> 32
+        return out
 
 
-def _doc(_key: str, raw: list[Any]) -> DocRecord:
+class _LazyTable(LazyDict[K, V]):
+    """A fold's table restored from a snapshot: its rows are found by key in :class:`_Table`."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: _Table, build: Callable[[Any], V], prepare: Callable[[], object] | None = None):
+        super().__init__(table.count, table.load, build, prepare, table.find)
+        self.table = table
+
+
+class _LazyEvents(LazyList[T]):
+    """A fold's effective events restored from a snapshot, with the sorted hashes of their ids."""
+
+    __slots__ = ("hashes",)
+
+    def __init__(self, count: int, load: Callable[[], list[T]], raw: Callable[[], Any], hashes: Sequence[int]) -> None:
+        super().__init__(count, load, raw)
+        self.hashes = hashes
+
+
+def _doc(raw: list[Any]) -> DocRecord:
     doc = DocRecord.__new__(DocRecord)
     (
         doc.id,
@@ -351,7 +620,7 @@ def _doc(_key: str, raw: list[Any]) -> DocRecord:
     return doc
 
 
-def _contact(_key: str, raw: list[Any]) -> ContactRecord:
+def _contact(raw: list[Any]) -> ContactRecord:
     contact = ContactRecord.__new__(ContactRecord)
     contact.id, contact.index, contact.proposer, to, contact.accepted_by, declined_by, contact.held_by = raw
     contact.to = tuple(to)
@@ -387,31 +656,34 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
     fold.retracted = {e.id: e for e in map(Event.from_dict, header["retracted"])}
     excluded = frozenset((*fold.retracted, *(r.id for r in fold.retractions)))
     count = int(counts["ids"])
-    prefix = _Prefix(source, excluded, count)
-    fold.events = LazyList(count, prefix.events, lambda: sections.decode("ids"))
+    hashes = _unpacked(_U32, sections.view("ids.index"))
+    if len(hashes) != count:
+        msg = f"the snapshot holds {len(hashes)} id hashes for {count} ids"
+        raise ValueError(msg)
+    prefix = _Prefix(source, excluded, count, hashes)
+    fold.events = _LazyEvents(count, prefix.events, lambda: sections.decode("ids"), hashes)
     fold.stage_before = LazyList(
         count,
         lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")],
         lambda: sections.decode("stage_before"),
     )
     fold.all_ids = LazySet(count + len(excluded), lambda: (*sections.decode("ids"), *excluded), prefix.has)
-    fold.by_id = _LazyById(prefix, fold.all_ids)
+    fold.by_id = _LazyById(prefix)
 
-    def ref_counts() -> dict[str, Any]:
-        ids, numbers = sections.decode("ref_count")
-        return dict(zip(ids, numbers, strict=True))
+    def table(name: str) -> _Table:
+        return sections.table(name, int(counts[name]), prefix)
 
-    fold.ref_count = LazyDict(int(counts["ref_count"]), ref_counts, _same)
-    fold.docs = LazyDict(int(counts["docs"]), lambda: sections.keyed("docs"), _doc)
-    fold.contacts = LazyDict(int(counts["contacts"]), lambda: sections.keyed("contacts"), _contact)
-    fold.positions = LazyDict(
-        int(counts["positions"]), lambda: {(r[0], r[1]): r for r in sections.decode("positions")}, _position
-    )
+    fold.ref_count = _LazyTable(table("ref_count"), operator.itemgetter(1))
+    fold.docs = _LazyTable(table("docs"), _doc)
+    fold.contacts = _LazyTable(table("contacts"), _contact)
+    fold.positions = _LazyTable(table("positions"), _position)
+    fold.owed = _LazyTable(table("owed"), operator.itemgetter(2))
     agreements = {row[0]: _agreement(row) for row in header["agreements"]}
     fold.agreements = agreements
     fold.text = None if header["text"] is None else agreements[header["text"]]
 
-    def deadline(deadline_id: str, row: list[Any]) -> DeadlineRecord:
+    def deadline(row: list[Any]) -> DeadlineRecord:
+        deadline_id = row[0]
         event = prefix.event(deadline_id)
         if not isinstance(event, DeadlineSet):
             msg = f"the snapshot's deadline {deadline_id!r} is not a DeadlineSet the store holds"
@@ -420,38 +692,39 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
         record.met_by, record.lapsed_by = row[1], row[2]
         return record
 
-    deadlines: LazyDict[str, DeadlineRecord] = LazyDict(
-        int(counts["deadlines"]), lambda: sections.keyed("deadlines"), deadline, prefix.events
-    )
+    deadlines: LazyDict[str, DeadlineRecord] = _LazyTable(table("deadlines"), deadline, prefix.events)
     fold.deadlines = deadlines
-    fold.deadlines_by_ref = LazyDict(
-        int(counts["deadlines_by_ref"]),
-        lambda: sections.keyed("deadlines_by_ref"),
-        lambda _ref, row: [deadlines[i] for i in row[1]],
-    )
+    fold.deadlines_by_ref = _LazyTable(table("deadlines_by_ref"), lambda row: [deadlines[i] for i in row[1]])
     fold.parties = dict(header["parties"])
     return fold
 
 
-def _same(_key: object, raw: Any) -> Any:
-    return raw
-
-
-def _position(_key: tuple[str, str], row: list[Any]) -> tuple[Stance, str]:
+def _position(row: list[Any]) -> tuple[Stance, str]:
     return (_STANCES[row[2]], row[3])
 
 
 class _Prefix:
     """The effective events a snapshot covers, read from the store once, on first need."""
 
-    __slots__ = ("by_id", "count", "excluded", "loaded", "source")
+    __slots__ = ("by_id", "count", "covered", "excluded", "hashes", "loaded", "source")
 
-    def __init__(self, source: EventSource, excluded: frozenset[str], count: int) -> None:
+    def __init__(self, source: EventSource, excluded: frozenset[str], count: int, hashes: Sequence[int]) -> None:
         self.source = source
         self.excluded = excluded  # retracted events and retractions: not effective
         self.count = count
+        self.hashes = hashes  # of the effective events' ids, sorted
         self.loaded: list[Event] | None = None
         self.by_id: dict[str, Event] = {}
+        self.covered: dict[str, bool] = {}  # what covers() answered so far
+
+    def covers(self, event_id: str) -> bool:
+        """False if the snapshot certainly holds no effective event with this id (memoized)."""
+        covered = self.covered.get(event_id)
+        if covered is None:
+            wanted = _key_hash(event_id)
+            at = bisect.bisect_left(self.hashes, wanted)
+            covered = self.covered[event_id] = at < len(self.hashes) and self.hashes[at] == wanted
+        return covered
 
     def events(self) -> list[Event]:
         if self.loaded is None:
@@ -465,25 +738,29 @@ class _Prefix:
         return self.loaded
 
     def event(self, event_id: str) -> Event | None:
+        """The effective event with this id, or None (no store read unless its hash is there)."""
         if event_id in self.excluded:
             return None
         if self.loaded is not None:
             return self.by_id.get(event_id)
-        return self.source.event(event_id)
+        return self.source.event(event_id) if self.covers(event_id) else None
 
     def has(self, event_id: str) -> bool:
-        return event_id in self.excluded or self.source.has(event_id)
+        """Whether the snapshot covers the id (no store read unless its hash is there)."""
+        covered = self.covered.get(event_id)
+        if covered is None:
+            covered = self.covers(event_id)
+        return (covered and self.source.has(event_id)) or event_id in self.excluded
 
 
 class _LazyById(dict[str, Event]):
     """A fold's effective events by id: a lookup reads that one event from the store."""
 
-    __slots__ = ("_all_ids", "_prefix", "_seen")
+    __slots__ = ("_prefix", "_seen")
 
-    def __init__(self, prefix: _Prefix, all_ids: set[str]) -> None:
+    def __init__(self, prefix: _Prefix) -> None:
         super().__init__()
         self._prefix: _Prefix | None = prefix
-        self._all_ids = all_ids  # the fold's set: ids folded in later are in the dict itself
         self._seen: dict[str, Event] = {}
 
     def _materialize(self) -> None:
@@ -504,14 +781,16 @@ class _LazyById(dict[str, Event]):
         if found is not None or self._prefix is None:
             return found
         found = self._seen.get(key)
-        if found is None and key in self._all_ids:
+        if found is None and isinstance(key, str):
             found = self._prefix.event(key)
             if found is not None:
                 self._seen[key] = found
         return found
 
     def get(self, key: str, default: Any = None) -> Any:
-        found = self._lookup(key)
+        found = dict.get(self, key)  # the tail's events: no call further
+        if found is None:
+            found = self._lookup(key)
         return default if found is None else found
 
     def __getitem__(self, key: str) -> Event:

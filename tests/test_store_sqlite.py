@@ -529,3 +529,19 @@ def test_the_write_ahead_log_shrinks_back_after_a_large_import(db: Path, monkeyp
         assert grown > 1024 * 1024
         assert wal.stat().st_size <= 32 * 1024
         assert store.version("big") == 600
+
+
+def test_rows_decoded_together_equal_rows_decoded_one_by_one(tmp_path: Path) -> None:
+    """The tail's rows are decoded in one call; rows that do not make one item each are decoded one by one."""
+    with SQLiteStore(tmp_path / "d.db") as store:
+        store.append(N, [*opening(), *later()])
+        rows = store.db.execute("SELECT data FROM events ORDER BY position").fetchall()
+    one_by_one = [sqlite_module._event(row[0]) for row in rows]
+    assert sqlite_module._events(rows) == one_by_one
+    assert sqlite_module._events([]) == []
+    # two rows that make a JSON array of three items: each row is decoded, and the first is not JSON
+    split = [('{"type": "ConsultationHeld", "id": "x", "occurred": "2022-01-10", "parties": ["A", "B"]}, 1',), ("2",)]
+    with pytest.raises(ValueError, match="Extra data"):
+        sqlite_module._events(split)
+    with pytest.raises(ValueError, match="Expecting property name"):
+        sqlite_module._events([rows[0], ("{not json",)])
