@@ -405,6 +405,19 @@ def test_a_snapshot_is_written_with_the_events_it_covers(tmp_path: Path) -> None
         assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(3,)]
 
 
+def test_automatic_snapshots_count_from_an_explicit_one(tmp_path: Path) -> None:
+    """After snapshot(), the next automatic snapshot comes snapshot_every events later, not
+    snapshot_every events after the last automatic one (the writer's cached fold knows)."""
+    with SQLiteStore(tmp_path / "s.db", snapshot_every=2) as store:
+        store.append(N, opening()[:2])  # automatic, at 2
+        store.append(N, opening()[2:])
+        assert store.snapshot(N) == 3
+        store.append(N, later()[:1])  # 4 - 3 < 2: none
+        assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(3,)]
+        store.append(N, later()[1:])  # 5 - 3 = 2
+        assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(5,)]
+
+
 def test_load_replays_only_the_tail_after_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a snapshot at version 3, loading folds only versions 4 and 5."""
     path = tmp_path / "s.db"
