@@ -12,6 +12,7 @@ and storage through the small :class:`Transaction` interface.
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import functools
 import time
@@ -47,6 +48,9 @@ SNAPSHOT_EVERY = 1000
 
 #: How many negotiations' folds a store keeps between appends (the most recently appended).
 FOLD_CACHE = 64
+
+#: Appends of at least this many events pause the cyclic garbage collector while they run.
+_PAUSE_GC_FROM = 100
 
 
 @attrs.frozen(kw_only=True)
@@ -373,8 +377,10 @@ class EventStore(abc.ABC):
         touched: list[str] = []
         after: dict[str, _Cached] = {}
         done = 0
+        # pausing the collector pays off on a burst of objects (an import), not on one event
+        paused = gc_paused() if sum(map(len, prepared.values())) >= _PAUSE_GC_FROM else contextlib.nullcontext()
         try:
-            with self._write("appending") as tx, gc_paused():
+            with self._write("appending") as tx, paused:
                 position = -1
                 for name, events in prepared.items():
                     touched.append(name)

@@ -179,9 +179,11 @@ class _Transaction:
         return found
 
     def insert(self, rows: Sequence[Row]) -> None:
-        self.conn.executemany(
-            f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [r[:9] for r in rows]
-        )
+        sql = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        if len(rows) == 1:  # a one-event append: execute costs less than executemany's setup
+            self.conn.execute(sql, rows[0][:9])
+        else:
+            self.conn.executemany(sql, [r[:9] for r in rows])
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
