@@ -209,11 +209,12 @@ _ENCODE_KEY = operator.methodcaller("encode", "utf-8", "surrogatepass")
 
 def _key_hashes(keys: Sequence[Any]) -> list[int]:
     """``[_key_hash(key) for key in keys]``, without a Python call per key when they are alike."""
-    texts: Iterable[Any] = map("\x1f".join, keys) if keys and type(keys[0]) is tuple else keys
-    try:
-        return list(map(zlib.crc32, map(_ENCODE_KEY, texts)))
-    except (AttributeError, TypeError):  # None among the keys, or keys of several kinds
-        return [_key_hash(key) for key in keys]
+    kinds = set(map(type, keys))
+    if kinds == {str}:
+        return list(map(zlib.crc32, map(_ENCODE_KEY, keys)))
+    if kinds == {tuple}:
+        return list(map(zlib.crc32, map(_ENCODE_KEY, map("\x1f".join, keys))))
+    return [_key_hash(key) for key in keys]  # None among them, or keys of several kinds
 
 
 def _packed(code: _Code, values: Iterable[int]) -> bytes:

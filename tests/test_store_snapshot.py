@@ -253,6 +253,7 @@ def test_a_state_moved_on_leaves_the_owed_moves_of_the_one_before() -> None:
         st.lists(st.text()),
         st.lists(st.tuples(st.text(), st.text())),
         st.lists(st.one_of(st.none(), st.text())),
+        st.lists(st.one_of(st.text(), st.tuples(st.text(), st.text()))),
     )
 )
 def test_keys_hashed_together_hash_as_one_by_one(keys: list[object]) -> None:
