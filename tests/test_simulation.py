@@ -292,7 +292,9 @@ def test_a_false_invariant_is_found() -> None:
     with pytest.raises(AssertionError):
         run_state_machine_as_test(
             NeverAgree,
-            settings=settings(max_examples=200, stateful_step_count=10, database=None, phases=[Phase.generate]),
+            settings=settings(
+                max_examples=200, stateful_step_count=10, database=None, phases=[Phase.generate], derandomize=True
+            ),
         )
 
 

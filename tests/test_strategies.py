@@ -132,7 +132,7 @@ def test_invalid_logs_break_every_kind_of_rule() -> None:
     """Over enough draws, each of the seven kinds of fault appears."""
     seen: set[str] = set()
 
-    @settings(max_examples=250, database=None)
+    @settings(max_examples=400, database=None, derandomize=True)  # the same draws every run: no flake
     @given(nst.invalid_logs(max_events=15))
     def collect(log: nst.InvalidLog) -> None:
         seen.add(log.error.__name__)
