@@ -686,7 +686,7 @@ def bench_long(bench: Bench) -> None:
     load = bench.row("store.load_long", "ours", f"load the {s.long:,}-event negotiation: snapshot + tail, stage")
     owed = bench.row("store.load_long_owed", "ours", "the same load, then its owed moves")
     bench.row("replay.long_full", "ours", "the same, full replay: read every event back + replay, stage")
-    owed.note = "next steps are left out: they cost O(events^2) on a long log"
+    owed.note = "next steps are left out: the retraction check reads every event back"
     path = bench.path("long")
     try:
         progress(f"storing one negotiation of {s.long:,} events")
