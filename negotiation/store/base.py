@@ -467,22 +467,22 @@ class EventStore(abc.ABC):
             latest = _timeline_latest(fold)
         else:
             fold, snapshot_version, latest = Fold(negotiation), 0, None
-        apply = fold.apply
-        for count, event in enumerate(fresh, start=1):
-            if progress is not None and count % 1000 == 0:
-                progress(count)
+        # one pass: fold each event (the rules of strict replay), then encode and chain it
+        apply = fold._apply  # apply() without its lenient mode: one call less per event
+        rows = []
+        version = current
+        recorded_text = recorded.isoformat()
+        for event in fresh:
             try:
                 apply(event)
             except EventRejected as e:
                 e.event = originals.get(id(e.event), e.event)  # the caller's object (for file lines)
                 e.locate(negotiation=negotiation)
                 raise
-        rows = []
-        version = current
-        recorded_text = recorded.isoformat()
-        for event in fresh:
             position += 1
             version += 1
+            if progress is not None and (version - current) % 1000 == 0:
+                progress(version - current)
             data = compact_json(event)  # what canonical(event.to_dict()) gives
             head = chain_hash(head, data)
             moment = event.recorded
