@@ -15,10 +15,12 @@ from negotiation import (
     ConsultationHeld,
     DatedBeforeReference,
     DuplicateEventId,
+    Event,
     InvalidEvent,
     LogSyntaxError,
     NegotiationError,
     NotPermitted,
+    PositionStated,
     ProposalPublished,
     SQLiteStore,
     StoreError,
@@ -416,6 +418,30 @@ def test_automatic_snapshots_count_from_an_explicit_one(tmp_path: Path) -> None:
         assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(3,)]
         store.append(N, later()[1:])  # 5 - 3 = 2
         assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(5,)]
+
+
+def test_the_first_append_after_a_restart_reads_no_event_before_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that restores a fold from its snapshot takes the latest date from the read
+    model, not by reading every event back; the read model still names the latest one."""
+    path = tmp_path / "s.db"
+    with SQLiteStore(path, snapshot_every=3) as store:
+        store.append(N, opening())
+        store.append(N, later())  # latest: the statement of 2022-02-03
+
+    def refuse(self: object) -> list[Event]:
+        raise AssertionError("read every event back")
+
+    monkeypatch.setattr(sqlite_module._Source, "events", refuse)
+    early = PositionStated(id="early", occurred="2022-01-15", actor="B", summary="Still reading")
+    with SQLiteStore(path, snapshot_every=3) as store:
+        assert store.append(N, [early]) == 6
+        (summary,) = store.negotiations()
+    assert summary.last_event == "2022-02-03"
+    monkeypatch.undo()
+    with SQLiteStore(path) as store:
+        assert store.load(N) == replay([s.event for s in store.read(N)], negotiation=N)
 
 
 def test_load_replays_only_the_tail_after_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

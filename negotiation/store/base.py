@@ -464,7 +464,12 @@ class EventStore(abc.ABC):
             snap = tx.snapshot(negotiation)
             fold = self._restore(tx, negotiation, current, snap)
             snapshot_version = snap[0] if snap is not None else 0
-            latest = _timeline_latest(fold)
+            # the read model has it: a fold restored from a snapshot would read every event back
+            previous = tx.summary(negotiation)
+            if previous is not None and previous.version == current:
+                latest = None if previous.last_event is None else PartialDate.parse(previous.last_event)
+            else:
+                latest = _timeline_latest(fold)
         else:
             fold, snapshot_version, latest = Fold(negotiation), 0, None
         # one pass: fold each event (the rules of strict replay), then encode and chain it
