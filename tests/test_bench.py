@@ -87,17 +87,22 @@ def test_without_eventsourcing_the_peer_rows_say_not_installed(tmp_path: Path) -
     assert report["rows"]["floor.append_batch"]["value"] is not None
 
 
-def test_the_profile_script_sums_each_workload_into_parts(tmp_path: Path) -> None:
-    """scripts/profile_targets.py profiles every workload with pyinstrument and splits its time
-    into parts that add up to the whole (no timing is asserted); --tree writes the call trees."""
-    done = subprocess.run(
-        [sys.executable, "scripts/profile_targets.py", "--size", "3", "--long", "1200", "--tree", str(tmp_path)],
+def profile(*args: str) -> subprocess.CompletedProcess[str]:
+    """Runs scripts/profile_targets.py with ``args``."""
+    return subprocess.run(
+        [sys.executable, "scripts/profile_targets.py", *args],
         capture_output=True,
         text=True,
         check=False,
         cwd=ROOT,
         timeout=300,
     )
+
+
+def test_the_profile_script_sums_each_workload_into_parts(tmp_path: Path) -> None:
+    """scripts/profile_targets.py profiles every workload with pyinstrument and splits its time
+    into parts that add up to the whole (no timing is asserted); --tree writes the call trees."""
+    done = profile("--size", "3", "--long", "1200", "--tree", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     names = ["append_batch", "append_durable", "load", "replay_table", "replay_transitions", "load_long"]
     blocks: dict[str, list[float]] = {}
@@ -113,14 +118,8 @@ def test_the_profile_script_sums_each_workload_into_parts(tmp_path: Path) -> Non
     assert "transitions triggers" in done.stdout.split("replay_transitions:")[1].split("load_long:")[0]
 
 
-def test_the_profile_script_names_an_unknown_workload(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "scripts/profile_targets.py", "--size", "1", "--long", "100", "nothing"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        timeout=300,
-    )
+def test_the_profile_script_names_an_unknown_workload() -> None:
+    """A workload it does not know is a usage error that lists the ones it knows."""
+    done = profile("--size", "1", "--long", "100", "nothing")
     assert done.returncode == 2
     assert "unknown workload nothing; choose from append_batch" in done.stderr

@@ -273,6 +273,21 @@ class _Cached:
     latest: PartialDate | None  # the latest ``occurred`` in its timeline
 
 
+def _summary_row(
+    negotiation: str, fold: Fold, version: int, latest: PartialDate | None, head: str, updated: dt.datetime
+) -> NegotiationSummary:
+    """The negotiation's read-model row once ``fold`` holds its events up to ``version``."""
+    return NegotiationSummary(
+        id=negotiation,
+        stage=fold.stage,
+        version=version,
+        last_event=None if latest is None else str(latest),
+        owed=len(NegotiationState(fold).awaiting),
+        head=head,
+        updated=updated,
+    )
+
+
 def _timeline_latest(fold: Fold) -> PartialDate | None:
     return _latest(e.occurred for e in (*fold.events, *fold.retractions))
 
@@ -511,17 +526,7 @@ class EventStore(abc.ABC):
             latest = _timeline_latest(fold)  # a retraction may remove the latest event
         else:
             latest = _latest((e.occurred for e in fresh), latest)
-        tx.put_summary(
-            NegotiationSummary(
-                id=negotiation,
-                stage=fold.stage,
-                version=version,
-                last_event=None if latest is None else str(latest),
-                owed=len(NegotiationState(fold).awaiting),
-                head=head,
-                updated=recorded,
-            )
-        )
+        tx.put_summary(_summary_row(negotiation, fold, version, latest, head, recorded))
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
             snapshot_version = version
@@ -551,16 +556,7 @@ class EventStore(abc.ABC):
         self, negotiation: str, fold: Fold, version: int, head: str, updated: dt.datetime
     ) -> NegotiationSummary:
         """The read-model row of a negotiation, from its whole fold (a migration rebuilds them)."""
-        latest = _timeline_latest(fold)
-        return NegotiationSummary(
-            id=negotiation,
-            stage=fold.stage,
-            version=version,
-            last_event=None if latest is None else str(latest),
-            owed=len(NegotiationState(fold).awaiting),
-            head=head,
-            updated=updated,
-        )
+        return _summary_row(negotiation, fold, version, _timeline_latest(fold), head, updated)
 
     def snapshot(self, negotiation: str) -> int:
         """Take a snapshot of the negotiation now; returns the version it covers.
