@@ -399,10 +399,11 @@ class EventStore(abc.ABC):
                 position = -1
                 for name, events in prepared.items():
                     touched.append(name)
-                    if position < 0:
-                        position, *tip = tx.start(name)
+                    if position < 0:  # the first negotiation: one query for both
+                        position, version, head = tx.start(name)
+                        tip = (version, head)
                     else:
-                        tip = list(tx.tip(name))
+                        tip = tx.tip(name)
                     tick = None if progress is None else functools.partial(_offset, progress, done)
                     result = self._append_one(tx, name, events, expected.get(name), recorded, position, tip, tick)
                     versions[name] = result[0]
@@ -431,7 +432,7 @@ class EventStore(abc.ABC):
         expected_version: int | None,
         recorded: dt.datetime,
         position: int,
-        tip: Sequence[Any],
+        tip: tuple[int, str],
         progress: Callable[[int], None] | None = None,
     ) -> tuple[int, int, _Cached | None]:
         """Append one negotiation's events after its ``tip`` (version, head) and the store's
