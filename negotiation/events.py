@@ -759,7 +759,7 @@ _REQUIRED: dict[type[Event], tuple[str, ...]] = {
 
 _REQUIRED_SET: dict[type[Event], frozenset[str]] = {cls: frozenset(names) for cls, names in _REQUIRED.items()}
 
-ToDict = Callable[[Event], dict[str, Any]]
+_ToDict = Callable[[Event], dict[str, Any]]
 
 # The last ``recorded`` written and its text: a store stamps one moment on every event of an
 # append, and ``isoformat`` was a quarter of encoding one. One tuple, swapped atomically; it
@@ -776,7 +776,7 @@ def _isoformat(moment: dt.datetime) -> str:
     return text
 
 
-def _compile_to_dict(cls: type[Event]) -> ToDict:
+def _compile_to_dict(cls: type[Event]) -> _ToDict:
     """``to_dict`` for one type, generated with its fields unrolled (like attrs' own methods).
 
     The loop over a type's fields, with a ``getattr`` each, was most of the cost of encoding
@@ -820,14 +820,14 @@ def _compile_to_dict(cls: type[Event]) -> ToDict:
     ]
     namespace: dict[str, Any] = {"jsonable": _jsonable, "isoformat": _isoformat}
     exec(compile("\n".join(lines), f"<{cls.__name__}.to_dict>", "exec"), namespace)
-    function: ToDict = namespace["to_dict"]
+    function: _ToDict = namespace["to_dict"]
     return function
 
 
-_TO_DICT: dict[type[Event], ToDict] = {cls: _compile_to_dict(cls) for cls in EVENT_TYPES.values()}
+_TO_DICT: dict[type[Event], _ToDict] = {cls: _compile_to_dict(cls) for cls in EVENT_TYPES.values()}
 
-# The compact encoder a store hashes and writes (store.chain.canonical); its string escaping,
-# json's own, for text written piece by piece below.
+# The compact encoding a store hashes and writes (compact_json below): json's own encoder for
+# the rare values written whole, and its string escaping for text written piece by piece.
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _QUOTE: Callable[[str], str] = json.encoder.encode_basestring
 
