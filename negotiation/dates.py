@@ -45,6 +45,8 @@ class PartialDate:
     first_day: dt.date
     last_day: dt.date
     moment: dt.datetime | None = None
+    # the text, kept once written: logs and stores write the same dates again and again
+    _text: str | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, *, field: str = "date") -> PartialDate:
@@ -114,14 +116,19 @@ class PartialDate:
         return cls.parse(value, field=field)
 
     def __str__(self) -> str:
-        if self.precision == "year":
-            return f"{self.first_day.year:04d}"
-        if self.precision == "month":
-            return f"{self.first_day.year:04d}-{self.first_day.month:02d}"
-        if self.precision == "day":
-            return self.first_day.isoformat()
-        assert self.moment is not None
-        return self.moment.isoformat()
+        text = self._text
+        if text is None:
+            if self.precision == "year":
+                text = f"{self.first_day.year:04d}"
+            elif self.precision == "month":
+                text = f"{self.first_day.year:04d}-{self.first_day.month:02d}"
+            elif self.precision == "day":
+                text = self.first_day.isoformat()
+            else:
+                assert self.moment is not None
+                text = self.moment.isoformat()
+            object.__setattr__(self, "_text", text)
+        return text
 
     def __repr__(self) -> str:
         return f"PartialDate({str(self)!r})"

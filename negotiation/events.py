@@ -860,14 +860,25 @@ def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
         "        out.append(',\"negotiation\":' + quote(v))",
         "    out.append(',\"occurred\":' + quote(str(e.occurred)))",
     ]
+    fields = attrs.fields_dict(cls)
     for name in _BODY_FIELDS[cls]:
         assert name.isidentifier()
         key = "," + json.dumps(name) + ":"
-        lines += [
-            f"    v = e.{name}",
-            "    if v is not None:",
-            f"        out.append({key!r} + (quote(v) if type(v) is str else value(v)))",
-        ]
+        # A required field's converter guarantees its kind (never None): written inline. The
+        # annotations are text here (postponed evaluation); any other kind takes the general path.
+        kind = str(fields[name].type) if fields[name].default is attrs.NOTHING else None
+        if kind == "str":
+            lines.append(f"    out.append({key!r} + quote(e.{name}))")
+        elif kind == "tuple[str, ...]":
+            lines.append(f"    out.append({key!r} + '[' + ','.join([quote(x) for x in e.{name}]) + ']')")
+        elif kind in ("Level", "Mode"):
+            lines.append(f"    out.append({key!r} + quote(e.{name}.value))")
+        else:
+            lines += [
+                f"    v = e.{name}",
+                "    if v is not None:",
+                f"        out.append({key!r} + (quote(v) if type(v) is str else value(v)))",
+            ]
     lines += [
         "    v = e.recorded",
         "    if v is not None:",

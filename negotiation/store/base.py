@@ -27,7 +27,7 @@ from negotiation._fold import Fold
 from negotiation._lazy import gc_paused
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
-from negotiation.events import EVENT_TYPES, Event, EventRetracted, compact_json
+from negotiation.events import EVENT_TYPES, Event, compact_json
 from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
@@ -292,13 +292,18 @@ def _timeline_latest(fold: Fold) -> PartialDate | None:
     return _latest(e.occurred for e in (*fold.events, *fold.retractions))
 
 
-def _latest(dates: Iterable[PartialDate], start: PartialDate | None = None) -> PartialDate | None:
-    latest = start
+def _later(date: PartialDate, than: PartialDate) -> bool:
+    """Whether ``date`` sorts after ``than`` (by sort_key, which builds a datetime: the last
+    days decide unless they are equal)."""
+    if date.last_day != than.last_day:
+        return date.last_day > than.last_day
+    return date.sort_key > than.sort_key
+
+
+def _latest(dates: Iterable[PartialDate]) -> PartialDate | None:
+    latest = None
     for date in dates:
-        # by sort_key, which builds a datetime: the last days decide unless they are equal
-        if latest is None or (
-            date.last_day > latest.last_day if date.last_day != latest.last_day else date.sort_key > latest.sort_key
-        ):
+        if latest is None or _later(date, latest):
             latest = date
     return latest
 
@@ -493,6 +498,7 @@ class EventStore(abc.ABC):
         rows = []
         version = current
         recorded_text = recorded.isoformat()
+        retracts = False
         for event in fresh:
             try:
                 apply(event)
@@ -502,6 +508,11 @@ class EventStore(abc.ABC):
                 raise
             position += 1
             version += 1
+            occurred = event.occurred
+            if event.TYPE == "EventRetracted":
+                retracts = True
+            elif latest is None or _later(occurred, latest):
+                latest = occurred
             if progress is not None and (version - current) % 1000 == 0:
                 progress(version - current)
             data = compact_json(event)  # what canonical(event.to_dict()) gives
@@ -515,7 +526,7 @@ class EventStore(abc.ABC):
                     version,
                     event.id,
                     event.TYPE,
-                    str(event.occurred),
+                    str(occurred),
                     recorded_text if moment is recorded else moment.isoformat(),
                     data,
                     head,
@@ -523,10 +534,8 @@ class EventStore(abc.ABC):
                 )
             )
         tx.insert(rows)
-        if any(type(e) is EventRetracted for e in fresh):
+        if retracts:
             latest = _timeline_latest(fold)  # a retraction may remove the latest event
-        else:
-            latest = _latest((e.occurred for e in fresh), latest)
         tx.put_summary(_summary_row(negotiation, fold, version, latest, head, recorded))
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
