@@ -63,6 +63,20 @@ def _owed(party: str, types: tuple[str, ...], ref: str) -> Awaiting:
     return owed
 
 
+def owed_count(fold: Fold) -> int:
+    """``len(NegotiationState(fold).awaiting)`` without building the moves (a store counts
+    them for its read model at every append). Counts by the rules ``awaiting`` lists by."""
+    stage = fold.stage
+    owed = fold.owed
+    count = len(owed) if stage in _REPLY_STAGES else sum(1 for is_doc in owed.values() if not is_doc)
+    text = fold.text
+    if text is not None and stage in (Stage.TEXT_AGREED, Stage.SIGNED):
+        count += sum(1 for p in text.remaining if p not in text.signed)
+    if text is not None and stage in (Stage.SIGNED, Stage.RATIFYING):
+        count += sum(1 for p in text.remaining if p in text.signed and p not in text.ratified)
+    return count
+
+
 @attrs.frozen(kw_only=True)
 class Permitted:
     """A permitted next step: an event of ``type`` by one of ``actors`` naming one of ``refs``.

@@ -31,7 +31,7 @@ from negotiation.events import EVENT_TYPES, Event, compact_json
 from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
-from negotiation.state import NegotiationState
+from negotiation.state import NegotiationState, owed_count
 from negotiation.store.chain import Row, Verification, chain_hash, verify_rows
 
 __all__ = [
@@ -282,7 +282,7 @@ def _summary_row(
         stage=fold.stage,
         version=version,
         last_event=None if latest is None else str(latest),
-        owed=len(NegotiationState(fold).awaiting),
+        owed=owed_count(fold),
         head=head,
         updated=updated,
     )
