@@ -264,17 +264,17 @@ class Position:
 #: type (a Permitted is frozen, and compares by value).
 _ANYONE: dict[str, Permitted] = {kind: Permitted(type=kind, actors=None, refs=()) for kind in EVENT_TYPES}
 
-Actors = tuple[str, ...] | None
+_Actors = tuple[str, ...] | None
 #: The types whose one step names no ref and is open to anyone.
 _PLAIN = frozenset(
     ("ContactProposed", "ConsultationHeld", "PositionStated", "FrameworkAgreed", "TextAgreed", "DeadlineSet")
 )
 
 
-def _grouped(kind: str, entries: Iterable[tuple[Actors, str]]) -> list[Permitted]:
+def _grouped(kind: str, entries: Iterable[tuple[_Actors, str]]) -> list[Permitted]:
     """The steps of ``kind`` naming a ref: one per distinct ``actors``, in first-seen order,
     with its refs in first-seen order (each once)."""
-    merged: dict[Actors, dict[str, None]] = {}
+    merged: dict[_Actors, dict[str, None]] = {}
     for actors, ref in entries:
         refs = merged.get(actors)
         if refs is None:
@@ -431,8 +431,8 @@ class NegotiationState:
         fold = self._fold
         text = fold.text
         out: list[Permitted] = []
-        by_addressees: dict[Actors, list[str]] | None = None  # live documents, for answers
-        parties: Actors = None
+        by_addressees: dict[_Actors, list[str]] | None = None  # live documents, for answers
+        parties: _Actors = None
         for kind in fold.permitted_type_names():
             if kind in _PLAIN:
                 out.append(_ANYONE[kind])
