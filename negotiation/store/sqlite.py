@@ -191,21 +191,27 @@ class _Transaction:
         return None if row is None else _summary(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
-        self.conn.execute(
-            "INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
-            "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
-            "head = excluded.head, updated = excluded.updated",
-            (
-                summary.id,
-                summary.stage.value,
-                summary.version,
-                summary.last_event,
-                summary.owed,
-                summary.head,
-                summary.updated.isoformat(),
-            ),
+        values = (
+            summary.stage.value,
+            summary.version,
+            summary.last_event,
+            summary.owed,
+            summary.head,
+            summary.updated.isoformat(),
+            summary.id,
         )
+        # an append to a known negotiation (the common case) updates its row in one statement
+        cursor = self.conn.execute(
+            "UPDATE negotiations SET stage = ?, version = ?, last_event = ?, owed = ?, head = ?, updated = ? "
+            "WHERE id = ?",
+            values,
+        )
+        if cursor.rowcount == 0:
+            self.conn.execute(
+                "INSERT INTO negotiations (stage, version, last_event, owed, head, updated, id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         sql = "SELECT version, data FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
