@@ -125,10 +125,6 @@ class Transaction(Protocol):
         """The negotiation's current version (0 when it holds no event)."""
         ...
 
-    def head(self, negotiation: str) -> str:
-        """The hash of the negotiation's last event, or :data:`GENESIS`."""
-        ...
-
     def tip(self, negotiation: str) -> tuple[int, str]:
         """The negotiation's version and head together (one lookup)."""
         ...
@@ -289,7 +285,12 @@ def _summary_row(
 
 
 def _timeline_latest(fold: Fold) -> PartialDate | None:
-    return _latest(e.occurred for e in (*fold.events, *fold.retractions))
+    """The latest ``occurred`` among the fold's effective events and retractions."""
+    latest = None
+    for event in (*fold.events, *fold.retractions):
+        if latest is None or _later(event.occurred, latest):
+            latest = event.occurred
+    return latest
 
 
 def _later(date: PartialDate, than: PartialDate) -> bool:
@@ -298,14 +299,6 @@ def _later(date: PartialDate, than: PartialDate) -> bool:
     if date.last_day != than.last_day:
         return date.last_day > than.last_day
     return date.sort_key > than.sort_key
-
-
-def _latest(dates: Iterable[PartialDate]) -> PartialDate | None:
-    latest = None
-    for date in dates:
-        if latest is None or _later(date, latest):
-            latest = date
-    return latest
 
 
 class EventStore(abc.ABC):

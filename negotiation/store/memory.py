@@ -60,12 +60,9 @@ class _Transaction:
     def version(self, negotiation: str) -> int:
         return len(self.store._stream(negotiation))
 
-    def head(self, negotiation: str) -> str:
-        stream = self.store._stream(negotiation)
-        return stream[-1].hash if stream else GENESIS
-
     def tip(self, negotiation: str) -> tuple[int, str]:
-        return self.version(negotiation), self.head(negotiation)
+        stream = self.store._stream(negotiation)
+        return len(stream), stream[-1].hash if stream else GENESIS
 
     def start(self, negotiation: str) -> tuple[int, int, str]:
         return len(self.store._events), *self.tip(negotiation)

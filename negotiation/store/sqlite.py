@@ -150,10 +150,6 @@ class _Transaction:
     def version(self, negotiation: str) -> int:
         return int(self._one("SELECT MAX(version) FROM events WHERE negotiation = ?", (negotiation,)) or 0)
 
-    def head(self, negotiation: str) -> str:
-        sql = "SELECT hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
-        return str(self._one(sql, (negotiation,)) or GENESIS)
-
     def tip(self, negotiation: str) -> tuple[int, str]:
         sql = "SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
@@ -384,11 +380,11 @@ class SQLiteStore(EventStore):
     def _rebuild_read_model(self, tx: _Transaction) -> None:
         names = [r[0] for r in self.db.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
         for name in names:
-            version = tx.version(name)
+            version, head = tx.tip(name)
             fold = self._restore(tx, name, version, None)
             events = tx.events(name)
             recorded = max(e.recorded for e in events if e.recorded is not None)
-            tx.put_summary(self._rebuilt_summary(name, fold, version, tx.head(name), recorded))
+            tx.put_summary(self._rebuilt_summary(name, fold, version, head, recorded))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
