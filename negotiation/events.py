@@ -837,10 +837,21 @@ def _compact_value(value: object) -> str:
     kind = type(value)
     if kind is bool:
         return "true" if value else "false"
+    if kind is int:
+        return str(value)  # what json writes for an int (bool is taken above)
+    if kind is PartialDate:
+        return _QUOTE(str(value))
     if kind is tuple and all(type(v) is str for v in value):  # type: ignore[attr-defined]
         return "[" + ",".join([_QUOTE(v) for v in value]) + "]"  # type: ignore[attr-defined]
     if isinstance(value, enum.StrEnum):
         return _QUOTE(value.value)
+    if kind is FrozenMap:  # positions: text keys, stances (string enums) as values
+        parts = []
+        for key, item in value._data.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not isinstance(item, str):
+                return _COMPACT(_jsonable(value))
+            parts.append(_QUOTE(key) + ":" + _QUOTE(item.value if isinstance(item, enum.Enum) else item))
+        return "{" + ",".join(parts) + "}"
     return _COMPACT(_jsonable(value))
 
 

@@ -18,7 +18,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
 
 import attrs
 
@@ -27,7 +27,7 @@ from negotiation._fold import Fold
 from negotiation._lazy import gc_paused
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
-from negotiation.events import EVENT_TYPES, Event, compact_json
+from negotiation.events import EVENT_TYPES, Event, _isoformat, compact_json
 from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
@@ -51,6 +51,7 @@ FOLD_CACHE = 64
 
 #: Appends of at least this many events pause the cyclic garbage collector while they run.
 _PAUSE_GC_FROM = 100
+_NO_PAUSE = contextlib.nullcontext()  # reusable
 
 
 @attrs.frozen(kw_only=True)
@@ -125,13 +126,19 @@ class Transaction(Protocol):
         """The negotiation's current version (0 when it holds no event)."""
         ...
 
-    def tip(self, negotiation: str) -> tuple[int, str]:
-        """The negotiation's version and head together (one lookup)."""
+    def tip(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, str]:
+        """The negotiation's version and head together (one lookup).
+
+        ``known`` is the tip this store object last wrote for the negotiation: a backend that
+        can tell that nothing was written since (by :meth:`start` in this transaction) may
+        return it without a lookup.
+        """
         ...
 
-    def start(self, negotiation: str) -> tuple[int, int, str]:
+    def start(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, int, str]:
         """The position of the store's last event (0 when empty) and the negotiation's
-        version and head: what an append reads first, in one lookup."""
+        version and head (``known`` as for :meth:`tip`): what an append reads first, in one
+        lookup or none."""
         ...
 
     def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
@@ -255,11 +262,11 @@ def _check_negotiation(negotiation: object) -> str:
     return negotiation
 
 
-@attrs.frozen
-class _Cached:
+class _Cached(NamedTuple):
     """What the last append left of a negotiation, for the next append or load in this process.
 
     Valid while the negotiation is still at ``version`` with ``head`` (nobody appended since).
+    A named tuple: one is built per append.
     """
 
     version: int
@@ -391,17 +398,19 @@ class EventStore(abc.ABC):
         after: dict[str, _Cached] = {}
         done = 0
         # pausing the collector pays off on a burst of objects (an import), not on one event
-        paused = gc_paused() if sum(map(len, prepared.values())) >= _PAUSE_GC_FROM else contextlib.nullcontext()
+        paused = gc_paused() if sum(map(len, prepared.values())) >= _PAUSE_GC_FROM else _NO_PAUSE
         try:
             with self._write("appending") as tx, paused:
                 position = -1
                 for name, events in prepared.items():
                     touched.append(name)
-                    if position < 0:  # the first negotiation: one query for both
-                        position, version, head = tx.start(name)
+                    cached = self._folds.get(name)
+                    known = None if cached is None else (cached.version, cached.head)
+                    if position < 0:  # the first negotiation: one query for both, or none
+                        position, version, head = tx.start(name, known)
                         tip = (version, head)
                     else:
-                        tip = tx.tip(name)
+                        tip = tx.tip(name, known)
                     tick = None if progress is None else functools.partial(_offset, progress, done)
                     result = self._append_one(tx, name, events, expected.get(name), recorded, position, tip, tick)
                     versions[name] = result[0]
@@ -490,7 +499,7 @@ class EventStore(abc.ABC):
         apply = fold._apply  # apply() without its lenient mode: one call less per event
         rows = []
         version = current
-        recorded_text = recorded.isoformat()
+        recorded_text = _isoformat(recorded)  # remembered: compact_json writes the same moment
         retracts = False
         for event in fresh:
             try:
@@ -579,7 +588,7 @@ class EventStore(abc.ABC):
         cached = self._folds.get(negotiation)
         if cached is not None and cached.version == version:
             # the next automatic snapshot counts from this one, as it would after a restart
-            self._folds[negotiation] = attrs.evolve(cached, snapshot_version=version)
+            self._folds[negotiation] = cached._replace(snapshot_version=version)
         return version
 
     # -- reading -------------------------------------------------------------------------------

@@ -60,11 +60,11 @@ class _Transaction:
     def version(self, negotiation: str) -> int:
         return len(self.store._stream(negotiation))
 
-    def tip(self, negotiation: str) -> tuple[int, str]:
+    def tip(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, str]:
         stream = self.store._stream(negotiation)
         return len(stream), stream[-1].hash if stream else GENESIS
 
-    def start(self, negotiation: str) -> tuple[int, int, str]:
+    def start(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, int, str]:
         return len(self.store._events), *self.tip(negotiation)
 
     def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:

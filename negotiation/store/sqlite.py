@@ -23,7 +23,7 @@ import sqlite_utils
 from negotiation import snapshot
 from negotiation.dates import parse_timestamp, utc_now
 from negotiation.errors import StoreError
-from negotiation.events import Event
+from negotiation.events import Event, _isoformat
 from negotiation.machine import Stage
 from negotiation.snapshot import EventSource
 from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
@@ -142,6 +142,9 @@ class _Transaction:
     def __init__(self, store: SQLiteStore, conn: sqlite3.Connection) -> None:
         self.store = store
         self.conn = conn
+        self.data_version: int | None = None  # read by start()
+        self.unchanged = False  # whether start() found the database as this store left it
+        self.position: int | None = None  # the store's last position, once start() knows it
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
@@ -150,18 +153,33 @@ class _Transaction:
     def version(self, negotiation: str) -> int:
         return int(self._one("SELECT MAX(version) FROM events WHERE negotiation = ?", (negotiation,)) or 0)
 
-    def tip(self, negotiation: str) -> tuple[int, str]:
+    def tip(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, str]:
+        if known is not None and self.unchanged:
+            return known
         sql = "SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
-    def start(self, negotiation: str) -> tuple[int, int, str]:
+    def start(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, int, str]:
+        # Nobody else wrote since this store's last append if the database's data_version
+        # (which only other connections' commits change) and this connection's own count of
+        # changes are what that append left: then the last position and a cached tip hold.
+        conn = self.conn
+        self.data_version = data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+        left = self.store._left
+        if left is not None and left[0] == data_version and left[1] == conn.total_changes:
+            self.unchanged = True
+            self.position = left[2]
+            if known is not None:
+                return left[2], *known
+            return left[2], *self.tip(negotiation)
         sql = (
             "SELECT (SELECT MAX(position) FROM events), t.version, t.hash FROM (SELECT 1) "
             "LEFT JOIN (SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1) t"
         )
-        position, version, head = self.conn.execute(sql, (negotiation,)).fetchone()
-        return int(position or 0), int(version or 0), GENESIS if head is None else str(head)
+        position, version, head = conn.execute(sql, (negotiation,)).fetchone()
+        self.position = int(position or 0)
+        return self.position, int(version or 0), GENESIS if head is None else str(head)
 
     def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
         found: dict[str, Event] = {}
@@ -180,6 +198,8 @@ class _Transaction:
             self.conn.execute(sql, rows[0][:9])
         else:
             self.conn.executemany(sql, [r[:9] for r in rows])
+        if rows and self.position is not None:
+            self.position = max(self.position, rows[-1].position)
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
@@ -193,7 +213,7 @@ class _Transaction:
             summary.last_event,
             summary.owed,
             summary.head,
-            summary.updated.isoformat(),
+            _isoformat(summary.updated),  # the moment the append's rows were stamped with
             summary.id,
         )
         # an append to a known negotiation (the common case) updates its row in one statement
@@ -266,6 +286,53 @@ class _Transaction:
         return self.store.db
 
 
+class _Writing:
+    """One write transaction: ``BEGIN IMMEDIATE`` under the store's lock, ``COMMIT`` on success,
+    ``ROLLBACK`` otherwise, SQLite's errors translated (a class, not ``@contextmanager``: a
+    one-event append is short enough for the generator machinery to show)."""
+
+    __slots__ = ("conn", "doing", "store", "tx")
+
+    def __init__(self, store: SQLiteStore, doing: str) -> None:
+        self.store = store
+        self.doing = doing
+
+    def __enter__(self) -> _Transaction:
+        store = self.store
+        store._lock.acquire()
+        try:
+            conn = store._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise translate_error(e, path=store.path, doing=self.doing) from e
+        except BaseException:
+            store._lock.release()
+            raise
+        self.conn = conn
+        self.tx = _Transaction(store, conn)
+        return self.tx
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        store, conn = self.store, self.conn
+        try:
+            if error is None:
+                try:
+                    conn.execute("COMMIT")
+                except BaseException as e:
+                    error = e
+                else:
+                    store._committed(self.tx)
+                    return
+            store._rollback(conn)
+            if isinstance(error, sqlite3.Error):
+                raise translate_error(error, path=store.path, doing=self.doing) from error
+            if error is not None and kind is None:  # the commit itself was interrupted
+                raise error
+        finally:
+            store._lock.release()
+
+
 class SQLiteStore(EventStore):
     """The event store in a SQLite file (or ``":memory:"``).
 
@@ -295,6 +362,9 @@ class SQLiteStore(EventStore):
         self._memory = self.path in (":memory:", "")
         self._lock = threading.RLock()
         self._commits = 0
+        # (data_version, total_changes, last position) as this store's last append left the
+        # database: see _Transaction.start
+        self._left: tuple[int, int, int] | None = None
         self._conn: sqlite3.Connection | None = None
         self._conn = self._connect()
         try:
@@ -411,23 +481,16 @@ class SQLiteStore(EventStore):
 
     # -- transactions ----------------------------------------------------------------------------
 
-    @contextmanager
-    def _write(self, doing: str) -> Iterator[_Transaction]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as e:
-                raise translate_error(e, path=self.path, doing=doing) from e
-            try:
-                yield _Transaction(self, conn)
-                conn.execute("COMMIT")
-            except BaseException as e:
-                self._rollback(conn)
-                if isinstance(e, sqlite3.Error):
-                    raise translate_error(e, path=self.path, doing=doing) from e
-                raise
-            self._commits += 1
+    def _write(self, doing: str) -> _Writing:
+        return _Writing(self, doing)
+
+    def _committed(self, tx: _Transaction) -> None:
+        self._commits += 1
+        conn = tx.conn
+        if tx.data_version is not None and tx.position is not None:
+            self._left = (tx.data_version, conn.total_changes, tx.position)
+        else:  # another kind of write (a snapshot, a checkpoint, a migration)
+            self._left = None
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[_Transaction]:
