@@ -17,8 +17,8 @@ import enum
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import attrs
 
@@ -64,6 +64,7 @@ __all__ = [
 
 K = TypeVar("K")
 V = TypeVar("V")
+_T = TypeVar("_T")
 
 
 class FrozenMap(Mapping[K, V], Generic[K, V]):
@@ -82,6 +83,28 @@ class FrozenMap(Mapping[K, V], Generic[K, V]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    # The dict's own views and lookups (read-only): Mapping's generic ones go through
+    # __iter__ and __getitem__ in Python, and replay reads every reply's positions.
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    @overload
+    def get(self, key: K, /) -> V | None: ...
+    @overload
+    def get(self, key: K, /, default: V | _T) -> V | _T: ...
+    def get(self, key: K, /, default: object = None) -> object:
+        return self._data.get(key, default)
+
+    def keys(self) -> KeysView[K]:
+        return self._data.keys()
+
+    def values(self) -> ValuesView[V]:
+        return self._data.values()
+
+    def items(self) -> ItemsView[K, V]:
+        return self._data.items()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, FrozenMap):

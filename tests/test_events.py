@@ -26,7 +26,7 @@ from negotiation import (
     parse_event,
 )
 from negotiation import strategies as ns
-from negotiation.events import compact_json
+from negotiation.events import FrozenMap, compact_json
 
 
 def test_the_contract_has_23_event_types_in_order() -> None:
@@ -233,3 +233,17 @@ def test_compact_json_equals_the_compact_dump_of_to_dict(kind: str) -> None:
         assert compact_json(event) == expected
 
     same()
+
+
+@given(st.dictionaries(st.text(max_size=3), st.integers(), max_size=5), st.text(max_size=3))
+def test_frozen_map_reads_like_the_dict_it_holds(data: dict[str, int], key: str) -> None:
+    """FrozenMap's own views and lookups (faster than Mapping's) answer as the dict would, in order."""
+    frozen = FrozenMap(data)
+    assert list(frozen.items()) == list(data.items())
+    assert list(frozen.keys()) == list(data) == list(frozen)
+    assert list(frozen.values()) == list(data.values())
+    assert (key in frozen) is (key in data)
+    assert frozen.get(key) == data.get(key)
+    assert frozen.get(key, -1) == data.get(key, -1)
+    assert frozen == data
+    assert not hasattr(frozen.items(), "__setitem__")  # a view: nothing to write through
