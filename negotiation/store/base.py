@@ -560,8 +560,9 @@ class EventStore(abc.ABC):
         else:
             fold = Fold(negotiation)
             tail = tx.events(negotiation, up_to=version)
+        apply = fold._apply  # strict: apply() without its lenient mode
         for event in tail:
-            fold.apply(event)
+            apply(event)
         return fold
 
     def _rebuilt_summary(

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -333,6 +333,41 @@ class _Writing:
             store._lock.release()
 
 
+class _Reading:
+    """One read transaction: ``BEGIN`` under the store's lock, always rolled back, SQLite's
+    errors translated (a class for the same reason as :class:`_Writing`: a load is short)."""
+
+    __slots__ = ("conn", "doing", "store")
+
+    def __init__(self, store: SQLiteStore, doing: str) -> None:
+        self.store = store
+        self.doing = doing
+
+    def __enter__(self) -> _Transaction:
+        store = self.store
+        store._lock.acquire()
+        try:
+            conn = store._connection()
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.Error as e:
+                raise translate_error(e, path=store.path, doing=self.doing) from e
+        except BaseException:
+            store._lock.release()
+            raise
+        self.conn = conn
+        return _Transaction(store, conn)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
+        store = self.store
+        try:
+            store._rollback(self.conn)
+            if isinstance(error, sqlite3.Error):
+                raise translate_error(error, path=store.path, doing=self.doing) from error
+        finally:
+            store._lock.release()
+
+
 class SQLiteStore(EventStore):
     """The event store in a SQLite file (or ``":memory:"``).
 
@@ -492,20 +527,8 @@ class SQLiteStore(EventStore):
         else:  # another kind of write (a snapshot, a checkpoint, a migration)
             self._left = None
 
-    @contextmanager
-    def _read(self, doing: str) -> Iterator[_Transaction]:
-        with self._lock:
-            conn = self._connection()
-            try:
-                conn.execute("BEGIN")
-            except sqlite3.Error as e:
-                raise translate_error(e, path=self.path, doing=doing) from e
-            try:
-                yield _Transaction(self, conn)
-            except sqlite3.Error as e:
-                raise translate_error(e, path=self.path, doing=doing) from e
-            finally:
-                self._rollback(conn)
+    def _read(self, doing: str) -> _Reading:
+        return _Reading(self, doing)
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
