@@ -629,3 +629,36 @@ def test_a_writer_sees_rows_written_through_its_own_connection(tmp_path: Path) -
         assert [s.position for s in store.read_all()] == list(range(1, 7))
         assert [s.version for s in store.read(N)] == list(range(1, 6))
         # (verify() would report the row written behind the read model's back, rightly)
+
+
+def test_a_writer_goes_on_from_the_snapshot_it_took(tmp_path: Path) -> None:
+    """After an automatic snapshot, the writer's cached fold is the one restored from it: the
+    next snapshot copies the rows no append touched (the events it covers stay unread), and
+    what the writer hands to load equals the replay."""
+    from negotiation._lazy import LazyList
+
+    with SQLiteStore(tmp_path / "s.db", snapshot_every=3) as store:
+        store.append(N, opening())  # a snapshot at 3
+        events = store._folds[N].fold.events
+        assert isinstance(events, LazyList)
+        assert events._load is not None  # nothing read back
+        store.append(N, [*later(), PositionStated(id="s6", occurred="2022-02-04", actor="B")])  # at 6
+        assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(6,)]
+        events = store._folds[N].fold.events
+        assert isinstance(events, LazyList)
+        assert events._load is not None
+        expected = replay([s.event for s in store.read(N)], negotiation=N)
+        assert store.load(N) == expected
+
+
+@given(st.integers(min_value=1, max_value=6), nst.valid_logs(max_events=14))
+def test_the_writers_fold_equals_replay_at_any_interval(every: int, log: list[object]) -> None:
+    """Appending in chunks with automatic snapshots (the writer going on from each one), the
+    state the writer hands to load equals the replay of the stored events."""
+    with SQLiteStore(":memory:", snapshot_every=every) as store:
+        for start in range(0, len(log), 3):
+            store.append(nst.SIMULATED, log[start : start + 3])  # type: ignore[arg-type]
+        if not log:
+            return
+        expected = replay([s.event for s in store.read(nst.SIMULATED)], negotiation=nst.SIMULATED)
+        assert store.load(nst.SIMULATED) == expected

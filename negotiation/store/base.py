@@ -540,8 +540,13 @@ class EventStore(abc.ABC):
             latest = _timeline_latest(fold)  # a retraction may remove the latest event
         tx.put_summary(_summary_row(negotiation, fold, version, latest, head, recorded))
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
-            tx.put_snapshot(negotiation, version, snapshot.take(fold))
+            taken = snapshot.take(fold)
+            tx.put_snapshot(negotiation, version, taken)
             snapshot_version = version
+            # Go on from the snapshot: the next one copies the rows no append touched
+            # instead of encoding every record again (a long negotiation appended to in
+            # chunks took O(n) per snapshot), and the records are read back only when used.
+            fold = snapshot.restore(taken, tx.source(negotiation, version))
         return version, len(rows), _Cached(version, head, fold, snapshot_version, latest)
 
     def _stage_of(self, tx: Transaction, negotiation: str) -> str:
