@@ -336,7 +336,7 @@ class Fold:
         on the benchmark's negotiation; on a real log, an agreement or signature followed by
         another move that its stage permits may be.
         """
-        digest = self._restored_digest()
+        digest = None if type(self.events) is list else self._restored_digest()
         verdicts = self._judged(self._table and _SHORTCUTS, digest)
         prefix: Fold | None = None
         done = 0
@@ -455,10 +455,7 @@ class Fold:
             kinds, ids = reversed(digest.kinds), reversed(digest.ids)
             first_answer = count if digest.first_answer is None else digest.first_answer
             exposed = digest.exposed
-        named_first: dict[int, list[str]] = {}  # index of an event -> the parties it names first
-        if shortcuts:
-            for party, at in self.parties.items():
-                named_first.setdefault(at, []).append(party)
+        first_named = set(self.parties.values()) if shortcuts else set()  # indices of events naming a party first
         following = count  # the index of the first non-neutral event after ``index`` (count: none)
         following_kind = ""  # its type
         after = self.stage  # the stage after ``index``
@@ -469,14 +466,17 @@ class Fold:
         ):
             if event_id not in referenced:
                 verdict: bool | None = None
-                unchanged = False  # whether the trial differs only in what no later check reads
                 if index == count - 1:
                     verdict = True
                 elif not shortcuts:
                     pass
                 elif before is Stage.IDLE:
                     verdict = self._first_verdict(index, kind, digest)
-                    unchanged = verdict is True
+                    if verdict and index in first_named:
+                        if exposed is None:
+                            exposed = self._exposed({}, events, 0)
+                        if self._names_exposed(index, exposed):
+                            verdict = None
                 elif following == count and kind not in neutral:
                     verdict = True
                 elif following < count and following_kind not in _PERMITS[before]:
@@ -486,14 +486,14 @@ class Fold:
                     and (before is after or (before in _ALIKE and after in _ALIKE))
                     and index != first_answer
                 ):
-                    verdict = unchanged = True
-                if unchanged and index in named_first:
+                    verdict = True
                     # unless a party it names first makes a move that only parties may make
                     # before another event names it
-                    if exposed is None:
-                        exposed = self._exposed({}, events, 0)
-                    if any(exposed.get(party) for party in named_first[index]):
-                        verdict = None
+                    if index in first_named:
+                        if exposed is None:
+                            exposed = self._exposed({}, events, 0)
+                        if self._names_exposed(index, exposed):
+                            verdict = None
                 out.append((index, verdict))
             if kind not in neutral:
                 following = index
@@ -501,6 +501,10 @@ class Fold:
             after = before
         out.reverse()
         return out
+
+    def _names_exposed(self, index: int, exposed: dict[str, bool]) -> bool:
+        """Whether the event at ``index`` names first a party that is exposed (see :class:`Digest`)."""
+        return any(exposed.get(party) for party, at in self.parties.items() if at == index)
 
     def _first_verdict(self, index: int, kind: str, digest: Digest | None) -> bool | None:
         """The verdict on the first event, not the last, made in ``idle`` (see :meth:`_verdicts`)."""
