@@ -14,7 +14,7 @@ import itertools
 import operator
 from collections.abc import Iterator, Sequence
 
-from negotiation._lazy import keys_of
+from negotiation._lazy import gc_paused, keys_of
 from negotiation._records import AgreementRecord, ContactRecord, DeadlineRecord, DocRecord
 from negotiation._rules import CHECKS, PARTIES_CHECKED, UPDATES, actor_of
 from negotiation.errors import (
@@ -336,7 +336,13 @@ class Fold:
         on the benchmark's negotiation; on a real log, an agreement or signature followed by
         another move that its stage permits may be.
         """
-        digest = None if type(self.events) is list else self._restored_digest()
+        if type(self.events) is list:
+            return self._retractable(None)
+        with gc_paused():  # a restored fold's digest: a burst of lists and tuples that die with the call
+            return self._retractable(self._restored_digest())
+
+    def _retractable(self, digest: Digest | None) -> list[str]:
+        """:meth:`retractable`, reading the events or, for a restored fold, ``digest``."""
         verdicts = self._judged(self._table and _SHORTCUTS, digest)
         prefix: Fold | None = None
         done = 0
