@@ -11,7 +11,10 @@ for a retraction, which replays the log without the retracted event. The public,
 from __future__ import annotations
 
 import itertools
+import operator
+from collections.abc import Iterator, Sequence
 
+from negotiation._lazy import gc_paused, keys_of
 from negotiation._records import AgreementRecord, ContactRecord, DeadlineRecord, DocRecord
 from negotiation._rules import CHECKS, PARTIES_CHECKED, UPDATES, actor_of
 from negotiation.errors import (
@@ -70,6 +73,45 @@ _SETTLING = frozenset(
         "AgreementEnteredIntoForce",
     )
 )
+
+
+_TYPE = operator.attrgetter("TYPE")
+_ID = operator.attrgetter("id")
+
+
+class Digest:
+    """What :meth:`Fold._verdicts` reads of the effective events, short of the events themselves.
+
+    Each event's id and type, the index of the first that answers a proposal, and for each
+    party whether its first move that only parties may make (a suspension, resumption or
+    break-off: :data:`~negotiation._rules.PARTIES_CHECKED`) comes before any event names it a
+    second time. A snapshot keeps the digest of the events it covers (:mod:`negotiation.snapshot`), so that a
+    restored fold tells which events may be retracted without reading them back.
+    """
+
+    __slots__ = ("exposed", "first_answer", "ids", "kinds")
+
+    def __init__(self, ids: list[str], kinds: list[str], first_answer: int | None, exposed: dict[str, bool]) -> None:
+        self.ids = ids
+        self.kinds = kinds
+        self.first_answer = first_answer  # None if no event answers a proposal
+        # party -> whether its first suspension, resumption or break-off comes before a second
+        # event names it (True) or not (False); a party that has done neither is not there
+        self.exposed = exposed
+
+
+class Covered:
+    """A fold's effective events restored from a snapshot (see :mod:`negotiation.snapshot`).
+
+    The fold only appends to it; until something reads the events the snapshot covers, it
+    gives their digest and the events appended since without reading them.
+    """
+
+    __slots__ = ()
+
+    def unread(self) -> tuple[Digest, list[Event]] | None:
+        """The covered events' digest and the events appended, or None once the covered ones are read."""
+        raise NotImplementedError
 
 
 class Fold:
@@ -287,14 +329,27 @@ class Fold:
         pass over the log without a replay (:meth:`_verdicts`, which says why that is exact);
         the rest are checked by replaying the events after the candidate on a copy of the
         state before it, which one pass builds in order.
+
+        On a fold restored from a snapshot, the pass reads the snapshot's digest of the events
+        it covers (:class:`Digest`), not the events: only a candidate left to a replay reads
+        them back, all of them (a state before it cannot be rebuilt otherwise). None is left
+        on the benchmark's negotiation; on a real log, an agreement or signature followed by
+        another move that its stage permits may be.
         """
-        events = self.events
-        verdicts = self._verdicts(shortcuts=self._table and _SHORTCUTS)
+        if type(self.events) is list:
+            return self._retractable(None)
+        with gc_paused():  # a restored fold's digest: a burst of lists and tuples that die with the call
+            return self._retractable(self._restored_digest())
+
+    def _retractable(self, digest: Digest | None) -> list[str]:
+        """:meth:`retractable`, reading the events or, for a restored fold, ``digest``."""
+        verdicts = self._judged(self._table and _SHORTCUTS, digest)
         prefix: Fold | None = None
         done = 0
         for n, (index, verdict) in enumerate(verdicts):
             if verdict is not None:
                 continue
+            events = self.events  # a restored fold reads its events back here
             if prefix is None:
                 prefix = Fold(self.negotiation, self.engine.fresh())
             while done < index:
@@ -308,7 +363,11 @@ class Fold:
                 verdicts[n] = (index, False)
             else:
                 verdicts[n] = (index, True)
-        return [events[index].id for index, verdict in verdicts if verdict]
+        if digest is None:
+            events = self.events
+            return [events[index].id for index, verdict in verdicts if verdict]
+        ids = digest.ids
+        return [ids[index] for index, verdict in verdicts if verdict]
 
     def _verdicts(self, *, shortcuts: bool) -> list[tuple[int, bool | None]]:
         """Each unreferenced event's index, in log order, with whether it is retractable:
@@ -340,8 +399,9 @@ class Fold:
 
           - the parties, when it names one first: read only by the check that the actor
             of a suspension, resumption or break-off is a party
-            (:data:`~negotiation._rules.PARTIES_CHECKED`), so harmless unless that party
-            makes one of those later;
+            (:data:`~negotiation._rules.PARTIES_CHECKED`); in the trial that party joins at
+            the next event that names it, so this is harmless unless the party makes one
+            of those moves before another event names it (the digest's ``exposed``);
           - a contact's acceptances, refusal or holdings, or a document's ``public``:
             read only by the checks that refuse a second acceptance by the same party, a
             move on a refused contact, an acceptance or refusal of a held one, a second
@@ -362,61 +422,110 @@ class Fold:
           alike stages (or the same one), whatever the count of open proposals, the only
           guard that reads it; a resumption leads back to the stage kept (``_ALIKE``, which a
           test checks on the table). So the trial accepts every later event and the
-          differences stay of that kind: retractable (unless a party it names first later
-          suspends, resumes or breaks off, as above).
+          differences stay of that kind: retractable (unless a party it names first is
+          exposed, as above).
+        * ``s0`` is ``idle``: ``e`` is the first event (every type that ``idle`` permits leaves
+          it, and none leads back), so the trial is the empty fold, and the next event ``f``
+          comes first in it, in ``idle``. If ``idle`` does not permit ``f``'s type, the trial
+          refuses it: not retractable. If ``e`` is neutral and ``f``'s type leads, unguarded,
+          from ``idle`` and from ``s1`` to the same stage: ``e`` changed no counter, no record
+          ``f``'s check reads (a first event names no ref) and nothing but records under its
+          id and the parties, so after ``f`` the trial is where the third rule leaves it, in
+          the same stage as the real replay: retractable (unless a party it names first is
+          exposed).
+
+        Whether a proposal, reply or withdrawal answers a proposal for the first time is
+        whether it is the first event that answers one (the digest's ``first_answer``). On a
+        fold restored from a snapshot the pass reads that, whether parties are exposed, the
+        ids and the types from the snapshot's digest and the events appended since, never
+        the events the snapshot covers.
         """
+        return self._judged(shortcuts, self._restored_digest())
+
+    def _judged(self, shortcuts: bool, digest: Digest | None) -> list[tuple[int, bool | None]]:
+        """:meth:`_verdicts`, reading the events or, for a restored fold, ``digest``."""
         events = self.events
         count = len(events)
-        ref_count = self.ref_count
         stage_before = self.stage_before
-        parties = self.parties
-        first_named = set(parties.values()) if shortcuts else set()  # indices of events naming a party first
-        first_answer = self._first_proposal_answer() if shortcuts else count
+        ref_count = self.ref_count
+        # every key has a count of at least one: a lazy table's keys are read at once, not one by one
+        referenced: dict[str, int] | set[str] = ref_count if type(ref_count) is dict else set(keys_of(ref_count))
+        kinds: Iterator[str]
+        ids: Iterator[str]
+        exposed: dict[str, bool] | None
+        if digest is None:
+            kinds, ids = map(_TYPE, reversed(events)), map(_ID, reversed(events))
+            first_answer = self._first_proposal_answer() if shortcuts else count
+            exposed = None  # found on first need
+        else:
+            kinds, ids = reversed(digest.kinds), reversed(digest.ids)
+            first_answer = count if digest.first_answer is None else digest.first_answer
+            exposed = digest.exposed
+        first_named = set(self.parties.values()) if shortcuts else set()  # indices of events naming a party first
         following = count  # the index of the first non-neutral event after ``index`` (count: none)
-        movers: set[str] = set()  # who suspends, resumes or breaks off after ``index``
+        following_kind = ""  # its type
         after = self.stage  # the stage after ``index``
-        neutral, moves = _NEUTRAL, PARTIES_CHECKED
+        neutral = _NEUTRAL
         out: list[tuple[int, bool | None]] = []
-        for index in range(count - 1, -1, -1):
-            event = events[index]
-            kind = event.TYPE
-            before = stage_before[index]
-            if not ref_count.get(event.id):
+        for index, kind, event_id, before in zip(
+            range(count - 1, -1, -1), kinds, ids, reversed(stage_before), strict=True
+        ):
+            if event_id not in referenced:
                 verdict: bool | None = None
                 if index == count - 1:
                     verdict = True
-                elif not shortcuts or before is Stage.IDLE:
+                elif not shortcuts:
                     pass
+                elif before is Stage.IDLE:
+                    verdict = self._first_verdict(index, kind, digest)
+                    if verdict and index in first_named:
+                        if exposed is None:
+                            exposed = self._exposed({}, events, 0)
+                        if self._names_exposed(index, exposed):
+                            verdict = None
                 elif following == count and kind not in neutral:
                     verdict = True
-                elif following < count and events[following].TYPE not in _PERMITS[before]:
+                elif following < count and following_kind not in _PERMITS[before]:
                     verdict = False
-                elif (
-                    (
-                        (before is after and kind in _INERT_TYPES)
-                        or (
-                            kind in _ANSWERS
-                            and (before is after or (before in _ALIKE and after in _ALIKE))
-                            and (first_answer < index or not self._answers_proposal(event))
-                        )
-                    )
-                    # and no party it names first later makes a move that only parties may make
-                    and (
-                        index not in first_named
-                        or not any(parties.get(p) == index and p in movers for p in event.parties_named())
-                    )
+                elif (before is after and kind in _INERT_TYPES) or (
+                    kind in _ANSWERS
+                    and (before is after or (before in _ALIKE and after in _ALIKE))
+                    and index != first_answer
                 ):
                     verdict = True
+                    # unless a party it names first makes a move that only parties may make
+                    # before another event names it
+                    if index in first_named:
+                        if exposed is None:
+                            exposed = self._exposed({}, events, 0)
+                        if self._names_exposed(index, exposed):
+                            verdict = None
                 out.append((index, verdict))
             if kind not in neutral:
                 following = index
-            if kind in moves:
-                actor = actor_of(event)
-                if actor is not None:
-                    movers.add(actor)
+                following_kind = kind
             after = before
         out.reverse()
         return out
+
+    def _names_exposed(self, index: int, exposed: dict[str, bool]) -> bool:
+        """Whether the event at ``index`` names first a party that is exposed (see :class:`Digest`)."""
+        return any(exposed.get(party) for party, at in self.parties.items() if at == index)
+
+    def _first_verdict(self, index: int, kind: str, digest: Digest | None) -> bool | None:
+        """The verdict on the first event, not the last, made in ``idle`` (see :meth:`_verdicts`)."""
+        if index != 0:  # cannot be: no stage leads back to idle
+            return None
+        following = self.events[1].TYPE if digest is None else digest.kinds[1]
+        if following not in _PERMITS[Stage.IDLE]:
+            return False
+        if kind not in _NEUTRAL:
+            return None
+        after = self.stage_before[2] if len(self.stage_before) > 2 else self.stage
+        trial = UNGUARDED.get((Stage.IDLE, following))
+        if trial is not None and trial is after and UNGUARDED.get((self.stage_before[1], following)) is after:
+            return True
+        return None
 
     def _answers_proposal(self, event: Event) -> bool:
         """Whether ``event`` (a reply or a proposal) answers a proposal."""
@@ -429,6 +538,66 @@ class Fold:
             if event.TYPE in _ANSWERS and self._answers_proposal(event):
                 return index
         return len(self.events)
+
+    # -- the digest of the effective events ------------------------------------------------
+
+    def digest(self) -> Digest:
+        """The digest of the effective events (a snapshot keeps it; see :class:`Digest`).
+
+        A restored fold's combines its snapshot's with the events appended since, without
+        reading the covered ones.
+        """
+        digest = self._restored_digest()
+        if digest is None:
+            digest = self._extended(Digest([], [], None, {}), self.events, 0)
+        return digest
+
+    def _restored_digest(self) -> Digest | None:
+        """The digest of a restored fold whose covered events are unread; None for any other."""
+        events = self.events
+        if not isinstance(events, Covered):
+            return None
+        unread = events.unread()
+        if unread is None:
+            return None
+        covered, appended = unread
+        return self._extended(covered, appended, len(covered.kinds))
+
+    def _extended(self, digest: Digest, events: Sequence[Event], start: int) -> Digest:
+        """``digest`` (of the effective events before ``start``) followed by that of ``events``."""
+        first = digest.first_answer
+        if first is None:
+            first = next(
+                (i for i, e in enumerate(events, start) if e.TYPE in _ANSWERS and self._answers_proposal(e)), None
+            )
+        return Digest(
+            [*digest.ids, *map(_ID, events)],
+            [*digest.kinds, *map(_TYPE, events)],
+            first,
+            self._exposed(dict(digest.exposed), events, start),
+        )
+
+    def _exposed(self, exposed: dict[str, bool], events: Sequence[Event], start: int) -> dict[str, bool]:
+        """``exposed`` (see :class:`Digest`) followed by what ``events`` (from index ``start``) settle.
+
+        Stops as soon as every party is settled and named first: the rest settles nothing.
+        """
+        parties = self.parties
+        named = max(parties.values(), default=-1)  # the index of the last event naming a party first
+        moves = PARTIES_CHECKED
+        for index, event in enumerate(events, start):
+            if index > named and len(exposed) == len(parties):
+                break
+            kind = event.TYPE
+            if kind in moves:
+                actor = actor_of(event)
+                if actor is not None and actor not in exposed:
+                    exposed[actor] = True  # checked before the event names it
+            if kind not in _OUTSIDE_TYPES:
+                for party in event.parties_named():
+                    if party not in exposed and parties[party] < index:
+                        exposed[party] = False
+        return exposed
 
     # -- questions the state views ask -----------------------------------------------------
 

@@ -26,6 +26,7 @@ __all__ = [
     "LazyList",
     "LazySet",
     "gc_paused",
+    "keys_of",
     "materializing",
 ]
 
@@ -400,3 +401,18 @@ DICT_MATERIALIZING = (
     "clear",
 )
 materializing(LazyDict, (name for name in DICT_MATERIALIZING if name not in ("__delitem__", "pop")))
+
+
+def keys_of(mapping: dict[K, Any]) -> list[K]:
+    """The keys of a dict, in order; a lazy dict's without building its values or materializing it.
+
+    The keys of a :class:`LazyDict` come in the order it would have once materialized: the
+    snapshot's entries not removed, then the others in the order they were set.
+    """
+    if isinstance(mapping, LazyDict) and mapping._lazy:
+        raw = mapping._raw if mapping._raw is not None else mapping._load()  # not kept: nothing changes
+        removed = mapping._removed
+        keys = [key for key in raw if key not in removed] if removed else list(raw)
+        keys += dict.keys(mapping)
+        return keys
+    return list(mapping)

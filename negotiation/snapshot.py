@@ -3,11 +3,13 @@
 A store keeps a snapshot of each negotiation next to its events, so that loading a long
 negotiation replays only the events after the snapshot (its tail). A snapshot holds the
 compact records of :class:`~negotiation._fold.Fold` (documents, contacts, agreements,
-deadlines, positions, parties, counters), the ids of the effective events and the stage
-before each of them, but never the events themselves: those are already in the store. The
-restored fold reads them back through an :class:`EventSource` only when something needs
-them (the timeline, a retraction, a copy of the state); a reference to an earlier event
-reads that one event.
+deadlines, positions, parties, counters), the ids and types of the effective events, the
+stage before each of them and the rest of their :class:`~negotiation._fold.Digest` (what the
+check of which events may be retracted reads), but never the events themselves: those are
+already in the store. The restored fold reads them back through an :class:`EventSource`
+only when something needs them (the timeline, a retraction, a copy of the state, a
+retraction check that a replay must decide); a reference to an earlier event reads that one
+event.
 
 A snapshot is trusted only by the code that wrote it: :data:`FINGERPRINT` is derived from the
 stage machine (:data:`~negotiation.machine.TRANSITIONS`), the fold rules' version
@@ -28,7 +30,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, Protocol, SupportsIndex, TypeVar, cast
 
-from negotiation._fold import RULES_VERSION, Fold
+from negotiation._fold import RULES_VERSION, Covered, Digest, Fold
 from negotiation._lazy import (
     DICT_MATERIALIZING,
     FILL_LOCK,
@@ -41,7 +43,7 @@ from negotiation._lazy import (
 )
 from negotiation._records import AgreementRecord, ContactRecord, DeadlineRecord, DocRecord
 from negotiation.errors import StoreError
-from negotiation.events import DeadlineSet, Event, EventRetracted, Stance
+from negotiation.events import EVENT_TYPES, DeadlineSet, Event, EventRetracted, Stance
 from negotiation.machine import TRANSITIONS, Stage
 
 T = TypeVar("T")
@@ -59,7 +61,7 @@ __all__ = [
 ]
 
 #: The layout of the snapshot's JSON; bump it when :func:`take` writes something else.
-FORMAT = 4
+FORMAT = 5
 
 #: Every attribute of a fold that :func:`take` and :func:`restore` carry (a test checks that
 #: this is all of them, so a new attribute cannot be forgotten silently).
@@ -96,6 +98,14 @@ _STAGES = tuple(Stage)
 _STAGE_CODE = {stage: chr(ord("a") + i) for i, stage in enumerate(_STAGES)}
 _CODE_STAGE = {code: stage for stage, code in _STAGE_CODE.items()}
 _STANCES = {s.value: s for s in Stance}
+_TYPE_NAMES = tuple(EVENT_TYPES)
+
+
+def _type_code(i: int) -> str:
+    return chr(ord("A") + i)
+
+
+_TYPE_CODE = {kind: _type_code(i) for i, kind in enumerate(_TYPE_NAMES)}
 
 
 def _callable_name(value: object) -> object:
@@ -154,6 +164,8 @@ class EventSource(Protocol):
 #   them, sorted (unsigned 32-bit, little-endian), so that "is this id taken?" is a binary
 #   search (an id whose hash is there is then asked of the store).
 # - ``stage_before``: one letter per effective event (a JSON string).
+# - ``types``: one letter per effective event for its type (a JSON string; the header's
+#   ``types`` lists the type of each letter, from ``A`` on).
 # - each table of records (see :data:`_TABLES`): its rows as one JSON array in the fold's
 #   order (``NAME``); where each row starts in it, and where the array ends (``NAME.starts``,
 #   unsigned 32-bit); and ``hash << 32 | row`` for each row, sorted (``NAME.index``,
@@ -181,6 +193,7 @@ _SECTIONS = (
     "ids",
     "ids.index",
     "stage_before",
+    "types",
     *(f"{name}{part}" for name in _TABLES for part in ("", ".starts", ".index")),
 )
 _Code = Literal["I", "L", "Q"]
@@ -401,10 +414,12 @@ def take(fold: Fold) -> bytes:
         msg = "a fold with rejected events (a lenient replay) cannot be snapshotted"
         raise ValueError(msg)
     with gc_paused():
+        digest = fold.digest()  # a restored fold's without reading its events
         sections = {
-            "ids": _json(_prefixed(fold.events, _EVENT_ID)),
+            "ids": _json(digest.ids),
             "ids.index": _packed(_U32, _id_hashes(fold.events)),
             "stage_before": _json("".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__))),
+            "types": _json("".join(map(_TYPE_CODE.__getitem__, digest.kinds))),
         }
         for name, encode in _ROWS.items():
             rows, starts, index = _table_sections(getattr(fold, name), encode)
@@ -428,6 +443,9 @@ def take(fold: Fold) -> bytes:
         ],
         "text": None if fold.text is None else fold.text.id,
         "parties": list(fold.parties.items()),
+        "types": _TYPE_NAMES,
+        "first_answer": digest.first_answer,
+        "exposed": list(digest.exposed.items()),
     }
     return b"".join((_MAGIC, _json(header), b"\n", *bodies))
 
@@ -590,14 +608,35 @@ class _LazyTable(LazyDict[K, V]):
         self.table = table
 
 
-class _LazyEvents(LazyList[T]):
-    """A fold's effective events restored from a snapshot, with the sorted hashes of their ids."""
+class _LazyEvents(LazyList[Event], Covered):
+    """A fold's effective events restored from a snapshot, with the sorted hashes of their ids
+    and, until they are read, their digest (decoded on first use)."""
 
-    __slots__ = ("hashes",)
+    __slots__ = ("_digest", "_digested", "hashes")
 
-    def __init__(self, count: int, load: Callable[[], list[T]], raw: Callable[[], Any], hashes: Sequence[int]) -> None:
+    def __init__(
+        self,
+        count: int,
+        load: Callable[[], list[Event]],
+        raw: Callable[[], Any],
+        hashes: Sequence[int],
+        digest: Callable[[], Digest],
+    ) -> None:
         super().__init__(count, load, raw)
         self.hashes = hashes
+        self._digest = digest
+        self._digested: Digest | None = None
+
+    def unread(self) -> tuple[Digest, list[Event]] | None:
+        if self._load is None:
+            return None
+        digested = self._digested
+        if digested is None:
+            digested = self._digested = self._digest()
+            if len(digested.ids) != self._count or len(digested.kinds) != self._count:
+                msg = f"the snapshot's digest holds {len(digested.ids)} ids and {len(digested.kinds)} types for {self._count} events"
+                raise StoreError(msg)
+        return digested, list(list.__iter__(self))
 
 
 def _doc(raw: list[Any]) -> DocRecord:
@@ -662,7 +701,14 @@ def _restore(header: dict[str, Any], sections: _Sections, source: EventSource) -
         msg = f"the snapshot holds {len(hashes)} id hashes for {count} ids"
         raise ValueError(msg)
     prefix = _Prefix(source, excluded, count, hashes)
-    fold.events = _LazyEvents(count, prefix.events, lambda: sections.decode("ids"), hashes)
+    codes = {_type_code(i): kind for i, kind in enumerate(header["types"])}
+
+    def digest() -> Digest:
+        kinds = list(map(codes.__getitem__, sections.decode("types")))
+        exposed = {party: bool(value) for party, value in header["exposed"]}
+        return Digest(sections.decode("ids"), kinds, header["first_answer"], exposed)
+
+    fold.events = _LazyEvents(count, prefix.events, lambda: sections.decode("ids"), hashes, digest)
     fold.stage_before = LazyList(
         count,
         lambda: [_CODE_STAGE[c] for c in sections.decode("stage_before")],

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from negotiation._fold import Fold
+from negotiation._lazy import keys_of
 from negotiation.dates import PartialDate, parse_date, utc_now
 from negotiation.errors import EventRejected
 from negotiation.events import EVENT_TYPES, Event, EventRetracted, FrozenMap, Stance
@@ -494,7 +495,7 @@ class NegotiationState:
                     out.append(Permitted(type=kind, actors=parties, refs=()))
             elif kind == "TalksLapsed":
                 out.append(_ANYONE[kind])
-                out += _by_anyone(kind, fold.deadlines)
+                out += _by_anyone(kind, keys_of(fold.deadlines))  # a restored fold's records need their events
             elif kind == "EventRetracted":
                 out += _by_anyone(kind, fold.retractable())
             else:

@@ -374,7 +374,52 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
         TalksResumed(id="y", occurred=d, actor="RU"),
         ReplyDelivered(id="r2", occurred=d, actor="US", ref="p"),
     ]
-    cases.append((talks, {"c": None, "f": None, "r": None, "b": False, "y": False, "r2": True}))
+    cases.append((talks, {"c": False, "f": None, "r": None, "b": False, "y": False, "r2": True}))
+    # the first event, made in idle: the next one comes first without it
+    meeting = ConsultationHeld(id="c0", occurred=d, parties=["RU", "US"])
+    cases += [
+        # in idle a proposal leads where it leads from exploration: the rest goes as before
+        (
+            [meeting, *opening, ConsultationHeld(id="c", occurred=d, parties=["RU", "US"])],
+            {"c0": True, "r": True, "c": True},
+        ),
+        (
+            [meeting, ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]), *opening],
+            {"c0": True, "c": True, "r": True},
+        ),
+        # a framework agreement is not permitted in idle
+        ([meeting, FrameworkAgreed(id="f", occurred=d, parties=["RU", "US"], title="F")], {"c0": False, "f": True}),
+        # a first proposal is not neutral: a replay decides
+        (
+            [
+                ProposalPublished(id="p", occurred=d, actor="RU", to=["US"], title="Draft"),
+                ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
+                ProposalPublished(id="p2", occurred=d, actor="US", to=["RU"], title="Other"),
+            ],
+            {"p": None, "c": True, "p2": True},
+        ),
+    ]
+    # a party named first by the candidate may suspend once another event has named it
+    cases += [
+        (
+            [
+                *opening,
+                ConsultationHeld(id="c", occurred=d, parties=["RU", "UA"]),
+                ConsultationHeld(id="c2", occurred=d, parties=["UA", "US"]),
+                TalksSuspended(id="x", occurred=d, actor="UA"),
+            ],
+            {"r": None, "c": True, "c2": True, "x": True},
+        ),
+        (
+            [
+                ConsultationHeld(id="c0", occurred=d, parties=["RU", "UA"]),
+                *opening,
+                TalksSuspended(id="x", occurred=d, actor="UA"),
+                TalksResumed(id="y", occurred=d, actor="RU"),
+            ],
+            {"c0": None, "r": None, "x": False, "y": True},
+        ),
+    ]
     assert replay(talks, negotiation="n")._fold.retractable() == ["f", "r2"]
     for events, expected in cases:
         fold = replay(events, negotiation="n")._fold

@@ -13,7 +13,7 @@ from negotiation import Event, ReplyDelivered, Stage, StoreError, replay
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
 from negotiation._fold import Fold
-from negotiation._lazy import MISSING, LazyDict, LazyList, LazySet
+from negotiation._lazy import MISSING, LazyDict, LazyList, LazySet, keys_of
 from negotiation.state import Awaiting, NegotiationState, owed_count
 from tests.conftest import ROOT
 from tests.test_store_contract import N, later, opening
@@ -395,6 +395,8 @@ def test_a_lazy_dict_behaves_as_a_plain_one(initial: dict[str, int], steps: list
         assert got == result, (step, key)
     assert lazy._lazy
     assert not finds or not loads  # with find, nothing was loaded whole
+    assert keys_of(lazy) == list(plain)  # the keys alone, in order, without materializing
+    assert lazy._lazy
     assert list(lazy.items()) == list(plain.items())
     assert not lazy._lazy
 
