@@ -324,47 +324,59 @@ def _encoded_rows(rows: list[list[Any]]) -> list[bytes]:
 class _TableWriter:
     """Builds a table's three sections, from rows or from runs of rows copied from a snapshot."""
 
-    __slots__ = ("chunks", "hashes", "keys", "pending", "size", "starts")
+    __slots__ = ("chunks", "entries", "key_rows", "keys", "pending", "size", "starts")
 
     def __init__(self) -> None:
         self.chunks: list[bytes | memoryview] = []
         self.starts: list[int] = []
-        self.hashes: list[int] = []
+        self.entries: list[int] = []  # ``hash << 32 | row`` of every row so far, in any order
         self.size = 1  # the array's "["
-        self.keys: list[Any] = []  # the keys of the rows added since the last flush
-        self.pending: list[list[Any]] = []  # those rows, to encode together
+        self.pending: list[list[Any]] = []  # the rows added since the last flush, to encode together
+        self.keys: list[Any] = []  # the keys of those rows whose entries are still to make
+        self.key_rows: list[int] = []  # and their rows
 
-    def add(self, keys: Iterable[Any], rows: Iterable[list[Any]]) -> None:
-        self.keys.extend(keys)
+    def add(self, keys: Iterable[Any], rows: Iterable[list[Any]], *, indexed: bool = False) -> None:
+        """Add rows after those so far; ``indexed``: their entries are in ``entries`` already."""
+        rows = list(rows)
+        if not indexed:
+            first = len(self.starts) + len(self.pending)
+            self.keys.extend(keys)
+            self.key_rows.extend(range(first, first + len(rows)))
         self.pending.extend(rows)
 
     def _flush(self) -> None:
         if self.pending:
             parts = _encoded_rows(self.pending)
             self.chunks.extend(parts)
-            self.hashes.extend(_key_hashes(self.keys))
+            if self.keys:
+                hashes = _key_hashes(self.keys)
+                self.entries.extend([h << 32 | row for h, row in zip(hashes, self.key_rows, strict=True)])
             # each row starts one byte (the comma) after the end of the one before
             starts = list(itertools.accumulate(map((1).__add__, map(len, parts)), initial=self.size))
             self.size = starts.pop()
             self.starts.extend(starts)
-            self.keys, self.pending = [], []
+            self.keys, self.key_rows, self.pending = [], [], []
 
-    def copy(self, table: _Table, begin: int, end: int, hashes: list[int]) -> None:
-        """Copy the table's rows ``begin`` to ``end`` (excluded) as they are."""
+    def copy(self, table: _Table, begin: int, end: int, hashes: list[int] | None) -> None:
+        """Copy the table's rows ``begin`` to ``end`` (excluded) as they are; their index
+        entries from ``hashes`` (by row), or none if they are in ``entries`` already."""
         self._flush()
         if begin < end:
             starts = table.starts
             shift = self.size - starts[begin]
+            if hashes is not None:
+                moved = len(self.starts) - begin
+                self.entries.extend([hashes[row] << 32 | (row + moved) for row in range(begin, end)])
             self.starts.extend([start + shift for start in starts[begin:end]])
             chunk = table.rows[starts[begin] : starts[end] - 1]
             self.chunks.append(chunk)
             self.size += len(chunk) + 1
-            self.hashes.extend(hashes[begin:end])
 
     def sections(self) -> tuple[bytes, bytes, bytes]:
         self._flush()
         body = b"".join((b"[", b",".join(self.chunks), b"]"))
-        index = sorted([h << 32 | row for row, h in enumerate(self.hashes)])
+        # sorting a sorted run (a copied index) with a few entries after it takes one pass
+        index = sorted(self.entries)
         return body, _packed(_U32, [*self.starts, self.size]), _packed(_U64, index)
 
 
@@ -374,14 +386,19 @@ def _table_sections(mapping: dict[Any, Any], encode: Callable[[Any, Any], list[A
     if isinstance(mapping, _LazyTable) and mapping._lazy and mapping._raw is None:
         table, made = mapping.table, mapping._made
         changed = {table.row_of(key): key for key in made}
-        skipped = {table.row_of(key) for key in mapping._removed}
-        hashes = table.hashes()
+        if mapping._removed:
+            skipped = {table.row_of(key) for key in mapping._removed}
+            hashes: list[int] | None = table.hashes()
+        else:  # no row goes: each keeps its number and its key, so the table's index stands
+            skipped = set()
+            hashes = None
+            writer.entries.extend(table.index)
         begin = 0
         for row in sorted({*changed, *skipped}):
             writer.copy(table, begin, row, hashes)
             if row in changed:
                 key = changed[row]
-                writer.add((key,), (encode(key, made[key]),))
+                writer.add((key,), (encode(key, made[key]),), indexed=hashes is None)
             begin = row + 1
         writer.copy(table, begin, table.count, hashes)
         keys, values = list(dict.keys(mapping)), list(dict.values(mapping))
