@@ -34,7 +34,7 @@ PER = 20  # events per negotiation, as in the benchmark
 #: its "function file" text (so the order matters: the most specific first).
 BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("database (SQLite statements, commits)", ("Connection.execute", "Cursor.fetch", "Connection.executemany")),
-    ("next steps (permitted, retractable)", ("permitted ", "retractable ", "_verdicts ")),
+    ("next steps (permitted, retractable)", ("permitted ", "retractable ", "_judged ", "_restored_digest ")),
     ("owed moves (awaiting)", ("awaiting ",)),
     ("transitions triggers", ("transitions/",)),
     ("snapshot restore", ("negotiation/snapshot.py", "negotiation/_lazy.py")),
@@ -87,9 +87,10 @@ def workloads(tmp: Path, size: int, long: int) -> dict[str, Callable[[], None]]:
         replay(replayed[: long // 4], negotiation="synthetic", engine="transitions")
 
     def load_long() -> None:
-        for _ in range(20):
+        for _ in range(5):
             with SQLiteStore(long_path) as store:
-                _ = store.load("long").stage
+                state = store.load("long")
+                _ = state.stage, state.awaiting, state.permitted
 
     return {
         "append_batch": append_batch,
