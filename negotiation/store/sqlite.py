@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlite_utils
 
@@ -286,12 +286,13 @@ class _Transaction:
         return self.store.db
 
 
-class _Writing:
-    """One write transaction: ``BEGIN IMMEDIATE`` under the store's lock, ``COMMIT`` on success,
-    ``ROLLBACK`` otherwise, SQLite's errors translated (a class, not ``@contextmanager``: a
-    one-event append is short enough for the generator machinery to show)."""
+class _Opening:
+    """One transaction under the store's lock: ``__enter__`` takes the lock and begins (SQLite's
+    errors translated). A class, not ``@contextmanager``: a one-event append or a short load
+    is short enough for the generator machinery to show."""
 
     __slots__ = ("conn", "doing", "store", "tx")
+    BEGIN: ClassVar[str] = "BEGIN"
 
     def __init__(self, store: SQLiteStore, doing: str) -> None:
         self.store = store
@@ -303,7 +304,7 @@ class _Writing:
         try:
             conn = store._connection()
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(self.BEGIN)
             except sqlite3.Error as e:
                 raise translate_error(e, path=store.path, doing=self.doing) from e
         except BaseException:
@@ -312,6 +313,13 @@ class _Writing:
         self.conn = conn
         self.tx = _Transaction(store, conn)
         return self.tx
+
+
+class _Writing(_Opening):
+    """A write transaction: ``COMMIT`` on success, ``ROLLBACK`` otherwise."""
+
+    __slots__ = ()
+    BEGIN = "BEGIN IMMEDIATE"
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
         store, conn = self.store, self.conn
@@ -333,30 +341,10 @@ class _Writing:
             store._lock.release()
 
 
-class _Reading:
-    """One read transaction: ``BEGIN`` under the store's lock, always rolled back, SQLite's
-    errors translated (a class for the same reason as :class:`_Writing`: a load is short)."""
+class _Reading(_Opening):
+    """A read transaction: always rolled back."""
 
-    __slots__ = ("conn", "doing", "store")
-
-    def __init__(self, store: SQLiteStore, doing: str) -> None:
-        self.store = store
-        self.doing = doing
-
-    def __enter__(self) -> _Transaction:
-        store = self.store
-        store._lock.acquire()
-        try:
-            conn = store._connection()
-            try:
-                conn.execute("BEGIN")
-            except sqlite3.Error as e:
-                raise translate_error(e, path=store.path, doing=self.doing) from e
-        except BaseException:
-            store._lock.release()
-            raise
-        self.conn = conn
-        return _Transaction(store, conn)
+    __slots__ = ()
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
         store = self.store
