@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import inspect
 import json
 import re
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
@@ -1002,6 +1003,20 @@ _DEFAULTS: dict[type[Event], dict[str, Any]] = {
 _NO_EXTRA: FrozenMap[str, Any] = FrozenMap()
 
 
+def _slot_setters(cls: type[Event]) -> dict[str, Callable[[Event, Any], None]]:
+    """``set_NAME`` for each field of an event type: its slot's ``__set__``, which sets the
+    field of a new (frozen) instance as ``object.__setattr__`` does, without looking the
+    name up along the class's MRO on every call (code generated per type uses them)."""
+    setters: dict[str, Callable[[Event, Any], None]] = {}
+    for field in attrs.fields(cls):
+        slot = inspect.getattr_static(cls, field.name)
+        if not inspect.ismemberdescriptor(slot):
+            msg = f"{cls.__name__}.{field.name} is not a slot"
+            raise TypeError(msg)
+        setters[f"set_{field.name}"] = slot.__set__
+    return setters
+
+
 def _compile_from_stored(cls: type[Event]) -> Callable[[Mapping[str, Any]], Event]:
     """``from_stored`` for one type, unrolled: each field read, decoded and set once.
 
@@ -1013,13 +1028,15 @@ def _compile_from_stored(cls: type[Event]) -> Callable[[Mapping[str, Any]], Even
     defaults = _DEFAULTS[cls]
     namespace: dict[str, Any] = {
         "new_object": object.__new__,
-        "put": object.__setattr__,
         "cls": cls,
         "MISSING": object(),
         "known": frozenset(("type", *fields)),
         "FrozenMap": FrozenMap,
         "NO_EXTRA": _NO_EXTRA,
     }
+    # each field set through its slot's own descriptor (what object.__setattr__ finds by name,
+    # found once here): the instance is frozen, and a decode sets every field
+    namespace.update(_slot_setters(cls))
     lines = ["def from_stored(d):", "    e = new_object(cls)", "    n = 1  # 'type'"]
     for name in fields:
         assert name.isidentifier()
@@ -1032,18 +1049,18 @@ def _compile_from_stored(cls: type[Event]) -> Callable[[Mapping[str, Any]], Even
             lines += [
                 f"    v = d.get({name!r}, MISSING)",
                 "    if v is MISSING:",
-                f"        put(e, {name!r}, default_{name})",
+                f"        set_{name}(e, default_{name})",
                 "    else:",
-                f"        put(e, {name!r}, {value})",
+                f"        set_{name}(e, {value})",
                 "        n += 1",
             ]
         else:
-            lines += [f"    v = d[{name!r}]", f"    put(e, {name!r}, {value})", "    n += 1"]
+            lines += [f"    v = d[{name!r}]", f"    set_{name}(e, {value})", "    n += 1"]
     lines += [
         "    if n == len(d):",
-        "        put(e, 'extra', NO_EXTRA)",
+        "        set_extra(e, NO_EXTRA)",
         "    else:",
-        "        put(e, 'extra', FrozenMap({k: v for k, v in d.items() if k not in known}))",
+        "        set_extra(e, FrozenMap({k: v for k, v in d.items() if k not in known}))",
         "    return e",
     ]
     exec(compile("\n".join(lines), f"<{cls.__name__}.from_stored>", "exec"), namespace)

@@ -27,7 +27,7 @@ from negotiation._fold import Fold
 from negotiation._lazy import gc_paused
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import ConcurrencyError, DuplicateEventId, EventRejected, InvalidEvent, UnknownNegotiation
-from negotiation.events import EVENT_TYPES, Event, _isoformat, compact_json
+from negotiation.events import EVENT_TYPES, Event, _isoformat, _slot_setters, compact_json
 from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.snapshot import EventSource
@@ -218,14 +218,14 @@ def _compile_stamp(cls: type[Event]) -> Stamp:
         assert name.isidentifier()
         if name == "negotiation":
             lines.append("    v = e.negotiation")
-            lines.append("    put(new, 'negotiation', negotiation if v is None else v)")
+            lines.append("    set_negotiation(new, negotiation if v is None else v)")
         elif name == "recorded":
             lines.append("    v = e.recorded")
-            lines.append("    put(new, 'recorded', recorded if v is None else v)")
+            lines.append("    set_recorded(new, recorded if v is None else v)")
         else:
-            lines.append(f"    put(new, {name!r}, e.{name})")
+            lines.append(f"    set_{name}(new, e.{name})")
     lines.append("    return new")
-    namespace: dict[str, Any] = {"new_object": object.__new__, "put": object.__setattr__, "cls": cls}
+    namespace: dict[str, Any] = {"new_object": object.__new__, "cls": cls, **_slot_setters(cls)}
     exec(compile("\n".join(lines), f"<stamp {cls.__name__}>", "exec"), namespace)
     function: Stamp = namespace["stamp"]
     return function
