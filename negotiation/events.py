@@ -869,14 +869,20 @@ def _compact_value(value: object) -> str:
         return "[" + ",".join([_QUOTE(v) for v in value]) + "]"  # type: ignore[attr-defined]
     if isinstance(value, enum.StrEnum):
         return _QUOTE(value.value)
-    if kind is FrozenMap:  # positions: text keys, stances (string enums) as values
-        parts = []
-        for key, item in value._data.items():  # type: ignore[attr-defined]
-            if type(key) is not str or not isinstance(item, str):
-                return _COMPACT(_jsonable(value))
-            parts.append(_QUOTE(key) + ":" + _QUOTE(item.value if isinstance(item, enum.Enum) else item))
-        return "{" + ",".join(parts) + "}"
+    if kind is FrozenMap:
+        return _compact_map(value)  # type: ignore[arg-type]
     return _COMPACT(_jsonable(value))
+
+
+def _compact_map(value: FrozenMap[Any, Any]) -> str:
+    """The compact JSON of a FrozenMap: positions (text keys, stances as values) written
+    directly, anything else by json."""
+    parts = []
+    for key, item in value._data.items():
+        if type(key) is not str or not isinstance(item, str):
+            return _COMPACT(_jsonable(value))
+        parts.append(_QUOTE(key) + ":" + _QUOTE(item.value if isinstance(item, enum.Enum) else item))
+    return "{" + ",".join(parts) + "}"
 
 
 def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
@@ -884,7 +890,7 @@ def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
     opening = '{"type":' + json.dumps(cls.TYPE)
     lines = [
         "def compact(e):",
-        "    if e.extra:",
+        "    if e.extra._data:  # (a FrozenMap: its converter makes one)",
         "        return encode(to_dict(e))  # unknown fields may shadow known ones: the general path",
         f"    out = [{opening!r}]",
         "    v = e.id",
@@ -908,6 +914,22 @@ def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
             lines.append(f"    out.append({key!r} + '[' + ','.join([quote(x) for x in e.{name}]) + ']')")
         elif kind in ("Level", "Mode"):
             lines.append(f"    out.append({key!r} + quote(e.{name}.value))")
+        elif str(fields[name].type) == "bool":  # optional, converted to a bool
+            lines += [
+                f"    v = e.{name}",
+                "    if v is True:",
+                f"        out.append({key!r} + 'true')",
+                "    elif v is False:",
+                f"        out.append({key!r} + 'false')",
+                "    elif v is not None:",
+                f"        out.append({key!r} + value(v))",
+            ]
+        elif str(fields[name].type).startswith("FrozenMap["):  # positions
+            lines += [
+                f"    v = e.{name}",
+                "    if v is not None:",
+                f"        out.append({key!r} + compact_map(v))",
+            ]
         else:
             lines += [
                 f"    v = e.{name}",
@@ -932,6 +954,7 @@ def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
         "to_dict": _TO_DICT[cls],
         "quote": _QUOTE,
         "value": _compact_value,
+        "compact_map": _compact_map,
         "isoformat": _isoformat,
     }
     exec(compile("\n".join(lines), f"<{cls.__name__}.compact_json>", "exec"), namespace)
