@@ -142,6 +142,7 @@ class Row:
     # the same work on a reference (a small store) measured alongside, in the same slices
     ref_events: int | None = None
     ref_seconds: list[float] = field(default_factory=list)
+    group: int | None = None  # the group it was measured in (rows of one group run interleaved)
 
     @property
     def figure(self) -> float | None:
@@ -159,14 +160,15 @@ class Row:
     def paired(self) -> float | None:
         """The median over repetitions of this row's rate over the reference's in the same
         repetition (their slices interleaved): drift between repetitions cancels out."""
-        if self.status is not None or not self.events or not self.ref_events:
+        if self.status is not None:
             return None
-        if len(self.seconds) != len(self.ref_seconds) or not self.seconds:
+        return _paired_ratio(self.events, self.seconds, self.ref_events, self.ref_seconds)
+
+    def paired_with(self, other: Row) -> float | None:
+        """The same against another row of the same group (None if they were not measured together)."""
+        if self.status is not None or other.status is not None or self.group is None or self.group != other.group:
             return None
-        return statistics.median(
-            (self.events / mine) / (self.ref_events / theirs)
-            for mine, theirs in zip(self.seconds, self.ref_seconds, strict=True)
-        )
+        return _paired_ratio(self.events, self.seconds, other.events, other.seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +184,17 @@ class Row:
             "status": self.status,
             "note": self.note,
         }
+
+
+def _paired_ratio(
+    events: int | None, seconds: list[float], other_events: int | None, other_seconds: list[float]
+) -> float | None:
+    """The median over repetitions of one rate over the other measured in the same repetition."""
+    if not events or not other_events or not seconds or len(seconds) != len(other_seconds):
+        return None
+    return statistics.median(
+        (events / mine) / (other_events / theirs) for mine, theirs in zip(seconds, other_seconds, strict=True)
+    )
 
 
 def _median_rate(events: int | None, seconds: list[float]) -> float | None:
@@ -239,9 +252,10 @@ class Clock:
 Job = Callable[[], Iterator[tuple[int, float]]]
 
 
-#: Growth steps repeat more than other rows (5 in a full run): their ratio to the reference
-#: is the median of one ratio per repetition, and the disk's latency drifts between them.
-def growth_repeat(repeat: int) -> int:
+#: The groups whose ratios the disk moves (appends, loads, growth steps) repeat more than the
+#: others (5 times in a full run): a target's ratio is the median of one ratio per
+#: repetition, and the disk's fsync latency drifts between repetitions.
+def disk_repeat(repeat: int) -> int:
     return 2 * repeat - 1
 
 
@@ -260,6 +274,7 @@ class Bench:
         self.ten_million = ten_million
         self.rows: dict[str, Row] = {}
         self.failed = False
+        self.groups = 0  # how many groups have run
 
     def row(self, id: str, section: str, label: str, unit: str = "events/s") -> Row:
         self.rows[id] = Row(id, section, label, unit)
@@ -281,6 +296,9 @@ class Bench:
 
     def group(self, jobs: dict[str, Job], repeat: int | None = None) -> None:
         """Run the jobs ``repeat`` times, slice by slice in turn; a job that raises is dropped with its reason."""
+        self.groups += 1
+        for job_id in jobs:
+            self.rows[job_id.removesuffix(REF)].group = self.groups
         live = dict(jobs)
         for _ in range(self.repeat if repeat is None else repeat):
             running = {job_id: job() for job_id, job in live.items()}
@@ -585,7 +603,8 @@ def bench_stores(bench: Bench) -> None:
             "store.append_batch": store_batch,
             "floor.append_durable": floor_durable,
             "store.append_durable": store_durable,
-        }
+        },
+        repeat=disk_repeat(bench.repeat),
     )
 
     def floor_reads() -> Iterator[tuple[int, float]]:
@@ -622,7 +641,10 @@ def bench_stores(bench: Bench) -> None:
             store.close()
 
     progress("loading every negotiation back (floor, peer, store)")
-    bench.group({"floor.read": floor_reads, "peer.replay": peer_replay, "store.load": store_load})
+    bench.group(
+        {"floor.read": floor_reads, "peer.replay": peer_replay, "store.load": store_load},
+        repeat=disk_repeat(bench.repeat),
+    )
 
 
 def load_all(store: Any, names: Sequence[str]) -> int:
@@ -885,7 +907,7 @@ def bench_growth(bench: Bench) -> None:
                 ids[1]: load_probe(path, filled),
                 ids[1] + REF: load_probe(reference, ref_filled),
             },
-            repeat=growth_repeat(bench.repeat),
+            repeat=disk_repeat(bench.repeat),
         )
         for row_id in ids:
             row = bench.rows[row_id]
@@ -1012,8 +1034,11 @@ def evaluate(bench: Bench) -> list[dict[str, Any]]:
             entry.update(measured=num, result="PASS" if num < target.required else "MISS")
         else:
             row = bench.rows[target.numerator]
-            paired = row.paired if target.denominator == target.numerator + REF else None
-            ratio = paired if paired is not None else num / den  # a reference alongside: paired
+            if target.denominator == target.numerator + REF:  # a reference alongside
+                paired = row.paired
+            else:  # rows of one group: each repetition's ratio, then their median
+                paired = row.paired_with(bench.rows[target.denominator.removesuffix(REF)])
+            ratio = paired if paired is not None else num / den
             entry.update(measured=ratio, result="PASS" if ratio >= target.required else "MISS")
         out.append(entry)
     return out
@@ -1029,7 +1054,7 @@ SECTIONS = {
 
 def table(bench: Bench, targets: list[dict[str, Any]], info: dict[str, Any]) -> str:
     lines = [
-        f"negotiation benchmark ({bench.mode}, median of {bench.repeat}): {info['cpus']} CPUs, {info['cpu']}, "
+        f"negotiation benchmark ({bench.mode}, median of {bench.repeat}, {disk_repeat(bench.repeat)} for appends, loads, growth): {info['cpus']} CPUs, {info['cpu']}, "
         f"Python {info['python']}, SQLite {info['sqlite']}",
         f"load average at start {info['load_average'][0]}, at the end {info['load_average_end'][0]}",
     ]

@@ -127,11 +127,11 @@ def test_the_profile_script_names_an_unknown_workload() -> None:
     assert "unknown workload nothing; choose from append_batch" in done.stderr
 
 
-def test_a_grown_store_is_compared_with_its_reference_repetition_by_repetition(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The growth targets take the median of one ratio per repetition (slices interleaved with
-    the reference's), so that drift between repetitions cancels; the ratio of medians does not."""
+def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target takes the median of one ratio per repetition of rows measured together (slices
+    interleaved: a grown store and its reference, the store and the floor of one group), so
+    that drift between repetitions cancels; the ratio of medians does not. Rows of different
+    groups fall back to the ratio of their medians."""
     import runpy
 
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))
@@ -150,6 +150,17 @@ def test_a_grown_store_is_compared_with_its_reference_repetition_by_repetition(
             if row_id:
                 bench.row(row_id.removesuffix(module["REF"]), "ours", row_id)
     bench.rows[row.id] = row
-    targets = {t["numerator"]: t for t in module["evaluate"](bench) if t["numerator"] == row.id}
+    ours, floor = bench.rows["store.append_durable"], bench.rows["floor.append_durable"]
+    ours.events = floor.events = 100
+    floor.seconds = list(row.ref_seconds)
+    ours.seconds = list(row.seconds)
+    ours.group = floor.group = 1
+    targets = {t["numerator"]: t for t in module["evaluate"](bench)}
     assert abs(targets[row.id]["measured"] - 0.9) < 1e-9
     assert targets[row.id]["result"] == "PASS"
+    assert abs(targets["store.append_durable"]["measured"] - 0.9) < 1e-9
+    assert targets["store.append_durable"]["result"] == "PASS"
+    floor.group = 2  # not measured together
+    again = {t["numerator"]: t for t in module["evaluate"](bench)}
+    assert abs(again["store.append_durable"]["measured"] - 0.75) < 1e-9
+    assert again["store.append_durable"]["result"] == "MISS"
