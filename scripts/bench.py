@@ -11,7 +11,8 @@ Everything runs in one run so that the ratios hold on a noisy machine: a timing 
 something only next to a baseline measured at the same time. Rows that are compared are
 measured in one group, repeated and interleaved (floor, peer, ours; floor, peer, ours; ...),
 and each row shows the median of its repetitions in events per second. Then each target of
-issue 5 prints PASS or MISS with the measured ratio.
+issue 5 prints PASS or MISS with the measured ratio: the median, over the repetitions, of
+the ratio between its two rows in the same repetition.
 
 The floor is raw ``sqlite3`` writing the same rows as the store (same columns and unique
 indexes, JSON encoded and hashed, WAL, the store's ``synchronous`` setting) in a file in a
