@@ -534,10 +534,12 @@ class Fold:
 
     def _first_proposal_answer(self) -> int:
         """The index of the first event that answers a proposal (the number of events if none)."""
-        for index, event in enumerate(self.events):
-            if event.TYPE in _ANSWERS and self._answers_proposal(event):
-                return index
-        return len(self.events)
+        first = self._first_answer(self.events, 0)
+        return len(self.events) if first is None else first
+
+    def _first_answer(self, events: Sequence[Event], start: int) -> int | None:
+        """The index of the first of ``events`` (numbered from ``start``) that answers a proposal."""
+        return next((i for i, e in enumerate(events, start) if e.TYPE in _ANSWERS and self._answers_proposal(e)), None)
 
     # -- the digest of the effective events ------------------------------------------------
 
@@ -567,9 +569,7 @@ class Fold:
         """``digest`` (of the effective events before ``start``) followed by that of ``events``."""
         first = digest.first_answer
         if first is None:
-            first = next(
-                (i for i, e in enumerate(events, start) if e.TYPE in _ANSWERS and self._answers_proposal(e)), None
-            )
+            first = self._first_answer(events, start)
         return Digest(
             [*digest.ids, *map(_ID, events)],
             [*digest.kinds, *map(_TYPE, events)],

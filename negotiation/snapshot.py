@@ -408,14 +408,12 @@ def _table_sections(mapping: dict[Any, Any], encode: Callable[[Any, Any], list[A
     return writer.sections()
 
 
-_EVENT_ID = operator.attrgetter("id")
-
-
-def _id_hashes(events: list[Event]) -> list[int]:
-    """The sorted hashes of the effective events' ids; a restored list's are copied."""
+def _id_hashes(events: list[Event], ids: list[str]) -> list[int]:
+    """The sorted hashes of the effective events' ``ids``; a restored list's are copied, and
+    only the ids appended since are hashed."""
     if isinstance(events, _LazyEvents) and events._load is not None:
-        return sorted([*events.hashes, *_key_hashes(list(map(_EVENT_ID, list.__iter__(events))))])
-    return sorted(_key_hashes(list(map(_EVENT_ID, events))))
+        return sorted([*events.hashes, *_key_hashes(ids[len(events.hashes) :])])
+    return sorted(_key_hashes(ids))
 
 
 def take(fold: Fold) -> bytes:
@@ -434,7 +432,7 @@ def take(fold: Fold) -> bytes:
         digest = fold.digest()  # a restored fold's without reading its events
         sections = {
             "ids": _json(digest.ids),
-            "ids.index": _packed(_U32, _id_hashes(fold.events)),
+            "ids.index": _packed(_U32, _id_hashes(fold.events, digest.ids)),
             "stage_before": _json("".join(_prefixed(fold.stage_before, _STAGE_CODE.__getitem__))),
             "types": _json("".join(map(_TYPE_CODE.__getitem__, digest.kinds))),
         }
