@@ -255,6 +255,16 @@ def _offset(progress: Callable[[int], None], before: int, count: int) -> None:
     progress(before + count)
 
 
+def _checked_events(events: Iterable[Event]) -> list[Event]:
+    """The events as a new list, each checked to be an :class:`Event`."""
+    checked = list(events)
+    for event in checked:
+        if not isinstance(event, Event):
+            msg = f"expected an Event, got {type(event).__name__} {event!r:.60}"
+            raise InvalidEvent(msg)
+    return checked
+
+
 def _check_negotiation(negotiation: object) -> str:
     if not isinstance(negotiation, str) or not negotiation.strip():
         msg = f"negotiation={negotiation!r} must be a non-empty string"
@@ -371,7 +381,20 @@ class EventStore(abc.ABC):
                 :class:`~negotiation.DuplicateEventId` for an id stored with other content).
             StoreError: the store cannot write (locked, read-only, full, ...).
         """
-        return self.append_many({negotiation: events}, expected_versions={negotiation: expected_version})[negotiation]
+        # append_many for one negotiation, without its dicts and loop: most appends are this
+        name = _check_negotiation(negotiation)
+        batch = _checked_events(events)
+        recorded = utc_now()
+        cached = self._folds.get(name)
+        known = None if cached is None else (cached.version, cached.head)
+        paused = gc_paused() if len(batch) >= _PAUSE_GC_FROM else _NO_PAUSE
+        # _append_one takes the fold it uses out of the cache: a failed append leaves none half-applied
+        with self._write("appending") as tx, paused:
+            position, version, head = tx.start(name, known)
+            result = self._append_one(tx, name, batch, expected_version, recorded, position, (version, head))
+        if result[2] is not None:
+            self._remember({name: result[2]})
+        return result[0]
 
     def append_many(
         self,
@@ -385,12 +408,7 @@ class EventStore(abc.ABC):
         ``progress`` is called with the number of events handled so far (for a progress bar).
         Returns each negotiation's new version. Raises as :meth:`append`.
         """
-        prepared = {_check_negotiation(name): list(events) for name, events in batches.items()}
-        for events in prepared.values():
-            for event in events:
-                if not isinstance(event, Event):
-                    msg = f"expected an Event, got {type(event).__name__} {event!r:.60}"
-                    raise InvalidEvent(msg)
+        prepared = {_check_negotiation(name): _checked_events(events) for name, events in batches.items()}
         expected = dict(expected_versions or {})
         recorded = utc_now()
         versions: dict[str, int] = {}
@@ -424,12 +442,17 @@ class EventStore(abc.ABC):
             for name in touched:
                 self._folds.pop(name, None)
             raise
-        for name, entry in after.items():  # most recently appended last
-            self._folds.pop(name, None)
-            self._folds[name] = entry
-        while len(self._folds) > FOLD_CACHE:  # a long-running writer keeps a bounded number
-            del self._folds[next(iter(self._folds))]
+        self._remember(after)
         return versions
+
+    def _remember(self, after: Mapping[str, _Cached]) -> None:
+        """Cache what appends left of these negotiations, as the most recently appended."""
+        folds = self._folds
+        for name, entry in after.items():
+            folds.pop(name, None)
+            folds[name] = entry
+        while len(folds) > FOLD_CACHE:  # a long-running writer keeps a bounded number
+            del folds[next(iter(folds))]
 
     def _append_one(
         self,
