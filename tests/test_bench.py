@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 ROWS = {
     "floor.append_batch",
     "floor.append_durable",
+    "floor.append_durable_read_model",
     "floor.read",
     "peer.append_batch",
     "peer.replay",
@@ -74,6 +75,11 @@ def test_smoke_run_reports_every_row_and_target(tmp_path: Path) -> None:
     for target in report["targets"]:
         assert target["result"] in {"PASS", "MISS", "n/a"}
         assert f"{target['result']:<5} {target['target']}" in done.stdout
+        for context in target["context"]:  # a ratio to read the verdict by, printed under it
+            assert context["text"].format(ratio=f"{context['measured']:.2f}") in done.stdout
+    contexts = {t["numerator"] + "/" + t["denominator"]: t["context"] for t in report["targets"] if t["denominator"]}
+    assert len(contexts["store.append_durable/floor.append_durable"]) == 2
+    assert len(contexts["store.append_batch/peer.append_batch"]) == 1
     assert {"cpus", "cpu", "python", "sqlite", "load_average"} <= set(report["machine"])
 
 
@@ -146,7 +152,8 @@ def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.Monke
     assert abs(row.figure / row.reference - 0.75) < 1e-9  # medians of different repetitions
     bench = module["Bench"]("smoke", module["SCALES"]["smoke"], ROOT, repeat=3, ten_million=False)
     for target in module["TARGETS"]:  # every other row without a figure: its target is n/a
-        for row_id in (target.numerator, target.denominator):
+        contexts = [(c.numerator, c.denominator) for c in target.context]
+        for row_id in (target.numerator, target.denominator, *(r for pair in contexts for r in pair)):
             if row_id:
                 bench.row(row_id.removesuffix(module["REF"]), "ours", row_id)
     bench.rows[row.id] = row
@@ -160,7 +167,17 @@ def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.Monke
     assert targets[row.id]["result"] == "PASS"
     assert abs(targets["store.append_durable"]["measured"] - 0.9) < 1e-9
     assert targets["store.append_durable"]["result"] == "PASS"
+    # the context under the durable target: the floor with the read model's row against the
+    # floor, then ours against it, each paired by repetition like the target itself
+    read_model = bench.rows["floor.append_durable_read_model"]
+    read_model.events, read_model.group = 100, 1
+    read_model.seconds = [100 / 40, 100 / 57, 100 / 49]  # 0.4, 0.95 and 0.98 x the floor
+    context = {t["numerator"]: t for t in module["evaluate"](bench)}["store.append_durable"]["context"]
+    assert [c["text"].split(" ")[-1] for c in context] == ["sqlite3", "that"]
+    assert abs(context[0]["measured"] - 0.95) < 1e-9  # not 49 / 60, the ratio of the medians
+    assert abs(context[1]["measured"] - 54 / 57) < 1e-9  # 40/40, 54/57 and 45/49
     floor.group = 2  # not measured together
     again = {t["numerator"]: t for t in module["evaluate"](bench)}
     assert abs(again["store.append_durable"]["measured"] - 0.75) < 1e-9
+    assert abs(again["store.append_durable"]["context"][0]["measured"] - 49 / 60) < 1e-9
     assert again["store.append_durable"]["result"] == "MISS"
