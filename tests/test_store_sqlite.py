@@ -309,7 +309,7 @@ def test_a_failing_write_in_the_middle_changes_nothing(db: Path, monkeypatch: py
     """A disk error after the events were inserted (while writing the read model) rolls them back too."""
     before = dump(db)
 
-    def broken(self: object, summary: object) -> None:
+    def broken(self: object, *summary: object) -> None:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(sqlite_module._Transaction, "put_summary", broken)

@@ -153,8 +153,18 @@ class Transaction(Protocol):
         """The negotiation's read-model row, if any."""
         ...
 
-    def put_summary(self, summary: NegotiationSummary) -> None:
-        """Insert or replace the negotiation's read-model row."""
+    def put_summary(
+        self,
+        negotiation: str,
+        stage: Stage,
+        version: int,
+        last_event: str | None,
+        owed: int,
+        head: str,
+        updated: dt.datetime,
+    ) -> None:
+        """Insert or replace the negotiation's read-model row (the fields of a
+        :class:`NegotiationSummary`, in order: an append writes one without building it)."""
         ...
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
@@ -284,21 +294,6 @@ class _Cached(NamedTuple):
     fold: Fold
     snapshot_version: int  # the version of its latest snapshot (0: none)
     latest: PartialDate | None  # the latest ``occurred`` in its timeline
-
-
-def _summary_row(
-    negotiation: str, fold: Fold, version: int, latest: PartialDate | None, head: str, updated: dt.datetime
-) -> NegotiationSummary:
-    """The negotiation's read-model row once ``fold`` holds its events up to ``version``."""
-    return NegotiationSummary(
-        id=negotiation,
-        stage=fold.stage,
-        version=version,
-        last_event=None if latest is None else str(latest),
-        owed=owed_count(fold),
-        head=head,
-        updated=updated,
-    )
 
 
 def _timeline_latest(fold: Fold) -> PartialDate | None:
@@ -561,7 +556,8 @@ class EventStore(abc.ABC):
         tx.insert(rows)
         if retracts:
             latest = _timeline_latest(fold)  # a retraction may remove the latest event
-        tx.put_summary(_summary_row(negotiation, fold, version, latest, head, recorded))
+        last_event = None if latest is None else str(latest)
+        tx.put_summary(negotiation, fold.stage, version, last_event, owed_count(fold), head, recorded)
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             taken = snapshot.take(fold)
             tx.put_snapshot(negotiation, version, taken)
@@ -593,11 +589,13 @@ class EventStore(abc.ABC):
             apply(event)
         return fold
 
-    def _rebuilt_summary(
-        self, negotiation: str, fold: Fold, version: int, head: str, updated: dt.datetime
-    ) -> NegotiationSummary:
-        """The read-model row of a negotiation, from its whole fold (a migration rebuilds them)."""
-        return _summary_row(negotiation, fold, version, _timeline_latest(fold), head, updated)
+    def _rebuild_summary(
+        self, tx: Transaction, negotiation: str, fold: Fold, version: int, head: str, updated: dt.datetime
+    ) -> None:
+        """Write the read-model row of a negotiation from its whole fold (a migration rebuilds them)."""
+        latest = _timeline_latest(fold)
+        last_event = None if latest is None else str(latest)
+        tx.put_summary(negotiation, fold.stage, version, last_event, owed_count(fold), head, updated)
 
     def snapshot(self, negotiation: str) -> int:
         """Take a snapshot of the negotiation now; returns the version it covers.

@@ -9,6 +9,7 @@ survives the process.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Any
 from negotiation import snapshot
 from negotiation.errors import StoreError
 from negotiation.events import Event
+from negotiation.machine import Stage
 from negotiation.snapshot import EventSource
 from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
 from negotiation.store.chain import GENESIS, Row
@@ -78,8 +80,19 @@ class _Transaction:
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         return self.store._summaries.get(negotiation)
 
-    def put_summary(self, summary: NegotiationSummary) -> None:
-        self.summaries_[summary.id] = summary
+    def put_summary(
+        self,
+        negotiation: str,
+        stage: Stage,
+        version: int,
+        last_event: str | None,
+        owed: int,
+        head: str,
+        updated: dt.datetime,
+    ) -> None:
+        self.summaries_[negotiation] = NegotiationSummary(
+            id=negotiation, stage=stage, version=version, last_event=last_event, owed=owed, head=head, updated=updated
+        )
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         found = self.store._snapshots.get(negotiation)

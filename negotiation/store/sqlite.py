@@ -8,6 +8,7 @@ a crash of the process or of the machine). Readers never block the writer. Error
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -206,16 +207,18 @@ class _Transaction:
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return None if row is None else _summary(row)
 
-    def put_summary(self, summary: NegotiationSummary) -> None:
-        values = (
-            summary.stage.value,
-            summary.version,
-            summary.last_event,
-            summary.owed,
-            summary.head,
-            _isoformat(summary.updated),  # the moment the append's rows were stamped with
-            summary.id,
-        )
+    def put_summary(
+        self,
+        negotiation: str,
+        stage: Stage,
+        version: int,
+        last_event: str | None,
+        owed: int,
+        head: str,
+        updated: dt.datetime,
+    ) -> None:
+        # the moment the append's rows were stamped with: its text is remembered
+        values = (stage.value, version, last_event, owed, head, _isoformat(updated), negotiation)
         # an append to a known negotiation (the common case) updates its row in one statement
         cursor = self.conn.execute(
             "UPDATE negotiations SET stage = ?, version = ?, last_event = ?, owed = ?, head = ?, updated = ? "
@@ -477,7 +480,7 @@ class SQLiteStore(EventStore):
             fold = self._restore(tx, name, version, None)
             events = tx.events(name)
             recorded = max(e.recorded for e in events if e.recorded is not None)
-            tx.put_summary(self._rebuilt_summary(name, fold, version, head, recorded))
+            self._rebuild_summary(tx, name, fold, version, head, recorded)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
