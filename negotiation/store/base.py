@@ -296,6 +296,20 @@ class _Cached(NamedTuple):
     latest: PartialDate | None  # the latest ``occurred`` in its timeline
 
 
+def _put_summary(
+    tx: Transaction,
+    negotiation: str,
+    fold: Fold,
+    version: int,
+    latest: PartialDate | None,
+    head: str,
+    updated: dt.datetime,
+) -> None:
+    """Write the negotiation's read-model row once ``fold`` holds its events up to ``version``."""
+    last_event = None if latest is None else str(latest)
+    tx.put_summary(negotiation, fold.stage, version, last_event, owed_count(fold), head, updated)
+
+
 def _timeline_latest(fold: Fold) -> PartialDate | None:
     """The latest ``occurred`` among the fold's effective events and retractions."""
     latest = None
@@ -556,8 +570,7 @@ class EventStore(abc.ABC):
         tx.insert(rows)
         if retracts:
             latest = _timeline_latest(fold)  # a retraction may remove the latest event
-        last_event = None if latest is None else str(latest)
-        tx.put_summary(negotiation, fold.stage, version, last_event, owed_count(fold), head, recorded)
+        _put_summary(tx, negotiation, fold, version, latest, head, recorded)
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             taken = snapshot.take(fold)
             tx.put_snapshot(negotiation, version, taken)
@@ -588,14 +601,6 @@ class EventStore(abc.ABC):
         for event in tail:
             apply(event)
         return fold
-
-    def _rebuild_summary(
-        self, tx: Transaction, negotiation: str, fold: Fold, version: int, head: str, updated: dt.datetime
-    ) -> None:
-        """Write the read-model row of a negotiation from its whole fold (a migration rebuilds them)."""
-        latest = _timeline_latest(fold)
-        last_event = None if latest is None else str(latest)
-        tx.put_summary(negotiation, fold.stage, version, last_event, owed_count(fold), head, updated)
 
     def snapshot(self, negotiation: str) -> int:
         """Take a snapshot of the negotiation now; returns the version it covers.

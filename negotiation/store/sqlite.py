@@ -27,7 +27,14 @@ from negotiation.errors import StoreError
 from negotiation.events import Event, _isoformat
 from negotiation.machine import Stage
 from negotiation.snapshot import EventSource
-from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
+from negotiation.store.base import (
+    SNAPSHOT_EVERY,
+    EventStore,
+    NegotiationSummary,
+    StoredEvent,
+    _put_summary,
+    _timeline_latest,
+)
 from negotiation.store.chain import GENESIS, Row
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_version
 
@@ -480,7 +487,7 @@ class SQLiteStore(EventStore):
             fold = self._restore(tx, name, version, None)
             events = tx.events(name)
             recorded = max(e.recorded for e in events if e.recorded is not None)
-            self._rebuild_summary(tx, name, fold, version, head, recorded)
+            _put_summary(tx, name, fold, version, _timeline_latest(fold), head, recorded)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
