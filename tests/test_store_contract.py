@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -358,6 +359,39 @@ class StoreContract:
 
         assert store.subscribe("live", handler, live=True, idle_timeout=0.5, poll_interval=0.01) == 5
         assert seen == [1, 2, 3, 4, 5]
+
+    def test_threads_appending_to_one_negotiation_through_one_store_all_land(self, store: EventStore) -> None:
+        """Threads sharing a store object append to the same negotiation at once: every append
+        lands, in some order, and the chain verifies. (Each reads the cached fold and the tip
+        under the store's lock: read before it, another thread's append could slip in between
+        and leave this one a stale tip.)"""
+        store.append(N, opening())
+        threads, each = 4, 60
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(threads)
+
+        def append(t: int) -> None:
+            barrier.wait()
+            for i in range(each):
+                try:
+                    store.append(N, [ConsultationHeld(id=f"t{t}-{i}", occurred="2022-03-01", parties=["A", "B"])])
+                except BaseException as e:  # reported below, with the others
+                    errors.append(e)
+
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+        try:
+            workers = [threading.Thread(target=append, args=(t,)) for t in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        finally:
+            sys.setswitchinterval(switch)
+        assert errors == []
+        assert store.version(N) == len(opening()) + threads * each
+        assert store.verify().ok
+        assert store.load(N).version == len(opening()) + threads * each
 
     # -- verification --------------------------------------------------------------------------
 

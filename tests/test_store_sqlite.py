@@ -652,3 +652,45 @@ def test_a_writer_goes_on_from_the_snapshot_it_took(tmp_path: Path) -> None:
         assert events._load is not None
         expected = replay([s.event for s in store.read(N)], negotiation=N)
         assert store.load(N) == expected
+
+
+class _FailingCommit:
+    """A store's connection whose next COMMIT fails as a full disk would (the transaction is
+    rolled back by the store); everything else goes to the real connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.armed = True
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.armed:
+            self.armed = False
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_an_append_whose_commit_fails_leaves_no_trace_in_the_writer(db: Path, many: bool) -> None:
+    """The commit of an append fails after its fold was cached: the store is as it was, and the
+    next append through the same store object goes on from what is stored, not from the fold
+    of the append that failed."""
+    with SQLiteStore(db) as store:
+        version = store.append(N, [ConsultationHeld(id="c8", occurred="2022-03-01", parties=["A", "B"])])
+        real = store._conn
+        assert real is not None
+        store._conn = _FailingCommit(real)  # type: ignore[assignment]
+        lost = ConsultationHeld(id="c9", occurred="2022-03-02", parties=["A", "B"])
+        append = (lambda: store.append_many({N: [lost]})) if many else (lambda: store.append(N, [lost]))
+        with pytest.raises(StoreError, match="disk is full"):
+            append()
+        store._conn = real
+        assert N not in store._folds
+        assert store.version(N) == version
+        again = ConsultationHeld(id="c10", occurred="2022-03-03", parties=["A", "B"])
+        assert store.append(N, [again]) == version + 1
+        ids = [e.id for e in store.load(N).events]
+        assert ids[-2:] == ["c8", "c10"]
+        assert store.verify().ok

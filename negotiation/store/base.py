@@ -394,15 +394,20 @@ class EventStore(abc.ABC):
         name = _check_negotiation(negotiation)
         batch = _checked_events(events)
         recorded = utc_now()
-        cached = self._folds.get(name)
-        known = None if cached is None else (cached.version, cached.head)
         paused = gc_paused() if len(batch) >= _PAUSE_GC_FROM else _NO_PAUSE
-        # _append_one takes the fold it uses out of the cache: a failed append leaves none half-applied
-        with self._write("appending") as tx, paused:
-            position, version, head = tx.start(name, known)
-            result = self._append_one(tx, name, batch, expected_version, recorded, position, (version, head))
-        if result[2] is not None:
-            self._remember({name: result[2]})
+        # The fold cache is read and written under the store's lock, as the tip is: a writer
+        # that nobody else wrote behind trusts it without a query (``Transaction.start``).
+        try:
+            with self._write("appending") as tx, paused:
+                cached = self._folds.get(name)
+                known = None if cached is None else (cached.version, cached.head)
+                position, version, head = tx.start(name, known)
+                result = self._append_one(tx, name, batch, expected_version, recorded, position, (version, head))
+                if result[2] is not None:
+                    self._remember({name: result[2]})
+        except BaseException:
+            self._folds.pop(name, None)  # the commit failed after the fold was cached
+            raise
         return result[0]
 
     def append_many(
@@ -447,11 +452,11 @@ class EventStore(abc.ABC):
                     done += len(events)
                     if progress is not None:
                         progress(done)
+                self._remember(after)  # under the lock, as in append()
         except BaseException:
             for name in touched:
                 self._folds.pop(name, None)
             raise
-        self._remember(after)
         return versions
 
     def _remember(self, after: Mapping[str, _Cached]) -> None:
