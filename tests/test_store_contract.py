@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -360,11 +361,14 @@ class StoreContract:
         assert store.subscribe("live", handler, live=True, idle_timeout=0.5, poll_interval=0.01) == 5
         assert seen == [1, 2, 3, 4, 5]
 
-    def test_threads_appending_to_one_negotiation_through_one_store_all_land(self, store: EventStore) -> None:
+    def test_threads_appending_to_one_negotiation_through_one_store_all_land(
+        self, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Threads sharing a store object append to the same negotiation at once: every append
-        lands, in some order, and the chain verifies. (Each reads the cached fold and the tip
-        under the store's lock: read before it, another thread's append could slip in between
-        and leave this one a stale tip.)"""
+        lands, in some order, and the chain verifies. Each reads the cached fold and the tip,
+        and caches its own fold, under the store's lock: outside it, another thread's append
+        could slip in between, and an older fold replace a newer one in the cache (made slow
+        here, so that the window would show)."""
         store.append(N, opening())
         threads, each = 4, 60
         errors: list[BaseException] = []
@@ -378,8 +382,15 @@ class StoreContract:
                 except BaseException as e:  # reported below, with the others
                     errors.append(e)
 
+        remember = EventStore._remember
+
+        def slow_remember(self: EventStore, after: Any) -> None:
+            time.sleep(0.0005)  # widens the window for another thread's append, were it open
+            remember(self, after)
+
         switch = sys.getswitchinterval()
         sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+        monkeypatch.setattr(EventStore, "_remember", slow_remember)
         try:
             workers = [threading.Thread(target=append, args=(t,)) for t in range(threads)]
             for worker in workers:
