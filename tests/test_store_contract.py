@@ -404,6 +404,58 @@ class StoreContract:
         assert store.verify().ok
         assert store.load(N).version == len(opening()) + threads * each
 
+    def test_a_snapshot_taken_while_another_thread_appends_leaves_the_cache_current(
+        self, store: EventStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """snapshot() updates the writer's cached fold under the store's lock: outside it, an
+        append by another thread could land in between and the snapshot put back an older
+        fold, which the next append would trust (made slow here, so that the window would show)."""
+        from negotiation.store import base
+
+        store.append(N, opening())
+        replace = base._Cached._replace
+
+        def slow_replace(self: Any, **changes: Any) -> Any:
+            time.sleep(0.001)
+            return replace(self, **changes)
+
+        monkeypatch.setattr(base._Cached, "_replace", slow_replace)
+        errors: list[BaseException] = []
+
+        done = threading.Event()
+
+        def snapshots() -> None:
+            while not done.is_set():
+                try:
+                    store.snapshot(N)
+                except BaseException as e:  # reported below
+                    errors.append(e)
+                time.sleep(0.002)  # the other thread's next append comes first
+
+        def appends() -> None:
+            try:
+                for i in range(40):
+                    store.append(N, [ConsultationHeld(id=f"s{i}", occurred="2022-03-01", parties=["A", "B"])])
+                    time.sleep(0.0005)
+            except BaseException as e:  # reported below
+                errors.append(e)
+            finally:
+                done.set()
+
+        workers = [threading.Thread(target=snapshots), threading.Thread(target=appends)]
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+        try:
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        finally:
+            sys.setswitchinterval(switch)
+        assert errors == []
+        assert store.version(N) == len(opening()) + 40
+        assert store.verify().ok
+
     # -- verification --------------------------------------------------------------------------
 
     def test_verify_passes_on_an_untouched_store(self, store: EventStore) -> None:

@@ -622,10 +622,10 @@ class EventStore(abc.ABC):
                 raise self._unknown(tx, negotiation)
             fold = self._restore(tx, negotiation, version, tx.snapshot(negotiation))
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
-        cached = self._folds.get(negotiation)
-        if cached is not None and cached.version == version:
-            # the next automatic snapshot counts from this one, as it would after a restart
-            self._folds[negotiation] = cached._replace(snapshot_version=version)
+            cached = self._folds.get(negotiation)  # under the lock, as appends use the cache
+            if cached is not None and cached.version == version:
+                # the next automatic snapshot counts from this one, as it would after a restart
+                self._folds[negotiation] = cached._replace(snapshot_version=version)
         return version
 
     # -- reading -------------------------------------------------------------------------------
