@@ -384,9 +384,9 @@ class StoreContract:
 
         remember = EventStore._remember
 
-        def slow_remember(self: EventStore, after: Any) -> None:
+        def slow_remember(self: EventStore, *args: Any) -> None:
             time.sleep(0.0005)  # widens the window for another thread's append, were it open
-            remember(self, after)
+            remember(self, *args)
 
         switch = sys.getswitchinterval()
         sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can

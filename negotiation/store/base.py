@@ -404,7 +404,7 @@ class EventStore(abc.ABC):
                 position, version, head = tx.start(name, known)
                 result = self._append_one(tx, name, batch, expected_version, recorded, position, (version, head))
                 if result[2] is not None:
-                    self._remember({name: result[2]})
+                    self._remember(name, result[2])
         except BaseException:
             self._folds.pop(name, None)  # the commit failed after the fold was cached
             raise
@@ -452,20 +452,20 @@ class EventStore(abc.ABC):
                     done += len(events)
                     if progress is not None:
                         progress(done)
-                self._remember(after)  # under the lock, as in append()
+                for name, entry in after.items():  # under the lock, as in append()
+                    self._remember(name, entry)
         except BaseException:
             for name in touched:
                 self._folds.pop(name, None)
             raise
         return versions
 
-    def _remember(self, after: Mapping[str, _Cached]) -> None:
-        """Cache what appends left of these negotiations, as the most recently appended."""
+    def _remember(self, negotiation: str, entry: _Cached) -> None:
+        """Cache what an append left of the negotiation, as the most recently appended."""
         folds = self._folds
-        for name, entry in after.items():
-            folds.pop(name, None)
-            folds[name] = entry
-        while len(folds) > FOLD_CACHE:  # a long-running writer keeps a bounded number
+        folds.pop(negotiation, None)
+        folds[negotiation] = entry
+        if len(folds) > FOLD_CACHE:  # a long-running writer keeps a bounded number
             del folds[next(iter(folds))]
 
     def _append_one(

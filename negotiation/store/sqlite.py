@@ -41,6 +41,9 @@ from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_ver
 __all__ = ["SQLiteStore", "translate_error"]
 
 _COLUMNS = "position, negotiation, version, id, type, occurred, recorded, data, hash"
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+#: A stage's text by member: a dict lookup, where ``Stage.value`` goes through enum's descriptor.
+_STAGE_TEXT = {stage: stage.value for stage in Stage}
 
 #: Bytes of write-ahead log left on disk after a checkpoint. The log grows to hold a whole
 #: transaction (a large import), and SQLite keeps the file at that size unless told otherwise.
@@ -147,6 +150,8 @@ class _Source:
 class _Transaction:
     """The shared logic's view of one SQLite transaction."""
 
+    __slots__ = ("conn", "data_version", "position", "store", "unchanged")
+
     def __init__(self, store: SQLiteStore, conn: sqlite3.Connection) -> None:
         self.store = store
         self.conn = conn
@@ -201,11 +206,10 @@ class _Transaction:
         return found
 
     def insert(self, rows: Sequence[Row]) -> None:
-        sql = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         if len(rows) == 1:  # a one-event append: execute costs less than executemany's setup
-            self.conn.execute(sql, rows[0][:9])
+            self.conn.execute(_INSERT, rows[0][:9])
         else:
-            self.conn.executemany(sql, [r[:9] for r in rows])
+            self.conn.executemany(_INSERT, [r[:9] for r in rows])
         if rows and self.position is not None:
             self.position = max(self.position, rows[-1].position)
 
@@ -225,7 +229,7 @@ class _Transaction:
         updated: dt.datetime,
     ) -> None:
         # the moment the append's rows were stamped with: its text is remembered
-        values = (stage.value, version, last_event, owed, head, _isoformat(updated), negotiation)
+        values = (_STAGE_TEXT[stage], version, last_event, owed, head, _isoformat(updated), negotiation)
         # an append to a known negotiation (the common case) updates its row in one statement
         cursor = self.conn.execute(
             "UPDATE negotiations SET stage = ?, version = ?, last_event = ?, owed = ?, head = ?, updated = ? "
