@@ -1,8 +1,10 @@
-"""scripts/bench.py runs end to end: every row and every target is reported (no timing is asserted)."""
+"""scripts/bench.py runs end to end: every row and every target is reported (no timing is asserted);
+the profile and instruction-count scripts beside it run too."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -188,3 +190,59 @@ def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.Monke
     assert abs(again["store.append_durable"]["measured"] - 0.75) < 1e-9
     assert abs(again["store.append_durable"]["context"][0]["measured"] - 49 / 60) < 1e-9
     assert again["store.append_durable"]["result"] == "MISS"
+
+
+def instructions(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs scripts/instructions.py with ``args``."""
+    return subprocess.run(
+        [sys.executable, "scripts/instructions.py", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+        env=env,
+    )
+
+
+def test_the_instruction_counter_names_an_unknown_workload_and_a_missing_valgrind() -> None:
+    """A workload it does not know is a usage error; without valgrind it says how to get it."""
+    done = instructions("nothing")
+    assert done.returncode == 2
+    assert "unknown workload nothing; choose from append_one" in done.stderr
+    without = instructions("floor_one", env={**os.environ, "PATH": str(Path(sys.executable).parent)})
+    assert without.returncode == 2
+    assert "valgrind is not installed" in without.stderr
+
+
+#: Stands in for valgrind: runs the command as it is and reports a made-up count that grows
+#: with the workload's weight and the number of negotiations (``kind count tmp`` end it).
+FAKE_VALGRIND = """#!{python}
+import subprocess, sys
+args = sys.argv[1:]
+while args[0].startswith("--"):
+    args.pop(0)
+done = subprocess.run(args, check=False)
+kind, count = args[-3], int(args[-2])
+weight = {{"synthesis": 1, "synthesis_dicts": 2, "load_setup": 3, "append_batch": 4,
+          "append_one": 5, "load": 6, "floor_one": 7, "floor_one_read_model": 9}}[kind]
+sys.stderr.write(f"==1== Collected : {{1_000_000 + weight * 1000 * count:,}}\\n")
+sys.exit(done.returncode)
+"""
+
+
+def test_the_instruction_counter_takes_each_workloads_baseline_off(tmp_path: Path) -> None:
+    """Each workload runs (for real) at both sizes beside its baseline, and its count per event
+    is its growth less the baseline's over the extra events: with a stand-in for valgrind that
+    reports 1,000 x weight per negotiation, that is 50 x (weight - the baseline's weight)."""
+    fake = tmp_path / "valgrind"
+    fake.write_text(FAKE_VALGRIND.format(python=sys.executable), encoding="utf-8")
+    fake.chmod(0o755)
+    out = tmp_path / "counts.json"
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    args = ("append_one", "append_batch", "load", "floor_one_read_model", "--small", "1", "--large", "3")
+    done = instructions(*args, "--json", str(out), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    counts = json.loads(out.read_text(encoding="utf-8"))
+    assert counts == {"append_one": 200, "append_batch": 150, "load": 150, "floor_one_read_model": 350}
+    assert "load                         150 instructions per event" in done.stdout
