@@ -104,16 +104,22 @@ def test_without_eventsourcing_the_peer_rows_say_not_installed(tmp_path: Path) -
     assert report["rows"]["floor.append_batch"]["value"] is not None
 
 
-def profile(*args: str) -> subprocess.CompletedProcess[str]:
-    """Runs scripts/profile_targets.py with ``args``."""
+def script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs scripts/NAME with ``args``."""
     return subprocess.run(
-        [sys.executable, "scripts/profile_targets.py", *args],
+        [sys.executable, f"scripts/{name}", *args],
         capture_output=True,
         text=True,
         check=False,
         cwd=ROOT,
-        timeout=300,
+        timeout=600,
+        env=env,
     )
+
+
+def profile(*args: str) -> subprocess.CompletedProcess[str]:
+    """Runs scripts/profile_targets.py with ``args``."""
+    return script("profile_targets.py", *args)
 
 
 def test_the_profile_script_sums_each_workload_into_parts(tmp_path: Path) -> None:
@@ -194,15 +200,7 @@ def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.Monke
 
 def instructions(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Runs scripts/instructions.py with ``args``."""
-    return subprocess.run(
-        [sys.executable, "scripts/instructions.py", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        timeout=600,
-        env=env,
-    )
+    return script("instructions.py", *args, env=env)
 
 
 def test_the_instruction_counter_names_an_unknown_workload_and_a_missing_valgrind() -> None:

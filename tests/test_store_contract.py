@@ -64,6 +64,20 @@ def snapshot_of(store: EventStore) -> Any:
     )
 
 
+def run_together(workers: list[threading.Thread]) -> None:
+    """Start the threads and wait for them, switching between them as often as the
+    interpreter can, so that a race between them shows."""
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(switch)
+
+
 class StoreContract:
     """What every store promises. Subclasses provide :meth:`make_store`."""
 
@@ -388,17 +402,8 @@ class StoreContract:
             time.sleep(0.0005)  # widens the window for another thread's append, were it open
             remember(self, *args)
 
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
         monkeypatch.setattr(EventStore, "_remember", slow_remember)
-        try:
-            workers = [threading.Thread(target=append, args=(t,)) for t in range(threads)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-        finally:
-            sys.setswitchinterval(switch)
+        run_together([threading.Thread(target=append, args=(t,)) for t in range(threads)])
         assert errors == []
         assert store.version(N) == len(opening()) + threads * each
         assert store.verify().ok
@@ -442,16 +447,7 @@ class StoreContract:
             finally:
                 done.set()
 
-        workers = [threading.Thread(target=snapshots), threading.Thread(target=appends)]
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)
-        try:
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
-        finally:
-            sys.setswitchinterval(switch)
+        run_together([threading.Thread(target=snapshots), threading.Thread(target=appends)])
         assert errors == []
         assert store.version(N) == len(opening()) + 40
         assert store.verify().ok
