@@ -253,7 +253,10 @@ TARGETS = (
     ),
     Target("load from the store >= 0.5 x raw read and decode", "store.load", "floor.read", 0.5),
     Target("load from the store >= 6 x eventsourcing replay", "store.load", "peer.replay", 6.0),
-    Target("in-memory replay >= 10 x transitions-driven (one long log)", "replay.events", "replay.transitions", 10.0),
+    # the same events on both sides: the table's cost per event grows with the log (a replay of
+    # 100,000 events costs more per event than one of its first 20,000), so the long log's
+    # rate is not the one to compare the transitions-driven replay of its prefix with
+    Target("in-memory replay >= 10 x transitions-driven (one long log)", "replay.prefix", "replay.transitions", 10.0),
     Target("in-memory replay >= 10 x transitions-driven (many short)", "replay.many", "replay.many_transitions", 10.0),
     Target("long negotiation: snapshot plus tail >= 50 x its full replay", "store.load_long", "replay.long_full", 50.0),
     Target(
@@ -743,7 +746,8 @@ def bench_memory(bench: Bench) -> None:
     shape = f"{s.negotiations:,} x {PER}"
     bench.row("replay.events", "ours", f"in-memory replay of parsed events ({s.replay:,}-event log)")
     bench.row("replay.jsonl", "ours", f"in-memory replay of JSONL lines: parse + replay ({s.replay:,})")
-    bench.row("replay.transitions", "ours", f"replay driven by transitions triggers ({s.transitions:,})")
+    bench.row("replay.prefix", "ours", f"in-memory replay of the log's first {s.transitions:,} events")
+    bench.row("replay.transitions", "ours", f"the same {s.transitions:,}, driven by transitions triggers")
     bench.row("replay.many", "ours", f"in-memory replay of {shape} negotiations, one replay each")
     bench.row("replay.many_transitions", "ours", f"the same, driven by transitions triggers ({shape})")
     bench.rows["replay.many_transitions"].note = "one Machine per negotiation"
@@ -760,6 +764,10 @@ def bench_memory(bench: Bench) -> None:
         log = read_log(lines, negotiation="synthetic")
         replay(log.events("synthetic"), negotiation="synthetic")
         return len(lines)
+
+    def prefix() -> int:
+        replay(short, negotiation="synthetic")
+        return len(short)
 
     def triggers() -> int:
         replay(short, negotiation="synthetic", engine="transitions")
@@ -778,6 +786,7 @@ def bench_memory(bench: Bench) -> None:
         {
             "replay.events": once(parsed),
             "replay.jsonl": once(jsonl),
+            "replay.prefix": once(prefix),
             "replay.transitions": once(triggers),
             "replay.many": once(many("table")),
             "replay.many_transitions": once(many("transitions")),
@@ -1130,6 +1139,17 @@ SECTIONS = {
 }
 
 
+def ratio_text(measured: float, required: float, *, below: bool = False, digits: int = 2) -> str:
+    """``measured`` to ``digits`` decimals, or more where fewer would read as the other verdict
+    (0.7986 against 0.8 is "0.799", not "0.80", beside a MISS)."""
+    meets = measured < required if below else measured >= required
+    for places in range(digits, 10):
+        text = f"{measured:.{places}f}"
+        if (float(text) < required if below else float(text) >= required) == meets:
+            return text
+    return repr(measured)
+
+
 def table(bench: Bench, targets: list[dict[str, Any]], info: dict[str, Any]) -> str:
     lines = [
         f"negotiation benchmark ({bench.mode}, median of {bench.repeat}, {disk_repeat(bench.repeat)} for appends, loads, growth): {info['cpus']} CPUs, {info['cpu']}, "
@@ -1154,9 +1174,11 @@ def table(bench: Bench, targets: list[dict[str, Any]], info: dict[str, Any]) -> 
         if t["result"] == "n/a":
             measured = t["why"]
         elif t["below"]:
-            measured = f"{t['measured']:.1f} MB, needs < {t['required']:g} MB"
+            measured = (
+                f"{ratio_text(t['measured'], t['required'], below=True, digits=1)} MB, needs < {t['required']:g} MB"
+            )
         else:
-            measured = f"{t['measured']:.2f} x, needs >= {t['required']:g} x"
+            measured = f"{ratio_text(t['measured'], t['required'])} x, needs >= {t['required']:g} x"
         lines.append(f"  {t['result']:<5} {t['target']:<62} {measured}")
         shown = [c["text"].format(ratio=f"{c['measured']:.2f}") for c in t["context"] if c["measured"] is not None]
         if shown:

@@ -26,6 +26,7 @@ ROWS = {
     "store.load",
     "replay.events",
     "replay.jsonl",
+    "replay.prefix",
     "replay.transitions",
     "replay.many",
     "replay.many_transitions",
@@ -196,6 +197,22 @@ def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.Monke
     assert abs(again["store.append_durable"]["measured"] - 0.75) < 1e-9
     assert abs(again["store.append_durable"]["context"][0]["measured"] - 49 / 60) < 1e-9
     assert again["store.append_durable"]["result"] == "MISS"
+
+
+def test_a_verdicts_ratio_is_printed_with_the_digits_that_decide_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two decimals, or more where two would round a miss up to the bound (or a pass down below it)."""
+    import runpy
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
+    shown = runpy.run_path(str(ROOT / "scripts" / "bench.py"), run_name="bench_under_test")["ratio_text"]
+    assert shown(0.7986, 0.8) == "0.799"  # "0.80" beside a MISS would read as met
+    assert shown(0.79996, 0.8) == "0.79996"
+    assert shown(0.8, 0.8) == "0.80"
+    assert shown(0.8049, 0.8) == "0.80"
+    assert shown(3.876, 10.0) == "3.88"
+    assert shown(99.97, 100.0, below=True, digits=1) == "99.97"  # "100.0" would read as not below
+    assert shown(0.0078, 100.0, below=True, digits=1) == "0.0"
+    assert shown(100.0, 100.0, below=True, digits=1) == "100.0"
 
 
 def instructions(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
