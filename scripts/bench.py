@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks: this project side by side with the raw sqlite3 floor and the eventsourcing peer.
 
-    python scripts/bench.py                  # the full run (about 3.5 minutes on 2 cores)
+    python scripts/bench.py                  # the full run (about 3 minutes on 2 cores)
     python scripts/bench.py --quick          # under a minute: smaller workloads, growth to 100k
     python scripts/bench.py --smoke          # a few seconds, every row (what the tests run)
     python scripts/bench.py --ten-million    # the full run plus a growth step at 10M events
