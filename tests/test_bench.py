@@ -51,10 +51,10 @@ runpy.run_path("scripts/bench.py", run_name="__main__")
 """
 
 
-def bench(tmp_path: Path, *, block: str = "") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def bench(tmp_path: Path, *args: str, block: str = "") -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-c", RUNNER, block, "--smoke", "--json", str(out), "--tmp", str(tmp_path)],
+        [sys.executable, "-c", RUNNER, block, "--smoke", *args, "--json", str(out), "--tmp", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -103,6 +103,20 @@ def test_without_eventsourcing_the_peer_rows_say_not_installed(tmp_path: Path) -
     assert [c["measured"] for c in floor_vs_peer] == [None]
     assert "x eventsourcing)" not in done.stdout
     assert report["rows"]["floor.append_batch"]["value"] is not None
+
+
+def test_ten_million_adds_a_fourth_growth_step(tmp_path: Path) -> None:
+    """--ten-million grows the store one step further (with --smoke, scaled down like the other
+    steps: to twice the largest) and measures it against the small store alongside."""
+    done, report = bench(tmp_path, "--ten-million")
+    for kind in ("append", "load"):
+        row = report["rows"][f"growth.{kind}.huge"]
+        assert row["status"] is None, row["status"]
+        assert row["value"] is not None
+        assert row["paired_ratio"] is not None
+        assert "at 2,400 stored events" in row["label"]
+        assert row["label"] in done.stdout
+    assert "skipped" not in done.stdout
 
 
 def script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
