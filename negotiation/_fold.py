@@ -472,17 +472,13 @@ class Fold:
         ):
             if event_id not in referenced:
                 verdict: bool | None = None
+                guarded = False  # whether an exposed party that the event names first undoes a True
                 if index == count - 1:
                     verdict = True
                 elif not shortcuts:
                     pass
                 elif before is Stage.IDLE:
-                    verdict = self._first_verdict(index, kind, digest)
-                    if verdict and index in first_named:
-                        if exposed is None:
-                            exposed = self._exposed({}, events, 0)
-                        if self._names_exposed(index, exposed):
-                            verdict = None
+                    verdict, guarded = self._first_verdict(index, kind, digest), True
                 elif following == count and kind not in neutral:
                     verdict = True
                 elif following < count and following_kind not in _PERMITS[before]:
@@ -492,14 +488,14 @@ class Fold:
                     and (before is after or (before in _ALIKE and after in _ALIKE))
                     and index != first_answer
                 ):
-                    verdict = True
-                    # unless a party it names first makes a move that only parties may make
-                    # before another event names it
-                    if index in first_named:
-                        if exposed is None:
-                            exposed = self._exposed({}, events, 0)
-                        if self._names_exposed(index, exposed):
-                            verdict = None
+                    verdict, guarded = True, True
+                # unless a party it names first makes a move that only parties may make before
+                # another event names it
+                if guarded and verdict and index in first_named:
+                    if exposed is None:
+                        exposed = self._exposed({}, events, 0)
+                    if self._names_exposed(index, exposed):
+                        verdict = None
                 out.append((index, verdict))
             if kind not in neutral:
                 following = index
