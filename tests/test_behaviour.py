@@ -1,0 +1,30 @@
+"""Behaviour pinned at a reference commit: every prefix of the shipped logs and of ~300 drawn
+logs derives the same stage, owed moves, next steps and views as it did there.
+
+The fixture was written by ``python -m tests.make_behaviour_fixture`` at the commit before the
+core was rewritten (53b10bd); regenerate it only for a deliberate change of the contract, and
+say so in the changelog.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from tests.make_behaviour_fixture import FIXTURE, derived
+
+CASES = json.loads(gzip.decompress(FIXTURE.read_bytes()))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_prefix_derives_what_it_did(name: str) -> None:
+    case = CASES[name]
+    assert derived(case["log"]) == case["prefixes"]
+
+
+def test_the_fixture_covers_the_shipped_logs_and_refusals() -> None:
+    assert {"security-guarantees-2021.jsonl", "jcpoa.jsonl", "inf-treaty.jsonl"} <= set(CASES)
+    refused = {p["refused"] for case in CASES.values() for p in case["prefixes"] if "refused" in p}
+    assert {"NotPermitted", "DuplicateEventId", "UnknownReference", "WrongActor", "InvalidReference"} <= refused
