@@ -776,6 +776,8 @@ _PARTY_FIELDS: dict[type[Event], tuple[str, ...]] = {
     cls: tuple(f.name for f in attrs.fields(cls) if f.name in ("actor", "to", "parties"))
     for cls in EVENT_TYPES.values()
 }
+#: The fields of each type that name parties (actor, addressees, parties).
+PARTY_FIELDS = _PARTY_FIELDS
 _REQUIRED: dict[type[Event], tuple[str, ...]] = {
     cls: tuple(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING) for cls in EVENT_TYPES.values()
 }

@@ -17,10 +17,10 @@ from typing import IO
 
 import attrs
 
-from negotiation._fold import Fold
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected, LogSyntaxError, NegotiationError, UnknownNegotiation
 from negotiation.events import Event, decode_line, dump_event
+from negotiation.fold import Fold
 from negotiation.replay import replay
 from negotiation.state import NegotiationState
 

@@ -30,6 +30,9 @@ __all__ = [
     "ACTIVE_STAGES",
     "NEGOTIATING_STAGES",
     "NEUTRAL_TYPES",
+    "OWES_RATIFICATION",
+    "OWES_REPLIES",
+    "OWES_SIGNATURE",
     "TABLE",
     "TRANSITIONS",
     "UNGUARDED",
@@ -39,6 +42,7 @@ __all__ = [
     "TransitionsEngine",
     "diagram",
     "permitted_types",
+    "stages_permitting",
 ]
 
 
@@ -291,6 +295,23 @@ _TYPES_BY_STAGE: dict[Stage, tuple[str, ...]] = {
 def permitted_types(stage: Stage) -> tuple[str, ...]:
     """The event types the machine permits in ``stage``, in the contract's order (no EventRetracted)."""
     return _TYPES_BY_STAGE[stage]
+
+
+def stages_permitting(kind: str) -> frozenset[Stage]:
+    """The stages in which the machine permits events of type ``kind``."""
+    return frozenset(stage for stage, types in _TYPES_BY_STAGE.items() if kind in types)
+
+
+# -- who owes what, by stage -----------------------------------------------------------------
+
+#: Where a live document's addressees owe it a reply: wherever replies are permitted.
+OWES_REPLIES: frozenset[Stage] = stages_permitting("ReplyDelivered")
+#: Where the agreed text's parties owe their signatures: wherever signatures are permitted.
+OWES_SIGNATURE: frozenset[Stage] = stages_permitting("AgreementSigned")
+#: Where signatories owe their ratification: once every party has signed (``signed``), and
+#: while ratifications come in. In ``text_agreed`` a first signatory owes nothing yet: the
+#: others may still refuse to sign.
+OWES_RATIFICATION: frozenset[Stage] = frozenset((S.SIGNED, S.RATIFYING))
 
 
 class Engine(Protocol):

@@ -21,20 +21,20 @@ from __future__ import annotations
 import math
 import os
 import random
-import re
 import statistics
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from negotiation._fold import Fold
-from negotiation._moves import (
-    _LISTERS,
+from negotiation.dates import PartialDate
+from negotiation.errors import InvalidPolicy
+from negotiation.events import EVENT_TYPES, Event, FrozenMap
+from negotiation.fold import Fold
+from negotiation.machine import NEUTRAL_TYPES, Stage, permitted_types
+from negotiation.moves import (
     Move,
     build,
     candidates,
@@ -42,15 +42,10 @@ from negotiation._moves import (
     fresh_ids,
     latest_day,
     moves,
-    moves_of,
     signature,
 )
-from negotiation.dates import PartialDate
-from negotiation.errors import InvalidPolicy
-from negotiation.events import EVENT_TYPES, Event, FrozenMap
-from negotiation.machine import NEUTRAL_TYPES, Stage, permitted_types
 from negotiation.state import NegotiationState
-from negotiation.strategies import _DECOR, _SMALL, SIMULATED, _Intent, _make
+from negotiation.strategies import SIMULATED, NegotiationMachine
 
 __all__ = [
     "NegotiationMachine",
@@ -362,7 +357,7 @@ def simulate(
         raise ValueError(msg)
     state = _start(start)
     rules = Policy.of(policy)
-    base = state._fold
+    base = state.copy_fold()
     rng = random.Random(seed)
     cands = candidates(
         base,
@@ -412,7 +407,7 @@ def simulate(
                 if not factors and kind in _ALWAYS_POSSIBLE:
                     mass = type_weight[kind]
                 else:
-                    found = listed[kind] = _LISTERS[kind](fold, kind, cands)
+                    found = listed[kind] = listed(fold, kind, cands)
                     if not found:
                         continue
                     if not factors:
@@ -428,7 +423,7 @@ def simulate(
                 why = "stuck"
                 break
             kind = rng.choices(kinds, masses)[0] if len(kinds) > 1 else kinds[0]
-            found = listed.get(kind) or _LISTERS[kind](fold, kind, cands)
+            found = listed.get(kind) or listed(fold, kind, cands)
             factors = special[kind]
             if not factors:
                 move = found[rng.randrange(len(found))]
@@ -524,7 +519,7 @@ def _search(
 ) -> tuple[dict[Stage, int], list[tuple[Event, ...]]]:
     """Breadth-first search over stage-changing moves: distances, and paths to ``target``.
 
-    States are told apart by :func:`~negotiation._moves.signature`; each level keeps at most
+    States are told apart by :func:`~negotiation.moves.signature`; each level keeps at most
     ``limit`` states of each signature (one is enough for distances, more give more paths).
     Contacts, consultations, statements, disclosures and deadlines change no stage outside
     ``idle`` and matter to no guard, so they are tried only out of ``idle`` or while no party
@@ -605,12 +600,13 @@ def shortest_paths(
         raise ValueError(msg)
     target = Stage(to_stage)
     state = _start(start)
-    cands = candidates(state._fold, parties)
+    fold = state.copy_fold()
+    cands = candidates(fold, parties)
     # One representative per signature finds the distance (or proves the stage unreachable)
     # fast; only then are more paths of that length worth a wider search.
-    _, paths = _search(state._fold, cands, target=target, limit=1, reserved=reserved)
+    _, paths = _search(fold, cands, target=target, limit=1, reserved=reserved)
     if paths and limit > 1:
-        _, paths = _search(state._fold, cands, target=target, limit=limit, reserved=reserved)
+        _, paths = _search(fold, cands, target=target, limit=limit, reserved=reserved)
     return ShortestPaths(negotiation=state.negotiation, start=state.stage, to=target, paths=tuple(paths))
 
 
@@ -619,97 +615,7 @@ def reachable_stages(start: NegotiationState | None = None, *, parties: Iterable
 
     Stages missing from the result are unreachable (the start stage is at 0).
     """
-    state = _start(start)
-    distances, _ = _search(state._fold, candidates(state._fold, parties), target=None, limit=1, reserved=())
+    fold = _start(start).copy_fold()
+    distances, _ = _search(fold, candidates(fold, parties), target=None, limit=1, reserved=())
     order = list(Stage)
     return dict(sorted(distances.items(), key=lambda kv: order.index(kv[0])))
-
-
-# -- the stateful base class ----------------------------------------------------------------
-
-
-class NegotiationMachine(RuleBasedStateMachine):
-    """A Hypothesis state machine whose rules are the permitted next steps of a negotiation.
-
-    Subclass it, set :attr:`start` (default: the empty negotiation) and state invariants of
-    your scenarios with ``@invariant()`` over :attr:`state` (the current
-    :class:`~negotiation.NegotiationState`) and :attr:`events` (the events made so far)::
-
-        class Scenario(NegotiationMachine):
-            start = replay_log("events/security-guarantees-2021.jsonl", as_of="2022-02-02")
-
-            @invariant()
-            def nothing_in_force_without_a_text(self):
-                if self.state.stage is Stage.IN_FORCE:
-                    assert self.state.agreement is not None
-
-        TestScenario = Scenario.TestCase
-
-    There is one rule per event type (``contact_proposed``, ``reply_delivered``, ...), whose
-    precondition is that the type has a move now; each draws one of its moves and the
-    event's free fields, as :func:`negotiation.strategies.valid_logs` does. Hypothesis shrinks
-    a failing run to a short sequence of steps.
-
-    Attributes:
-        start: the state every run starts from.
-        parties: parties that may join, besides the negotiation's participants.
-        exclude: event types never to make (e.g. ``frozenset({"EventRetracted"})``).
-    """
-
-    start: ClassVar[NegotiationState | None] = None
-    parties: ClassVar[tuple[str, ...]] = ()
-    exclude: ClassVar[frozenset[str]] = frozenset()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.state: NegotiationState = _start(self.start)
-        self.events: list[Event] = []
-        self._cands = candidates(self.state._fold, self.parties)
-        self._ids = fresh_ids(set(self.state._fold.all_ids))
-        self._cursor = latest_day(self.state._fold)
-        self._moves: dict[str, list[Move]] = {}
-
-    def moves_of(self, kind: str) -> list[Move]:
-        """The moves of an event type permitted now (cached until the next event)."""
-        found = self._moves.get(kind)
-        if found is None:
-            found = [] if kind in self.exclude else moves_of(self.state._fold, kind, self._cands)
-            self._moves[kind] = found
-        return found
-
-    def apply(self, event: Event) -> None:
-        """Make an event: the state moves on (strictly: a refused event fails the test)."""
-        self.state = self.state.apply(event)
-        self.events.append(event)
-        self._moves = {}
-
-    def _step(self, kind: str, data: st.DataObject) -> None:
-        # One draw per step: an intent of this type (which move, dates, free fields).
-        move, decor = data.draw(_STEP, label=kind)
-        intent = _Intent(kind, move, *decor)
-        event = _make(self.state._fold, self._cands, intent, next(self._ids), self._cursor, self.exclude)
-        assert event is not None  # the precondition: this type has a move now
-        self._cursor = event.occurred.last_day
-        self.apply(event)
-
-
-#: A step of the state machine: which move of the type, and the cosmetic choices.
-_STEP = st.tuples(_SMALL, _DECOR)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def _rule_for(kind: str) -> Callable[..., None]:
-    def step(self: NegotiationMachine, data: st.DataObject) -> None:
-        self._step(kind, data)
-
-    step.__name__ = step.__qualname__ = _snake(kind)
-    step.__doc__ = f"Make a permitted {kind}."
-    return precondition(lambda self: bool(self.moves_of(kind)))(rule(data=st.data())(step))
-
-
-for _kind in EVENT_TYPES:
-    setattr(NegotiationMachine, _snake(_kind), _rule_for(_kind))
-del _kind

@@ -16,12 +16,13 @@ from typing import Any
 
 import attrs
 
-from negotiation._fold import Fold
-from negotiation._lazy import keys_of
+from negotiation import rules
 from negotiation.dates import PartialDate, parse_date, utc_now
 from negotiation.errors import EventRejected
-from negotiation.events import EVENT_TYPES, Event, EventRetracted, FrozenMap, Stance
+from negotiation.events import Event, EventRetracted, FrozenMap, Stance
+from negotiation.fold import Fold
 from negotiation.machine import Stage
+from negotiation.rules import Awaiting, Permitted
 
 __all__ = [
     "Agreement",
@@ -33,79 +34,6 @@ __all__ = [
     "Permitted",
     "Position",
 ]
-
-_REPLY_STAGES = frozenset((Stage.PROPOSAL_OPEN, Stage.TALKS, Stage.FRAMEWORK_AGREED))
-_ANSWER_TYPES = ("ReplyDelivered", "ProposalPublished")
-_CONTACT_ANSWERS = ("ContactAccepted", "ContactDeclined")
-
-
-@attrs.frozen(kw_only=True)
-class Awaiting:
-    """A move owed: ``party`` owes one of ``types`` on ``ref`` (the ball is in their court)."""
-
-    party: str
-    types: tuple[str, ...]
-    ref: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"party": self.party, "types": list(self.types), "ref": self.ref}
-
-
-_SET_PARTY, _SET_TYPES, _SET_REF = (Awaiting.__dict__[name].__set__ for name in ("party", "types", "ref"))
-
-
-def _owed(party: str, types: tuple[str, ...], ref: str) -> Awaiting:
-    """``Awaiting(party=party, types=types, ref=ref)`` in half the time (a long negotiation owes
-    thousands of moves): the slots are set directly, as the fields have nothing to check."""
-    owed = object.__new__(Awaiting)
-    _SET_PARTY(owed, party)
-    _SET_TYPES(owed, types)
-    _SET_REF(owed, ref)
-    return owed
-
-
-def owed_count(fold: Fold) -> int:
-    """``len(NegotiationState(fold).awaiting)`` without building the moves (a store counts
-    them for its read model at every append). Counts by the rules ``awaiting`` lists by."""
-    stage = fold.stage
-    owed = fold.owed
-    count = len(owed) if stage in _REPLY_STAGES else sum(1 for is_doc in owed.values() if not is_doc)
-    text = fold.text
-    if text is not None and stage in (Stage.TEXT_AGREED, Stage.SIGNED):
-        count += sum(1 for p in text.remaining if p not in text.signed)
-    if text is not None and stage in (Stage.SIGNED, Stage.RATIFYING):
-        count += sum(1 for p in text.remaining if p in text.signed and p not in text.ratified)
-    return count
-
-
-@attrs.frozen(kw_only=True)
-class Permitted:
-    """A permitted next step: an event of ``type`` by one of ``actors`` naming one of ``refs``.
-
-    ``actors`` is None when anyone may make it (party or not, or the type has no actor).
-    ``refs`` is empty for the form of the event that names no ref.
-    """
-
-    type: str
-    actors: tuple[str, ...] | None
-    refs: tuple[str, ...]
-
-    def allows(self, event: Event) -> bool:
-        """Whether ``event`` fits this step (type, actor and ref; not every rule)."""
-        if self.type != event.TYPE:
-            return False
-        actor = getattr(event, "actor", None)
-        if self.actors is not None and actor is not None and actor not in self.actors:
-            return False
-        ref = event.ref_id
-        return ref in self.refs if self.refs else ref is None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "actors": None if self.actors is None else list(self.actors),
-            "refs": list(self.refs),
-        }
 
 
 @attrs.frozen(kw_only=True)
@@ -261,35 +189,6 @@ class Position:
         return {"party": self.party, "item": self.item, "stance": self.stance.value, "event": self.event}
 
 
-#: The step of each type that names no ref and that anyone may make: one shared object per
-#: type (a Permitted is frozen, and compares by value).
-_ANYONE: dict[str, Permitted] = {kind: Permitted(type=kind, actors=None, refs=()) for kind in EVENT_TYPES}
-
-_Actors = tuple[str, ...] | None
-#: The types whose one step names no ref and is open to anyone.
-_PLAIN = frozenset(
-    ("ContactProposed", "ConsultationHeld", "PositionStated", "FrameworkAgreed", "TextAgreed", "DeadlineSet")
-)
-
-
-def _grouped(kind: str, entries: Iterable[tuple[_Actors, str]]) -> list[Permitted]:
-    """The steps of ``kind`` naming a ref: one per distinct ``actors``, in first-seen order,
-    with its refs in first-seen order (each once)."""
-    merged: dict[_Actors, dict[str, None]] = {}
-    for actors, ref in entries:
-        refs = merged.get(actors)
-        if refs is None:
-            refs = merged[actors] = {}
-        refs[ref] = None
-    return [Permitted(type=kind, actors=actors, refs=tuple(refs)) for actors, refs in merged.items()]
-
-
-def _by_anyone(kind: str, refs: Iterable[str]) -> list[Permitted]:
-    """The step of ``kind`` that anyone may make naming one of ``refs`` (none if there are none)."""
-    unique = tuple(dict.fromkeys(refs))
-    return [Permitted(type=kind, actors=None, refs=unique)] if unique else []
-
-
 @attrs.frozen(eq=False)
 class NegotiationState:
     """A negotiation as replayed: immutable; views are computed on first use.
@@ -325,22 +224,22 @@ class NegotiationState:
     @property
     def version(self) -> int:
         """How many events this state folds in (effective events, retracted ones and retractions)."""
-        return len(self._fold.all_ids)
+        return self._fold.count
 
     @property
     def events(self) -> tuple[Event, ...]:
         """The effective events in log order: neither retracted nor retractions."""
-        return tuple(self._fold.events)
+        return tuple(self._history().events)
 
     @property
     def retractions(self) -> tuple[EventRetracted, ...]:
         """The EventRetracted events, in log order."""
-        return tuple(self._fold.retractions)
+        return tuple(self._history().retractions)
 
     @property
     def retracted(self) -> tuple[Event, ...]:
         """The events that were retracted (they count as never logged)."""
-        return tuple(self._fold.retracted.values())
+        return tuple(self._history().retracted.values())
 
     @property
     def rejected(self) -> tuple[EventRejected, ...]:
@@ -374,12 +273,21 @@ class NegotiationState:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def copy_fold(self) -> Fold:
+        """A copy of the fold behind this state, to fold more events into (simulations do)."""
+        return self._fold.copy()
+
+    def _history(self) -> Fold:
+        """The fold, with the events a snapshot covers read back if it was restored from one."""
+        self._fold.complete()
+        return self._fold
+
     # -- derived views -----------------------------------------------------------------------
 
     @functools.cached_property
     def timeline(self) -> tuple[Event, ...]:
         """Effective events and retractions sorted by ``occurred`` (stable on log order)."""
-        fold = self._fold
+        fold = self._history()
         merged = sorted(
             [(i, e) for i, e in enumerate(fold.events)]
             + [(len(fold.events) + i, r) for i, r in enumerate(fold.retractions)],
@@ -397,28 +305,7 @@ class NegotiationState:
         (``text_agreed``, ``signed``); a ratification from each signatory that has not
         ratified (``signed``, ``ratifying``).
         """
-        fold = self._fold
-        # the fold keeps the answers owed on documents and contacts as it goes, in log order
-        replies = fold.stage in _REPLY_STAGES
-        out = [
-            _owed(party, _ANSWER_TYPES if is_doc else _CONTACT_ANSWERS, ref)
-            for (ref, party), is_doc in fold.owed.items()
-            if replies or not is_doc
-        ]
-        text = fold.text
-        if text is not None and fold.stage in (Stage.TEXT_AGREED, Stage.SIGNED):
-            out += [
-                Awaiting(party=p, types=("AgreementSigned",), ref=text.id)
-                for p in text.remaining
-                if p not in text.signed
-            ]
-        if text is not None and fold.stage in (Stage.SIGNED, Stage.RATIFYING):
-            out += [
-                Awaiting(party=p, types=("AgreementRatified",), ref=text.id)
-                for p in text.remaining
-                if p in text.signed and p not in text.ratified
-            ]
-        return tuple(out)
+        return tuple(rules.awaiting(self._fold))
 
     @functools.cached_property
     def permitted(self) -> tuple[Permitted, ...]:
@@ -429,78 +316,7 @@ class NegotiationState:
         gives the step that names no ref first (if it has one), then one step per distinct
         set of actors, each with the refs they may name in log order.
         """
-        fold = self._fold
-        text = fold.text
-        out: list[Permitted] = []
-        by_addressees: dict[_Actors, list[str]] | None = None  # live documents, for answers
-        parties: _Actors = None
-        for kind in fold.permitted_type_names():
-            if kind in _PLAIN:
-                out.append(_ANYONE[kind])
-            elif kind == "ContactAccepted":
-                out += _grouped(
-                    kind,
-                    (
-                        (pending, c.id)
-                        for c in fold.contacts.values()
-                        if c.open and (pending := tuple(sorted(p for p in c.to if p not in c.accepted_by)))
-                    ),
-                )
-            elif kind == "ContactDeclined":
-                out += _grouped(
-                    kind, ((tuple(sorted({c.proposer, *c.to})), c.id) for c in fold.contacts.values() if c.open)
-                )
-            elif kind == "ContactHeld":
-                out.append(_ANYONE[kind])
-                out += _by_anyone(kind, [c.id for c in fold.contacts.values() if c.declined_by is None])
-            elif kind in ("ProposalPublished", "ReplyDelivered"):
-                if kind == "ProposalPublished":
-                    out.append(_ANYONE[kind])
-                if by_addressees is None:
-                    by_addressees = {}
-                    ordered: dict[tuple[str, ...], tuple[str, ...]] = {}  # addressees, sorted
-                    for d in fold.docs.values():
-                        if d.live:
-                            actors = ordered.get(d.addressees)
-                            if actors is None:
-                                actors = ordered[d.addressees] = tuple(sorted(d.addressees))
-                            by_addressees.setdefault(actors, []).append(d.id)
-                out += [
-                    Permitted(type=kind, actors=actors, refs=tuple(dict.fromkeys(refs)))
-                    for actors, refs in by_addressees.items()
-                ]
-            elif kind == "DocumentDisclosed":
-                out += _by_anyone(kind, [d.id for d in fold.docs.values() if not d.public])
-            elif kind == "ProposalWithdrawn":
-                out += _grouped(
-                    kind, (((d.author,), d.id) for d in fold.docs.values() if d.live and d.kind == "proposal")
-                )
-            elif kind == "AgreementSigned":
-                unsigned = tuple(sorted(p for p in text.parties if p not in text.signed)) if text else ()
-                if text is not None and unsigned:
-                    out.append(Permitted(type=kind, actors=unsigned, refs=(text.id,)))
-            elif kind == "AgreementRatified":
-                pending = tuple(sorted(p for p in text.remaining if p not in text.ratified)) if text else ()
-                if text is not None and pending:
-                    out.append(Permitted(type=kind, actors=pending, refs=(text.id,)))
-            elif kind in ("AgreementEnteredIntoForce", "AgreementTerminated"):
-                if text is not None:
-                    out.append(Permitted(type=kind, actors=None, refs=(text.id,)))
-            elif kind == "PartyWithdrew":
-                if text is not None:
-                    out.append(Permitted(type=kind, actors=tuple(sorted(text.remaining)), refs=(text.id,)))
-            elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
-                if fold.parties:
-                    parties = parties or tuple(sorted(fold.parties))
-                    out.append(Permitted(type=kind, actors=parties, refs=()))
-            elif kind == "TalksLapsed":
-                out.append(_ANYONE[kind])
-                out += _by_anyone(kind, keys_of(fold.deadlines))  # a restored fold's records need their events
-            elif kind == "EventRetracted":
-                out += _by_anyone(kind, fold.retractable())
-            else:
-                out.append(_ANYONE[kind])
-        return tuple(out)
+        return tuple(rules.permitted(self._fold))
 
     def permits(self, event: Event) -> bool:
         """Whether :meth:`apply` would accept ``event`` now (every rule is checked)."""
@@ -582,9 +398,9 @@ class NegotiationState:
             {
                 k: Deadline(
                     id=k,
-                    deadline=r.event.deadline,
-                    ref=r.event.ref,
-                    actor=r.event.actor,
+                    deadline=r.deadline,
+                    ref=r.ref,
+                    actor=r.actor,
                     met_by=r.met_by,
                     lapsed_by=r.lapsed_by,
                 )
@@ -636,7 +452,7 @@ class NegotiationState:
             "stage": self.stage.value,
             "as_of": None if self.as_of is None else str(self.as_of),
             "known_at": None if self.known_at is None else self.known_at.isoformat(),
-            "events": len(self._fold.events),
+            "events": len(self._history().events),
             "awaiting": [a.to_dict() for a in self.awaiting],
             "permitted": [p.to_dict() for p in self.permitted],
             "overdue": [d.id for d in self.overdue()],

@@ -29,14 +29,14 @@ Use them to test code built on this library, or to state properties of your own 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Collection, Iterable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import attrs
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from negotiation._fold import Fold
-from negotiation._moves import Move, build, candidates, fresh_ids, latest_day, moves, moves_of
 from negotiation.dates import PartialDate
 from negotiation.errors import (
     DatedBeforeReference,
@@ -56,11 +56,14 @@ from negotiation.events import (
     Source,
     Stance,
 )
+from negotiation.fold import Fold
+from negotiation.moves import Move, build, candidates, fresh_ids, latest_day, moves, moves_of
 from negotiation.state import NegotiationState
 
 __all__ = [
     "SIMULATED",
     "InvalidLog",
+    "NegotiationMachine",
     "dates",
     "events",
     "invalid_logs",
@@ -305,7 +308,7 @@ class _Walk:
 
     def __init__(self, start: NegotiationState | None, extra_parties: Iterable[str]) -> None:
         self.start = start if start is not None else NegotiationState.empty(SIMULATED)
-        self.fold: Fold = self.start._fold.copy()
+        self.fold: Fold = self.start.copy_fold()
         self.cands = candidates(self.fold, extra_parties)
         self.ids = fresh_ids(set(self.fold.all_ids))
         self.cursor = latest_day(self.fold)
@@ -578,3 +581,95 @@ def _hypothesis_setup_hook() -> None:
     st.register_type_strategy(PartialDate, dates())
     st.register_type_strategy(Source, sources())
     st.register_type_strategy(NegotiationState, states())
+
+
+# -- the stateful base class ----------------------------------------------------------------
+
+
+class NegotiationMachine(RuleBasedStateMachine):
+    """A Hypothesis state machine whose rules are the permitted next steps of a negotiation.
+
+    Subclass it, set :attr:`start` (default: the empty negotiation) and state invariants of
+    your scenarios with ``@invariant()`` over :attr:`state` (the current
+    :class:`~negotiation.NegotiationState`) and :attr:`events` (the events made so far)::
+
+        class Scenario(NegotiationMachine):
+            start = replay_log("events/security-guarantees-2021.jsonl", as_of="2022-02-02")
+
+            @invariant()
+            def nothing_in_force_without_a_text(self):
+                if self.state.stage is Stage.IN_FORCE:
+                    assert self.state.agreement is not None
+
+        TestScenario = Scenario.TestCase
+
+    There is one rule per event type (``contact_proposed``, ``reply_delivered``, ...), whose
+    precondition is that the type has a move now; each draws one of its moves and the
+    event's free fields, as :func:`negotiation.strategies.valid_logs` does. Hypothesis shrinks
+    a failing run to a short sequence of steps.
+
+    Attributes:
+        start: the state every run starts from.
+        parties: parties that may join, besides the negotiation's participants.
+        exclude: event types never to make (e.g. ``frozenset({"EventRetracted"})``).
+    """
+
+    start: ClassVar[NegotiationState | None] = None
+    parties: ClassVar[tuple[str, ...]] = ()
+    exclude: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state: NegotiationState = self.start if self.start is not None else NegotiationState.empty(SIMULATED)
+        self.events: list[Event] = []
+        self._fold = self.state.copy_fold()  # the state's fold, kept in step with it
+        self._cands = candidates(self._fold, self.parties)
+        self._ids = fresh_ids(set(self._fold.all_ids))
+        self._cursor = latest_day(self._fold)
+        self._moves: dict[str, list[Move]] = {}
+
+    def moves_of(self, kind: str) -> list[Move]:
+        """The moves of an event type permitted now (cached until the next event)."""
+        found = self._moves.get(kind)
+        if found is None:
+            found = [] if kind in self.exclude else moves_of(self._fold, kind, self._cands)
+            self._moves[kind] = found
+        return found
+
+    def apply(self, event: Event) -> None:
+        """Make an event: the state moves on (strictly: a refused event fails the test)."""
+        self.state = self.state.apply(event)
+        self._fold.apply(event)
+        self.events.append(event)
+        self._moves = {}
+
+    def _step(self, kind: str, data: st.DataObject) -> None:
+        # One draw per step: an intent of this type (which move, dates, free fields).
+        move, decor = data.draw(_STEP, label=kind)
+        intent = _Intent(kind, move, *decor)
+        event = _make(self._fold, self._cands, intent, next(self._ids), self._cursor, self.exclude)
+        assert event is not None  # the precondition: this type has a move now
+        self._cursor = event.occurred.last_day
+        self.apply(event)
+
+
+#: A step of the state machine: which move of the type, and the cosmetic choices.
+_STEP = st.tuples(_SMALL, _DECOR)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _rule_for(kind: str) -> Callable[..., None]:
+    def step(self: NegotiationMachine, data: st.DataObject) -> None:
+        self._step(kind, data)
+
+    step.__name__ = step.__qualname__ = _snake(kind)
+    step.__doc__ = f"Make a permitted {kind}."
+    return precondition(lambda self: bool(self.moves_of(kind)))(rule(data=st.data())(step))
+
+
+for _kind in EVENT_TYPES:
+    setattr(NegotiationMachine, _snake(_kind), _rule_for(_kind))
+del _kind

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO
 
-from negotiation._fold import Fold
 from negotiation.errors import EventRejected, NegotiationError, StoreError, UnknownNegotiation
+from negotiation.fold import Fold
 from negotiation.logfile import Log, Source, read_log, write_log
 from negotiation.store.base import EventStore
 

@@ -9,43 +9,18 @@ survives the process.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from negotiation import snapshot
 from negotiation.errors import StoreError
 from negotiation.events import Event
-from negotiation.machine import Stage
-from negotiation.snapshot import EventSource
 from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
 from negotiation.store.chain import GENESIS, Row
 
 __all__ = ["MemoryStore"]
-
-
-class _Source:
-    """A negotiation's events up to a version, for a fold restored from a snapshot."""
-
-    def __init__(self, store: MemoryStore, negotiation: str, version: int) -> None:
-        self._store = store
-        self._negotiation = negotiation
-        self._version = version
-
-    def events(self) -> list[Event]:
-        return [s.event for s in self._store._stream(self._negotiation)[: self._version]]
-
-    def event(self, event_id: str) -> Event | None:
-        index = self._store._ids.get(self._negotiation, {}).get(event_id)
-        if index is None or index >= self._version:
-            return None
-        return self._store._stream(self._negotiation)[index].event
-
-    def has(self, event_id: str) -> bool:
-        index = self._store._ids.get(self._negotiation, {}).get(event_id)
-        return index is not None and index < self._version
 
 
 class _Transaction:
@@ -59,17 +34,14 @@ class _Transaction:
         self.checkpoints: dict[str, int] = {}
         self.projections: dict[str, dict[str, Any]] = {}
 
-    def version(self, negotiation: str) -> int:
-        return len(self.store._stream(negotiation))
+    def position(self) -> int:
+        return len(self.store._events)
 
-    def tip(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, str]:
+    def tip(self, negotiation: str) -> tuple[int, str]:
         stream = self.store._stream(negotiation)
         return len(stream), stream[-1].hash if stream else GENESIS
 
-    def start(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, int, str]:
-        return len(self.store._events), *self.tip(negotiation)
-
-    def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
+    def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
         known = self.store._ids.get(negotiation, {})
         stream = self.store._stream(negotiation)
         return {i: stream[known[i]].event for i in ids if i in known}
@@ -80,34 +52,31 @@ class _Transaction:
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         return self.store._summaries.get(negotiation)
 
-    def put_summary(
-        self,
-        negotiation: str,
-        stage: Stage,
-        version: int,
-        last_event: str | None,
-        owed: int,
-        head: str,
-        updated: dt.datetime,
-    ) -> None:
-        self.summaries_[negotiation] = NegotiationSummary(
-            id=negotiation, stage=stage, version=version, last_event=last_event, owed=owed, head=head, updated=updated
-        )
+    def put_summary(self, summary: NegotiationSummary) -> None:
+        self.summaries_[summary.id] = summary
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         found = self.store._snapshots.get(negotiation)
-        if found is None or snapshot.snapshot_fingerprint(found[1]) != snapshot.FINGERPRINT:
+        if found is None or self._fingerprint(found[1]) != snapshot.FINGERPRINT:
             return None
         return found
+
+    @staticmethod
+    def _fingerprint(data: bytes) -> str | None:
+        try:
+            return snapshot.check(data)
+        except StoreError:
+            return None
+
+    def snapshots(self) -> Iterator[tuple[str, int, bytes]]:
+        for negotiation, (version, data) in self.store._snapshots.items():
+            yield negotiation, version, data
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.snapshots[negotiation] = (version, data)
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
         return [s.event for s in self.store._stream(negotiation)[after_version:up_to]]
-
-    def source(self, negotiation: str, version: int) -> EventSource:
-        return _Source(self.store, negotiation, version)
 
     def checkpoint(self, name: str) -> int:
         return self.store._checkpoints.get(name, 0)
@@ -206,6 +175,10 @@ class MemoryStore(EventStore):
     def _wait(self, token: object, timeout: float) -> None:
         with self._changed:
             self._changed.wait_for(lambda: self._commits != token or self._closed, timeout)
+
+    def _covered(self, negotiation: str, version: int) -> list[Event]:
+        with self._lock:  # a state loaded before the store was closed still reads its events
+            return [s.event for s in self._stream(negotiation)[:version]]
 
     def projection(self, name: str) -> dict[str, Any]:
         """A copy of what the named subscriber's handler has built so far."""

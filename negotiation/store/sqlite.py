@@ -8,13 +8,12 @@ a crash of the process or of the machine). Readers never block the writer. Error
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,17 +23,9 @@ import sqlite_utils
 from negotiation import snapshot
 from negotiation.dates import parse_timestamp, utc_now
 from negotiation.errors import StoreError
-from negotiation.events import Event, _isoformat
+from negotiation.events import Event
 from negotiation.machine import Stage
-from negotiation.snapshot import EventSource
-from negotiation.store.base import (
-    SNAPSHOT_EVERY,
-    EventStore,
-    NegotiationSummary,
-    StoredEvent,
-    _put_summary,
-    _timeline_latest,
-)
+from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent, summary_of
 from negotiation.store.chain import GENESIS, Row
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_version
 
@@ -42,8 +33,6 @@ __all__ = ["SQLiteStore", "translate_error"]
 
 _COLUMNS = "position, negotiation, version, id, type, occurred, recorded, data, hash"
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-#: A stage's text by member: a dict lookup, where ``Stage.value`` goes through enum's descriptor.
-_STAGE_TEXT = {stage: stage.value for stage in Stage}
 
 #: Bytes of write-ahead log left on disk after a checkpoint. The log grows to hold a whole
 #: transaction (a large import), and SQLite keeps the file at that size unless told otherwise.
@@ -121,80 +110,25 @@ def _summary(row: Sequence[Any]) -> NegotiationSummary:
     )
 
 
-class _Source:
-    """A negotiation's events up to a version, read back for a fold restored from a snapshot.
-
-    Reads through the store's connection; after the store is closed, through a short-lived
-    read-only connection to the same file (a ``:memory:`` store cannot be read after close).
-    """
-
-    def __init__(self, store: SQLiteStore, negotiation: str, version: int) -> None:
-        self._store = store
-        self._negotiation = negotiation
-        self._version = version
-
-    def events(self) -> list[Event]:
-        sql = "SELECT data FROM events WHERE negotiation = ? AND version <= ? ORDER BY version"
-        return _events(self._store._query(sql, (self._negotiation, self._version)))
-
-    def event(self, event_id: str) -> Event | None:
-        sql = "SELECT data FROM events WHERE negotiation = ? AND id = ? AND version <= ?"
-        rows = self._store._query(sql, (self._negotiation, event_id, self._version))
-        return _event(rows[0][0]) if rows else None
-
-    def has(self, event_id: str) -> bool:
-        sql = "SELECT 1 FROM events WHERE negotiation = ? AND id = ? AND version <= ?"
-        return bool(self._store._query(sql, (self._negotiation, event_id, self._version)))
-
-
 class _Transaction:
     """The shared logic's view of one SQLite transaction."""
 
-    __slots__ = ("conn", "data_version", "position", "store", "unchanged")
+    __slots__ = ("conn", "store")
 
     def __init__(self, store: SQLiteStore, conn: sqlite3.Connection) -> None:
         self.store = store
         self.conn = conn
-        self.data_version: int | None = None  # read by start()
-        self.unchanged = False  # whether start() found the database as this store left it
-        self.position: int | None = None  # the store's last position, once start() knows it
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.conn.execute(sql, params).fetchone()
-        return None if row is None else row[0]
+    def position(self) -> int:
+        row = self.conn.execute("SELECT MAX(position) FROM events").fetchone()
+        return int(row[0] or 0)
 
-    def version(self, negotiation: str) -> int:
-        return int(self._one("SELECT MAX(version) FROM events WHERE negotiation = ?", (negotiation,)) or 0)
-
-    def tip(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, str]:
-        if known is not None and self.unchanged:
-            return known
+    def tip(self, negotiation: str) -> tuple[int, str]:
         sql = "SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
-    def start(self, negotiation: str, known: tuple[int, str] | None = None) -> tuple[int, int, str]:
-        # Nobody else wrote since this store's last append if the database's data_version
-        # (which only other connections' commits change) and this connection's own count of
-        # changes are what that append left: then the last position and a cached tip hold.
-        conn = self.conn
-        self.data_version = data_version = conn.execute("PRAGMA data_version").fetchone()[0]
-        left = self.store._left
-        if left is not None and left[0] == data_version and left[1] == conn.total_changes:
-            self.unchanged = True
-            self.position = left[2]
-            if known is not None:
-                return left[2], *known
-            return left[2], *self.tip(negotiation)
-        sql = (
-            "SELECT (SELECT MAX(position) FROM events), t.version, t.hash FROM (SELECT 1) "
-            "LEFT JOIN (SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1) t"
-        )
-        position, version, head = conn.execute(sql, (negotiation,)).fetchone()
-        self.position = int(position or 0)
-        return self.position, int(version or 0), GENESIS if head is None else str(head)
-
-    def stored(self, negotiation: str, ids: Sequence[str]) -> dict[str, Event]:
+    def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
         found: dict[str, Event] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):
@@ -206,47 +140,38 @@ class _Transaction:
         return found
 
     def insert(self, rows: Sequence[Row]) -> None:
-        if len(rows) == 1:  # a one-event append: execute costs less than executemany's setup
-            self.conn.execute(_INSERT, rows[0][:9])
-        else:
-            self.conn.executemany(_INSERT, [r[:9] for r in rows])
-        if rows and self.position is not None:
-            self.position = max(self.position, rows[-1].position)
+        self.conn.executemany(_INSERT, [r[:9] for r in rows])
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return None if row is None else _summary(row)
 
-    def put_summary(
-        self,
-        negotiation: str,
-        stage: Stage,
-        version: int,
-        last_event: str | None,
-        owed: int,
-        head: str,
-        updated: dt.datetime,
-    ) -> None:
-        # the moment the append's rows were stamped with: its text is remembered
-        values = (_STAGE_TEXT[stage], version, last_event, owed, head, _isoformat(updated), negotiation)
-        # an append to a known negotiation (the common case) updates its row in one statement
-        cursor = self.conn.execute(
-            "UPDATE negotiations SET stage = ?, version = ?, last_event = ?, owed = ?, head = ?, updated = ? "
-            "WHERE id = ?",
-            values,
+    def put_summary(self, summary: NegotiationSummary) -> None:
+        self.conn.execute(
+            "INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
+            "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
+            "head = excluded.head, updated = excluded.updated",
+            (
+                summary.id,
+                summary.stage.value,
+                summary.version,
+                summary.last_event,
+                summary.owed,
+                summary.head,
+                summary.updated.isoformat(),
+            ),
         )
-        if cursor.rowcount == 0:
-            self.conn.execute(
-                "INSERT INTO negotiations (stage, version, last_event, owed, head, updated, id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         sql = "SELECT version, data FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
         row = self.conn.execute(sql, (negotiation, snapshot.FINGERPRINT)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def snapshots(self) -> Iterator[tuple[str, int, bytes]]:
+        for negotiation, version, data in self.conn.execute("SELECT negotiation, version, data FROM snapshots"):
+            yield negotiation, int(version), bytes(data)
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.conn.execute(
@@ -261,11 +186,9 @@ class _Transaction:
         limit = up_to if up_to is not None else 2**62
         return _events(self.conn.execute(sql, (negotiation, after_version, limit)).fetchall())
 
-    def source(self, negotiation: str, version: int) -> EventSource:
-        return _Source(self.store, negotiation, version)
-
     def checkpoint(self, name: str) -> int:
-        return int(self._one("SELECT position FROM checkpoints WHERE name = ?", (name,)) or 0)
+        row = self.conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
+        return 0 if row is None else int(row[0])
 
     def put_checkpoint(self, name: str, position: int) -> None:
         self.conn.execute(
@@ -344,7 +267,7 @@ class _Writing(_Opening):
                 except BaseException as e:
                     error = e
                 else:
-                    store._committed(self.tx)
+                    store._committed()
                     return
             store._rollback(conn)
             if isinstance(error, sqlite3.Error):
@@ -399,9 +322,6 @@ class SQLiteStore(EventStore):
         self._memory = self.path in (":memory:", "")
         self._lock = threading.RLock()
         self._commits = 0
-        # (data_version, total_changes, last position) as this store's last append left the
-        # database: see _Transaction.start
-        self._left: tuple[int, int, int] | None = None
         self._conn: sqlite3.Connection | None = None
         self._conn = self._connect()
         try:
@@ -488,16 +408,21 @@ class SQLiteStore(EventStore):
         names = [r[0] for r in self.db.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
         for name in names:
             version, head = tx.tip(name)
-            fold = self._restore(tx, name, version, None)
             events = tx.events(name)
+            fold = self._replayed(tx, name, version)
             recorded = max(e.recorded for e in events if e.recorded is not None)
-            _put_summary(tx, name, fold, version, _timeline_latest(fold), head, recorded)
+            tx.put_summary(summary_of(name, fold, head, recorded))
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             msg = f"{self.path}: the store is closed"
             raise StoreError(msg)
         return self._conn
+
+    def _covered(self, negotiation: str, version: int) -> list[Event]:
+        # through _query: a state loaded before the store was closed still reads its file
+        sql = "SELECT data FROM events WHERE negotiation = ? AND version <= ? ORDER BY version"
+        return _events(self._query(sql, (negotiation, version)))
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Run a read; after close, through a short-lived read-only connection to the file."""
@@ -521,13 +446,8 @@ class SQLiteStore(EventStore):
     def _write(self, doing: str) -> _Writing:
         return _Writing(self, doing)
 
-    def _committed(self, tx: _Transaction) -> None:
+    def _committed(self) -> None:
         self._commits += 1
-        conn = tx.conn
-        if tx.data_version is not None and tx.position is not None:
-            self._left = (tx.data_version, conn.total_changes, tx.position)
-        else:  # another kind of write (a snapshot, a checkpoint, a migration)
-            self._left = None
 
     def _read(self, doing: str) -> _Reading:
         return _Reading(self, doing)

@@ -3,10 +3,13 @@
 A :class:`Move` is one way to take a permitted next step: an event type, the party making it,
 the ref it names and the other parties it names (addressees, or the parties of a joint
 event). :func:`moves` lists the moves a fold permits now, in the contract's order of event
-types; :func:`build` turns a move into an event that the fold accepts. Strategies, Monte Carlo
+types, from the steps each type's rule offers (:data:`negotiation.rules.RULES`) and a set of
+candidate parties for the steps open to anyone; :func:`build` turns a move into an event that
+the fold accepts. Strategies, Monte Carlo
 and the shortest-path search share these, so they agree on what "the next step" is.
 
-Private: the public faces are :mod:`negotiation.strategies` and :mod:`negotiation.simulation`.
+What the strategies (:mod:`negotiation.strategies`) and the simulations
+(:mod:`negotiation.simulation`) share; their public faces are there.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
-from negotiation._fold import Fold
+import attrs
+
 from negotiation.dates import PartialDate
 from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode
+from negotiation.fold import Fold
 from negotiation.machine import NEUTRAL_TYPES, Stage
+from negotiation.rules import RULES, Step
 
 __all__ = [
     "DEFAULT_DAY",
@@ -26,9 +32,12 @@ __all__ = [
     "Move",
     "build",
     "candidates",
+    "changes_nothing",
     "fresh_ids",
     "latest_day",
+    "listed",
     "moves",
+    "moves_of",
     "participants",
     "signature",
 ]
@@ -124,137 +133,64 @@ def fresh_ids(taken: Collection[str], prefix: str = "sim") -> Iterator[str]:
 
 # -- the moves a fold permits -----------------------------------------------------------
 
-MoveLister = Callable[[Fold, str, tuple[str, ...]], list[Move]]
+
+def _shape(cls: type[Event]) -> str:
+    """How a step of this type becomes moves: by the fields that name its parties."""
+    fields = attrs.fields_dict(cls)
+    if "to" in fields:
+        return "addressed"  # an actor and addressees
+    if "parties" in fields:
+        return "joint"  # several parties together
+    if "actor" in fields and fields["actor"].default is attrs.NOTHING:
+        return "by actor"
+    return "alone"  # no actor, or an optional one that simulations leave out
 
 
-def _others(cands: tuple[str, ...], party: str) -> tuple[str, ...]:
-    return tuple(p for p in cands if p != party)
+_SHAPES = {kind: _shape(cls) for kind, cls in EVENT_TYPES.items()}
 
 
-def _by_each(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, p) for p in cands]
+def _expand(kind: str, step: Step, cands: tuple[str, ...]) -> list[Move]:
+    """The concrete moves that take ``step``: who makes it and whom it names.
+
+    A step open to anyone is made by each candidate (or, for a joint event, by the
+    candidates together); a step with its own actors by each of them (a signature also by
+    all of them together), except that moves only parties may make are made by the
+    candidates among the parties when there are any.
+    """
+    shape = _SHAPES[kind]
+    if shape == "alone":
+        return [Move(kind, None, step.ref)]
+    if shape == "joint":
+        if step.actors is None:
+            parties = cands if step.to is None else step.to
+            return [Move(kind, None, step.ref, parties)] if len(parties) >= 2 else []
+        out = [Move(kind, p, step.ref, (p,)) for p in step.actors]
+        if len(step.actors) > 1:
+            out.append(Move(kind, None, step.ref, step.actors))
+        return out
+    if step.actors is None:
+        if shape == "addressed":
+            return [Move(kind, p, step.ref, tuple(q for q in cands if q != p)) for p in cands]
+        return [Move(kind, p, step.ref) for p in cands]
+    actors = step.actors
+    if RULES[kind].party_only:
+        actors = tuple(p for p in cands if p in step.actors) or actors
+    return [Move(kind, p, step.ref, step.to) for p in actors]
 
 
-def _addressed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, p, None, _others(cands, p)) for p in cands]
-
-
-def _joint(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, None, None, cands)]
-
-
-def _alone(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind)]
-
-
-def _contact_accepted(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, p, c.id) for c in fold.contacts.values() if c.open for p in c.to if p not in c.accepted_by]
-
-
-def _contact_declined(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, p, c.id) for c in fold.contacts.values() if c.open for p in dict.fromkeys((c.proposer, *c.to))]
-
-
-def _contact_held(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    out = [Move(kind, None, None, cands)]
-    for c in fold.contacts.values():
-        parties = tuple(dict.fromkeys((c.proposer, *c.to)))
-        if c.declined_by is None and len(parties) >= 2:
-            out.append(Move(kind, None, c.id, parties))
+def listed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
+    """The moves of one event type that its rule offers (whether the stage permits it or not)."""
+    out: list[Move] = []
+    for step in RULES[kind].steps(fold):
+        out += _expand(kind, step, cands)
     return out
-
-
-def _proposal(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    out = _addressed(fold, kind, cands)
-    out += [Move(kind, p, d.id, (d.author,)) for d in fold.docs.values() if d.live for p in d.addressees]
-    return out
-
-
-def _reply(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, p, d.id) for d in fold.docs.values() if d.live for p in d.addressees]
-
-
-def _disclosed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, p, d.id) for d in fold.docs.values() if not d.public for p in cands]
-
-
-def _withdrawn(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, d.author, d.id) for d in fold.docs.values() if d.live and d.kind == "proposal"]
-
-
-def _signed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    text = fold.text
-    if text is None:
-        return []
-    unsigned = tuple(p for p in text.parties if p not in text.signed)
-    out = [Move(kind, p, text.id, (p,)) for p in unsigned]
-    if len(unsigned) > 1:
-        out.append(Move(kind, None, text.id, unsigned))
-    return out
-
-
-def _ratified(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    text = fold.text
-    if text is None:
-        return []
-    return [Move(kind, p, text.id) for p in text.remaining if p not in text.ratified]
-
-
-def _on_text(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [] if fold.text is None else [Move(kind, None, fold.text.id)]
-
-
-def _party_withdrew(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    text = fold.text
-    return [] if text is None else [Move(kind, p, text.id) for p in text.remaining]
-
-
-def _talks(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    named = fold.parties
-    actors = [p for p in cands if p in named] or list(named)
-    return [Move(kind, p) for p in actors]
-
-
-def _lapsed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind), *(Move(kind, None, d) for d in fold.deadlines)]
-
-
-def _retracted(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
-    return [Move(kind, None, r) for r in fold.retractable()]
-
-
-_LISTERS: dict[str, MoveLister] = {
-    "ContactProposed": _addressed,
-    "ContactAccepted": _contact_accepted,
-    "ContactDeclined": _contact_declined,
-    "ContactHeld": _contact_held,
-    "ConsultationHeld": _joint,
-    "ProposalPublished": _proposal,
-    "ReplyDelivered": _reply,
-    "PositionStated": _by_each,
-    "DocumentDisclosed": _disclosed,
-    "ProposalWithdrawn": _withdrawn,
-    "FrameworkAgreed": _joint,
-    "TextAgreed": _joint,
-    "AgreementSigned": _signed,
-    "AgreementRatified": _ratified,
-    "AgreementEnteredIntoForce": _on_text,
-    "PartyWithdrew": _party_withdrew,
-    "AgreementTerminated": _on_text,
-    "DeadlineSet": _alone,
-    "TalksSuspended": _talks,
-    "TalksResumed": _talks,
-    "TalksBrokenOff": _talks,
-    "TalksLapsed": _lapsed,
-    "EventRetracted": _retracted,
-}
 
 
 def moves_of(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
     """The moves of one event type that the fold permits now (none if the stage forbids it)."""
     if kind not in fold.permitted_type_names():
         return []
-    return _LISTERS[kind](fold, kind, cands)
+    return listed(fold, kind, cands)
 
 
 def moves(fold: Fold, cands: tuple[str, ...], kinds: Collection[str] | None = None) -> list[Move]:
@@ -266,7 +202,7 @@ def moves(fold: Fold, cands: tuple[str, ...], kinds: Collection[str] | None = No
     out: list[Move] = []
     for kind in fold.permitted_type_names():
         if kinds is None or kind in kinds:
-            out += _LISTERS[kind](fold, kind, cands)
+            out += listed(fold, kind, cands)
     return out
 
 

@@ -1,0 +1,775 @@
+"""The contract's rules, one definition per event type.
+
+A :class:`Rule` says, for one event type, what the event must satisfy beyond the envelope
+(``check``: raise an :class:`~negotiation.errors.EventRejected` naming the culprit and what
+was expected), what it changes in the fold's records (``effect``; never the stage, which the
+machine in :mod:`negotiation.machine` decides) and the next steps of its type that a fold
+offers (``steps``). Everything else reads :data:`RULES`: replay checks and folds events
+through it (:mod:`negotiation.fold`), :func:`permitted` is every type's steps grouped,
+:func:`awaiting` is the moves owed, and the simulations turn steps into concrete moves
+(:mod:`negotiation.moves`).
+
+The records a fold keeps (documents, contacts, agreements, deadlines) are defined here too:
+they are what the rules read and write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import attrs
+
+from negotiation.dates import PartialDate
+from negotiation.errors import EventRejected, InvalidReference, WrongActor
+from negotiation.events import (
+    AgreementRatified,
+    AgreementSigned,
+    ContactAccepted,
+    ContactDeclined,
+    ContactHeld,
+    ContactProposed,
+    DeadlineSet,
+    DocumentDisclosed,
+    Event,
+    FrameworkAgreed,
+    PartyWithdrew,
+    PositionStated,
+    ProposalPublished,
+    ProposalWithdrawn,
+    ReplyDelivered,
+    TalksLapsed,
+    TextAgreed,
+)
+from negotiation.machine import OWES_RATIFICATION, OWES_REPLIES, OWES_SIGNATURE
+
+if TYPE_CHECKING:
+    from negotiation.fold import Fold
+
+__all__ = [
+    "RULES",
+    "AgreementRecord",
+    "Awaiting",
+    "ContactRecord",
+    "DeadlineRecord",
+    "DocRecord",
+    "Permitted",
+    "Rule",
+    "Step",
+    "actor_of",
+    "awaiting",
+    "permitted",
+]
+
+
+# -- the records a fold keeps ------------------------------------------------------------
+
+
+class DocRecord:
+    """A proposal or a reply, with its thread."""
+
+    __slots__ = (
+        "addressees",
+        "answered_by",
+        "answers",
+        "author",
+        "disclosed_by",
+        "id",
+        "kind",
+        "public",
+        "ref",
+        "title",
+        "withdrawn_by",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        kind: str,
+        author: str,
+        addressees: tuple[str, ...],
+        title: str | None,
+        public: bool,
+        ref: str | None,
+        answers: list[str] | None = None,
+        answered_by: dict[str, None] | None = None,
+        withdrawn_by: str | None = None,
+        disclosed_by: str | None = None,
+    ) -> None:
+        self.id = id
+        self.kind = kind  # "proposal" or "reply"
+        self.author = author
+        self.addressees = addressees
+        self.title = title
+        self.public = public
+        self.ref = ref
+        self.answers: list[str] = [] if answers is None else answers
+        self.answered_by: dict[str, None] = {} if answered_by is None else answered_by
+        self.withdrawn_by = withdrawn_by
+        self.disclosed_by = disclosed_by
+
+    @property
+    def live(self) -> bool:
+        return self.withdrawn_by is None
+
+
+class ContactRecord:
+    """A proposed contact and what became of it."""
+
+    __slots__ = ("accepted_by", "declined_by", "held_by", "id", "proposer", "to")
+
+    def __init__(
+        self,
+        id: str,
+        proposer: str,
+        to: tuple[str, ...],
+        accepted_by: dict[str, str] | None = None,
+        declined_by: tuple[str, str] | None = None,
+        held_by: list[str] | None = None,
+    ) -> None:
+        self.id = id
+        self.proposer = proposer
+        self.to = to
+        self.accepted_by: dict[str, str] = {} if accepted_by is None else accepted_by  # party -> event
+        self.declined_by = declined_by  # (party, event)
+        self.held_by: list[str] = [] if held_by is None else held_by
+
+    @property
+    def open(self) -> bool:
+        return self.declined_by is None and not self.held_by
+
+
+class AgreementRecord:
+    """An agreed framework or text, with signatures, ratifications and withdrawals."""
+
+    __slots__ = ("entered_into_force", "id", "kind", "parties", "ratified", "signed", "terminated", "title", "withdrawn")
+
+    def __init__(
+        self,
+        id: str,
+        kind: str,
+        title: str,
+        parties: tuple[str, ...],
+        signed: dict[str, str] | None = None,
+        ratified: dict[str, str] | None = None,
+        withdrawn: dict[str, str] | None = None,
+        entered_into_force: str | None = None,
+        terminated: str | None = None,
+    ) -> None:
+        self.id = id
+        self.kind = kind  # "framework" or "text"
+        self.title = title
+        self.parties = parties
+        self.signed: dict[str, str] = {} if signed is None else signed  # party -> event
+        self.ratified: dict[str, str] = {} if ratified is None else ratified
+        self.withdrawn: dict[str, str] = {} if withdrawn is None else withdrawn
+        self.entered_into_force = entered_into_force
+        self.terminated = terminated
+
+    @property
+    def remaining(self) -> tuple[str, ...]:
+        return tuple(p for p in self.parties if p not in self.withdrawn)
+
+
+class DeadlineRecord:
+    """A deadline and the event that met it or recorded its lapse."""
+
+    __slots__ = ("actor", "deadline", "id", "lapsed_by", "met_by", "ref")
+
+    def __init__(
+        self,
+        id: str,
+        deadline: PartialDate,
+        ref: str | None,
+        actor: str | None,
+        met_by: str | None = None,
+        lapsed_by: str | None = None,
+    ) -> None:
+        self.id = id
+        self.deadline = deadline
+        self.ref = ref
+        self.actor = actor
+        self.met_by = met_by
+        self.lapsed_by = lapsed_by
+
+
+Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
+
+#: The mutable fields of each record type, which a fold's copy must not share.
+MUTABLE: dict[type[Any], tuple[str, ...]] = {
+    DocRecord: ("answers", "answered_by"),
+    ContactRecord: ("accepted_by", "held_by"),
+    AgreementRecord: ("signed", "ratified", "withdrawn"),
+    DeadlineRecord: (),
+}
+
+
+def clone(record: Record) -> Record:
+    """A copy of ``record`` that shares none of its mutable fields."""
+    new = object.__new__(type(record))
+    for name in type(record).__slots__:
+        value = getattr(record, name)
+        if name in MUTABLE[type(record)]:
+            value = value.copy()
+        setattr(new, name, value)
+    return new
+
+
+# -- the public views of steps and owed moves ---------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Awaiting:
+    """A move owed: ``party`` owes one of ``types`` on ``ref`` (the ball is in their court)."""
+
+    party: str
+    types: tuple[str, ...]
+    ref: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"party": self.party, "types": list(self.types), "ref": self.ref}
+
+
+@attrs.frozen(kw_only=True)
+class Permitted:
+    """A permitted next step: an event of ``type`` by one of ``actors`` naming one of ``refs``.
+
+    ``actors`` is None when anyone may make it (party or not, or the type has no actor).
+    ``refs`` is empty for the form of the event that names no ref.
+    """
+
+    type: str
+    actors: tuple[str, ...] | None
+    refs: tuple[str, ...]
+
+    def allows(self, event: Event) -> bool:
+        """Whether ``event`` fits this step (type, actor and ref; not every rule)."""
+        if self.type != event.TYPE:
+            return False
+        actor = getattr(event, "actor", None)
+        if self.actors is not None and actor is not None and actor not in self.actors:
+            return False
+        ref = event.ref_id
+        return ref in self.refs if self.refs else ref is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "actors": None if self.actors is None else list(self.actors),
+            "refs": list(self.refs),
+        }
+
+
+class Step(NamedTuple):
+    """One next step a rule offers: who may take it, what it names.
+
+    Attributes:
+        actors: the parties who may make it, or None for anyone (or a type without actor).
+        ref: the event it names, or None for the form of the event that names none.
+        to: the parties the event must name (the author a counter-proposal goes to, the
+            parties of a proposed contact that is held), when the rule fixes them.
+    """
+
+    actors: tuple[str, ...] | None
+    ref: str | None
+    to: tuple[str, ...] | None = None
+
+
+# -- helpers of the checks ----------------------------------------------------------------
+
+
+def actor_of(event: Event) -> str | None:
+    """The event's actor, if its type has one and it is set."""
+    actor = getattr(event, "actor", None)
+    return actor if isinstance(actor, str) else None
+
+
+def _what(target: Event | None) -> str:
+    return target.TYPE if target is not None else "nothing"
+
+
+def _doc_for(fold: Fold, event: Event, target: Event | None) -> DocRecord:
+    doc = fold.docs.get(event.ref_id or "")
+    if doc is None:
+        msg = f"ref={event.ref_id!r} is a {_what(target)}, expected a document (ProposalPublished or ReplyDelivered)"
+        raise fold.reject(InvalidReference, msg, event)
+    return doc
+
+
+def _contact_for(fold: Fold, event: Event, target: Event | None) -> ContactRecord:
+    contact = fold.contacts.get(event.ref_id or "")
+    if contact is None:
+        raise fold.reject(InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected a ContactProposed", event)
+    return contact
+
+
+def _text_for(fold: Fold, event: Event, target: Event | None) -> AgreementRecord:
+    if fold.text is None or fold.text.id != event.ref_id:
+        expected = f"the agreed text {fold.text.id!r}" if fold.text is not None else "a TextAgreed"
+        raise fold.reject(InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected {expected}", event)
+    return fold.text
+
+
+def _wrong_actor(fold: Fold, event: Event, actor: str, allowed: Iterable[str], why: str) -> EventRejected:
+    expected = ", ".join(map(repr, allowed)) or "nobody"
+    return fold.reject(WrongActor, f"actor={actor!r} {why}; expected one of: {expected}", event)
+
+
+def _settled_contact(fold: Fold, event: Event, contact: ContactRecord, *, already: bool = False) -> None:
+    """Refuse a move on a contact that was declined or held."""
+    if contact.declined_by is not None:
+        again = "already " if already else ""
+        raise fold.reject(InvalidReference, f"ref={contact.id!r} was {again}declined ({contact.declined_by[1]!r})", event)
+    if contact.held_by:
+        raise fold.reject(InvalidReference, f"ref={contact.id!r} was already held ({contact.held_by[0]!r})", event)
+
+
+# -- the rules of each type: check, effect, steps ------------------------------------------
+# A check runs before the stage moves, with the referenced event (``target``, if any); an
+# effect after it, and only if the check passed.
+
+
+def _anyone(fold: Fold) -> Iterator[Step]:
+    yield Step(None, None)
+
+
+# contacts
+
+
+def _contact_proposed(fold: Fold, event: ContactProposed) -> None:
+    fold.contacts[event.id] = ContactRecord(event.id, event.actor, event.to)
+    for party in event.to:
+        fold.owed[(event.id, party)] = False
+
+
+def _check_contact_accepted(fold: Fold, event: ContactAccepted, target: Event | None) -> None:
+    contact = _contact_for(fold, event, target)
+    if event.actor not in contact.to:
+        raise _wrong_actor(fold, event, event.actor, contact.to, f"is not an addressee of {contact.id!r}")
+    _settled_contact(fold, event, contact)
+    if event.actor in contact.accepted_by:
+        msg = f"ref={contact.id!r} was already accepted by {event.actor!r} ({contact.accepted_by[event.actor]!r})"
+        raise fold.reject(InvalidReference, msg, event)
+
+
+def _contact_accepted(fold: Fold, event: ContactAccepted) -> None:
+    fold.contacts[event.ref].accepted_by[event.actor] = event.id
+    fold.owed.pop((event.ref, event.actor), None)
+
+
+def _contact_accepted_steps(fold: Fold) -> Iterator[Step]:
+    for c in fold.contacts.values():
+        if c.open:
+            pending = tuple(p for p in c.to if p not in c.accepted_by)
+            if pending:
+                yield Step(pending, c.id)
+
+
+def _check_contact_declined(fold: Fold, event: ContactDeclined, target: Event | None) -> None:
+    contact = _contact_for(fold, event, target)
+    parties = (contact.proposer, *contact.to)
+    if event.actor not in parties:
+        raise _wrong_actor(fold, event, event.actor, parties, f"is not a party to {contact.id!r}")
+    _settled_contact(fold, event, contact, already=True)
+
+
+def _contact_declined(fold: Fold, event: ContactDeclined) -> None:
+    contact = fold.contacts[event.ref]
+    contact.declined_by = (event.actor, event.id)
+    for party in contact.to:
+        fold.owed.pop((contact.id, party), None)
+
+
+def _contact_declined_steps(fold: Fold) -> Iterator[Step]:
+    for c in fold.contacts.values():
+        if c.open:
+            yield Step(tuple(dict.fromkeys((c.proposer, *c.to))), c.id)
+
+
+def _check_contact_held(fold: Fold, event: ContactHeld, target: Event | None) -> None:
+    if event.ref is not None:
+        contact = _contact_for(fold, event, target)
+        if contact.declined_by is not None:
+            raise fold.reject(InvalidReference, f"ref={contact.id!r} was declined ({contact.declined_by[1]!r})", event)
+
+
+def _contact_held(fold: Fold, event: ContactHeld) -> None:
+    if event.ref is not None:
+        contact = fold.contacts[event.ref]
+        contact.held_by.append(event.id)
+        for party in contact.to:
+            fold.owed.pop((contact.id, party), None)
+
+
+def _contact_held_steps(fold: Fold) -> Iterator[Step]:
+    yield Step(None, None)
+    for c in fold.contacts.values():
+        if c.declined_by is None:
+            yield Step(None, c.id, tuple(dict.fromkeys((c.proposer, *c.to))))
+
+
+# documents
+
+
+def _check_answer(fold: Fold, event: ProposalPublished | ReplyDelivered, target: Event | None) -> None:
+    if event.ref is None:
+        return
+    doc = _doc_for(fold, event, target)
+    if not doc.live:
+        raise fold.reject(InvalidReference, f"ref={doc.id!r} was withdrawn ({doc.withdrawn_by!r})", event)
+    if event.actor not in doc.addressees:
+        raise _wrong_actor(fold, event, event.actor, doc.addressees, f"is not an addressee of {doc.id!r}")
+
+
+def _answer(fold: Fold, doc: DocRecord, actor: str, event_id: str) -> None:
+    if doc.kind == "proposal":
+        fold.any_proposal_answered = True
+        if not doc.answers and doc.live:
+            fold.open_proposals -= 1
+    doc.answers.append(event_id)
+    doc.answered_by.setdefault(actor, None)
+    fold.owed.pop((doc.id, actor), None)
+
+
+def _state_positions(fold: Fold, actor: str, positions: Any, event_id: str) -> None:
+    if positions:
+        for item, stance in positions.items():
+            fold.positions[(actor, item)] = (stance, event_id)
+
+
+def _proposal_published(fold: Fold, event: ProposalPublished) -> None:
+    fold.docs[event.id] = DocRecord(event.id, "proposal", event.actor, event.to, event.title, event.public, event.ref)
+    for party in event.to:
+        fold.owed[(event.id, party)] = True
+    fold.open_proposals += 1
+    if event.ref is not None:
+        _answer(fold, fold.docs[event.ref], event.actor, event.id)
+
+
+def _answers_to_live_documents(fold: Fold, counter: bool) -> Iterator[Step]:
+    for d in fold.docs.values():
+        if d.live:
+            yield Step(d.addressees, d.id, (d.author,) if counter else None)
+
+
+def _proposal_steps(fold: Fold) -> Iterator[Step]:
+    yield Step(None, None)
+    yield from _answers_to_live_documents(fold, counter=True)
+
+
+def _reply_delivered(fold: Fold, event: ReplyDelivered) -> None:
+    answered = fold.docs[event.ref]
+    fold.docs[event.id] = DocRecord(event.id, "reply", event.actor, (answered.author,), None, event.public, event.ref)
+    fold.owed[(event.id, answered.author)] = True
+    _answer(fold, answered, event.actor, event.id)
+    _state_positions(fold, event.actor, event.positions, event.id)
+
+
+def _reply_steps(fold: Fold) -> Iterator[Step]:
+    return _answers_to_live_documents(fold, counter=False)
+
+
+def _position_stated(fold: Fold, event: PositionStated) -> None:
+    _state_positions(fold, event.actor, event.positions, event.id)
+
+
+def _check_disclosed(fold: Fold, event: DocumentDisclosed, target: Event | None) -> None:
+    doc = _doc_for(fold, event, target)
+    if doc.public:
+        raise fold.reject(InvalidReference, f"ref={doc.id!r} is already public", event)
+
+
+def _document_disclosed(fold: Fold, event: DocumentDisclosed) -> None:
+    doc = fold.docs[event.ref]
+    doc.public = True
+    doc.disclosed_by = event.id
+
+
+def _disclosed_steps(fold: Fold) -> Iterator[Step]:
+    return (Step(None, d.id) for d in fold.docs.values() if not d.public)
+
+
+def _check_withdrawn(fold: Fold, event: ProposalWithdrawn, target: Event | None) -> None:
+    doc = _doc_for(fold, event, target)
+    if doc.kind != "proposal":
+        raise fold.reject(InvalidReference, f"ref={doc.id!r} is a reply; only proposals are withdrawn", event)
+    if event.actor != doc.author:
+        raise _wrong_actor(fold, event, event.actor, (doc.author,), f"is not the author of {doc.id!r}")
+    if not doc.live:
+        raise fold.reject(InvalidReference, f"ref={doc.id!r} was already withdrawn ({doc.withdrawn_by!r})", event)
+
+
+def _proposal_withdrawn(fold: Fold, event: ProposalWithdrawn) -> None:
+    doc = fold.docs[event.ref]
+    doc.withdrawn_by = event.id
+    for party in doc.addressees:
+        fold.owed.pop((doc.id, party), None)
+    if not doc.answers:
+        fold.open_proposals -= 1
+
+
+def _withdrawn_steps(fold: Fold) -> Iterator[Step]:
+    return (Step((d.author,), d.id) for d in fold.docs.values() if d.live and d.kind == "proposal")
+
+
+# agreements
+
+
+def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
+    kind = "text" if isinstance(event, TextAgreed) else "framework"
+    record = AgreementRecord(event.id, kind, event.title, event.parties)
+    fold.agreements[event.id] = record
+    if kind == "text":
+        fold.text = record
+    for deadline in fold.deadlines_by_ref.get(None, ()):
+        if deadline.met_by is None and deadline.lapsed_by is None:
+            deadline.met_by = event.id
+
+
+def _check_signed(fold: Fold, event: AgreementSigned, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    for party in event.parties:
+        if party not in text.parties:
+            raise _wrong_actor(fold, event, party, text.parties, f"is not a party to {text.id!r}")
+        if party in text.signed:
+            unsigned = [p for p in text.parties if p not in text.signed]
+            raise _wrong_actor(fold, event, party, unsigned, f"has already signed {text.id!r} ({text.signed[party]!r})")
+
+
+def _agreement_signed(fold: Fold, event: AgreementSigned) -> None:
+    assert fold.text is not None
+    for party in event.parties:
+        fold.text.signed[party] = event.id
+
+
+def _signed_steps(fold: Fold) -> Iterator[Step]:
+    text = fold.text
+    if text is not None:
+        unsigned = tuple(p for p in text.parties if p not in text.signed)
+        if unsigned:
+            yield Step(unsigned, text.id)
+
+
+def _check_ratified(fold: Fold, event: AgreementRatified, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    pending = [p for p in text.remaining if p not in text.ratified]
+    if event.actor not in text.parties:
+        raise _wrong_actor(fold, event, event.actor, pending, f"is not a party to {text.id!r}")
+    if event.actor not in pending:
+        raise _wrong_actor(fold, event, event.actor, pending, f"has already ratified {text.id!r}")
+
+
+def _agreement_ratified(fold: Fold, event: AgreementRatified) -> None:
+    assert fold.text is not None
+    fold.text.ratified[event.actor] = event.id
+
+
+def _ratified_steps(fold: Fold) -> Iterator[Step]:
+    text = fold.text
+    if text is not None:
+        pending = tuple(p for p in text.remaining if p not in text.ratified)
+        if pending:
+            yield Step(pending, text.id)
+
+
+def _check_text_ref(fold: Fold, event: Event, target: Event | None) -> None:
+    _text_for(fold, event, target)
+
+
+def _entered_into_force(fold: Fold, event: Event) -> None:
+    assert fold.text is not None
+    fold.text.entered_into_force = event.id
+
+
+def _on_text_steps(fold: Fold) -> Iterator[Step]:
+    if fold.text is not None:
+        yield Step(None, fold.text.id)
+
+
+def _check_party_withdrew(fold: Fold, event: PartyWithdrew, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    if event.actor not in text.remaining:
+        raise _wrong_actor(fold, event, event.actor, text.remaining, f"is not a remaining party to {text.id!r}")
+
+
+def _party_withdrew(fold: Fold, event: PartyWithdrew) -> None:
+    assert fold.text is not None
+    fold.text.withdrawn[event.actor] = event.id
+    if len(fold.text.remaining) < 2:
+        fold.text.terminated = event.id
+
+
+def _party_withdrew_steps(fold: Fold) -> Iterator[Step]:
+    if fold.text is not None:
+        yield Step(fold.text.remaining, fold.text.id)
+
+
+def _agreement_terminated(fold: Fold, event: Event) -> None:
+    assert fold.text is not None
+    fold.text.terminated = event.id
+
+
+# deadlines and the course of the talks
+
+
+def _deadline_set(fold: Fold, event: DeadlineSet) -> None:
+    record = DeadlineRecord(event.id, event.deadline, event.ref, event.actor)
+    fold.deadlines[event.id] = record
+    fold.deadlines_by_ref.setdefault(event.ref, []).append(record)
+
+
+def _check_party_of_talks(fold: Fold, event: Event, _target: Event | None) -> None:
+    actor = actor_of(event)
+    if actor is not None and actor not in fold.parties:
+        raise _wrong_actor(fold, event, actor, sorted(fold.parties), "is not a party to these talks")
+
+
+def _talks_steps(fold: Fold) -> Iterator[Step]:
+    if fold.parties:
+        yield Step(tuple(fold.parties), None)
+
+
+def _talks_suspended(fold: Fold, _event: Event) -> None:
+    fold.paused_from = fold.stage
+
+
+def _talks_resumed(fold: Fold, _event: Event) -> None:
+    fold.paused_from = None
+
+
+def _check_lapsed(fold: Fold, event: TalksLapsed, target: Event | None) -> None:
+    if event.ref is not None and event.ref not in fold.deadlines:
+        raise fold.reject(InvalidReference, f"ref={event.ref!r} is a {_what(target)}, expected a DeadlineSet", event)
+
+
+def _talks_lapsed(fold: Fold, event: TalksLapsed) -> None:
+    if event.ref is not None:
+        fold.deadlines[event.ref].lapsed_by = event.id
+
+
+def _lapsed_steps(fold: Fold) -> Iterator[Step]:
+    yield Step(None, None)
+    for deadline in fold.deadlines:
+        yield Step(None, deadline)
+
+
+def _retraction_steps(fold: Fold) -> Iterator[Step]:
+    return (Step(None, ref) for ref in fold.retractable())
+
+
+Check = Callable[["Fold", Any, "Event | None"], None]
+Effect = Callable[["Fold", Any], None]
+
+
+@attrs.frozen
+class Rule:
+    """The rule of one event type (the stage it may occur in is the machine's business).
+
+    Attributes:
+        type: the event type.
+        steps: the next steps of this type the fold offers (when its stage permits the type).
+        check: raises when the event may not be folded in (beyond the checks every event
+            gets: a new id, a permitted stage, an earlier ref not dated after it).
+        effect: what the event changes in the fold's records.
+        party_only: only a party to the talks may make it (its actor must be one).
+        outsider: its actor may be an outsider (a statement; a newspaper's leak): it does
+            not make its actor a party to the talks.
+        settles: it meets a deadline set on what it references (by its actor, if the
+            deadline names one).
+    """
+
+    type: str
+    steps: Callable[[Fold], Iterable[Step]]
+    check: Check | None = None
+    effect: Effect | None = None
+    party_only: bool = False
+    outsider: bool = False
+    settles: bool = False
+
+
+#: Every event type's rule, in the contract's order of types.
+RULES: dict[str, Rule] = {
+    rule.type: rule
+    for rule in (
+        Rule("ContactProposed", _anyone, effect=_contact_proposed),
+        Rule("ContactAccepted", _contact_accepted_steps, _check_contact_accepted, _contact_accepted, settles=True),
+        Rule("ContactDeclined", _contact_declined_steps, _check_contact_declined, _contact_declined, settles=True),
+        Rule("ContactHeld", _contact_held_steps, _check_contact_held, _contact_held, settles=True),
+        Rule("ConsultationHeld", _anyone),
+        Rule("ProposalPublished", _proposal_steps, _check_answer, _proposal_published, settles=True),
+        Rule("ReplyDelivered", _reply_steps, _check_answer, _reply_delivered, settles=True),
+        Rule("PositionStated", _anyone, effect=_position_stated, outsider=True),
+        Rule("DocumentDisclosed", _disclosed_steps, _check_disclosed, _document_disclosed, outsider=True),
+        Rule("ProposalWithdrawn", _withdrawn_steps, _check_withdrawn, _proposal_withdrawn),
+        Rule("FrameworkAgreed", _anyone, effect=_agreed),
+        Rule("TextAgreed", _anyone, effect=_agreed),
+        Rule("AgreementSigned", _signed_steps, _check_signed, _agreement_signed, settles=True),
+        Rule("AgreementRatified", _ratified_steps, _check_ratified, _agreement_ratified, settles=True),
+        Rule("AgreementEnteredIntoForce", _on_text_steps, _check_text_ref, _entered_into_force, settles=True),
+        Rule("PartyWithdrew", _party_withdrew_steps, _check_party_withdrew, _party_withdrew),
+        Rule("AgreementTerminated", _on_text_steps, _check_text_ref, _agreement_terminated),
+        Rule("DeadlineSet", _anyone, effect=_deadline_set),
+        Rule("TalksSuspended", _talks_steps, _check_party_of_talks, _talks_suspended, party_only=True),
+        Rule("TalksResumed", _talks_steps, _check_party_of_talks, _talks_resumed, party_only=True),
+        Rule("TalksBrokenOff", _talks_steps, _check_party_of_talks, party_only=True),
+        Rule("TalksLapsed", _lapsed_steps, _check_lapsed, _talks_lapsed),
+        # replay handles a retraction itself (it rewrites history: see negotiation.fold)
+        Rule("EventRetracted", _retraction_steps),
+    )
+}
+
+
+# -- what a fold derives from the rules ----------------------------------------------------
+
+_ANSWER_TYPES = ("ReplyDelivered", "ProposalPublished")
+_CONTACT_ANSWERS = ("ContactAccepted", "ContactDeclined")
+
+
+def awaiting(fold: Fold) -> list[Awaiting]:
+    """The moves owed, in the log order of what they answer.
+
+    While the stage permits replies, a reply (or counter-proposal) from each addressee of a
+    live document who has not answered it; in every stage, an answer from each addressee of
+    an open contact proposal; a signature from each party of the agreed text that has not
+    signed (``text_agreed``, ``signed``); a ratification from each signatory that has not
+    ratified (``signed``, ``ratifying``).
+    """
+    stage = fold.stage
+    replies = stage in OWES_REPLIES
+    out = [
+        Awaiting(party=party, types=_ANSWER_TYPES if is_doc else _CONTACT_ANSWERS, ref=ref)
+        for (ref, party), is_doc in fold.owed.items()
+        if replies or not is_doc
+    ]
+    text = fold.text
+    if text is not None and stage in OWES_SIGNATURE:
+        out += [
+            Awaiting(party=p, types=("AgreementSigned",), ref=text.id) for p in text.remaining if p not in text.signed
+        ]
+    if text is not None and stage in OWES_RATIFICATION:
+        out += [
+            Awaiting(party=p, types=("AgreementRatified",), ref=text.id)
+            for p in text.remaining
+            if p in text.signed and p not in text.ratified
+        ]
+    return out
+
+
+def permitted(fold: Fold) -> list[Permitted]:
+    """Every permitted next step: each permitted type's steps, grouped.
+
+    In the contract's order of types. A type gives its step that names no ref first (if it
+    has one), then one step per distinct set of actors (sorted), each with the refs they may
+    name, in the order the rule offers them, each once.
+    """
+    out: list[Permitted] = []
+    for kind in fold.permitted_type_names():
+        grouped: dict[tuple[str, ...] | None, dict[str, None]] = {}
+        for step in RULES[kind].steps(fold):
+            actors = None if step.actors is None else tuple(sorted(set(step.actors)))
+            if step.ref is None:
+                out.append(Permitted(type=kind, actors=actors, refs=()))
+            else:
+                grouped.setdefault(actors, {})[step.ref] = None
+        out += [Permitted(type=kind, actors=actors, refs=tuple(refs)) for actors, refs in grouped.items()]
+    return out
