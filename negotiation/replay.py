@@ -12,9 +12,9 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from negotiation.fold import Fold
 from negotiation.dates import PartialDate, parse_date, parse_timestamp
 from negotiation.events import Event
+from negotiation.fold import Fold
 from negotiation.machine import Engine, TableEngine, TransitionsEngine
 from negotiation.state import NegotiationState
 

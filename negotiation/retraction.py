@@ -85,7 +85,9 @@ __all__ = ["ALIKE", "ANSWERS", "INERT_TYPES", "SHORTCUTS", "retractable"]
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
 _PERMITS: dict[Stage, frozenset[str]] = {stage: frozenset(permitted_types(stage)) for stage in Stage}
 #: Whether every neutral type keeps every stage but ``idle``, unguarded: what the pass needs.
-SHORTCUTS = all(UNGUARDED.get((stage, kind)) is stage for stage in Stage if stage is not Stage.IDLE for kind in _NEUTRAL)
+SHORTCUTS = all(
+    UNGUARDED.get((stage, kind)) is stage for stage in Stage if stage is not Stage.IDLE for kind in _NEUTRAL
+)
 #: The types whose removal changes nothing a later check or guard reads when the stage is the
 #: same before and after them.
 INERT_TYPES = frozenset((*NEUTRAL_TYPES, "FrameworkAgreed", "AgreementRatified"))

@@ -142,7 +142,17 @@ class ContactRecord:
 class AgreementRecord:
     """An agreed framework or text, with signatures, ratifications and withdrawals."""
 
-    __slots__ = ("entered_into_force", "id", "kind", "parties", "ratified", "signed", "terminated", "title", "withdrawn")
+    __slots__ = (
+        "entered_into_force",
+        "id",
+        "kind",
+        "parties",
+        "ratified",
+        "signed",
+        "terminated",
+        "title",
+        "withdrawn",
+    )
 
     def __init__(
         self,
@@ -299,7 +309,9 @@ def _doc_for(fold: Fold, event: Event, target: Event | None) -> DocRecord:
 def _contact_for(fold: Fold, event: Event, target: Event | None) -> ContactRecord:
     contact = fold.contacts.get(event.ref_id or "")
     if contact is None:
-        raise fold.reject(InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected a ContactProposed", event)
+        raise fold.reject(
+            InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected a ContactProposed", event
+        )
     return contact
 
 
@@ -319,7 +331,9 @@ def _settled_contact(fold: Fold, event: Event, contact: ContactRecord, *, alread
     """Refuse a move on a contact that was declined or held."""
     if contact.declined_by is not None:
         again = "already " if already else ""
-        raise fold.reject(InvalidReference, f"ref={contact.id!r} was {again}declined ({contact.declined_by[1]!r})", event)
+        raise fold.reject(
+            InvalidReference, f"ref={contact.id!r} was {again}declined ({contact.declined_by[1]!r})", event
+        )
     if contact.held_by:
         raise fold.reject(InvalidReference, f"ref={contact.id!r} was already held ({contact.held_by[0]!r})", event)
 

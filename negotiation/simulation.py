@@ -41,6 +41,7 @@ from negotiation.moves import (
     changes_nothing,
     fresh_ids,
     latest_day,
+    listed,
     moves,
     signature,
 )
@@ -401,13 +402,13 @@ def simulate(
             # whose moves all weigh alike and that always have one need no listing.
             kinds: list[str] = []
             masses: list[float] = []
-            listed: dict[str, list[Move]] = {}
+            found_by_kind: dict[str, list[Move]] = {}
             for kind in kinds_by_stage[stage]:
                 factors = special[kind]
                 if not factors and kind in _ALWAYS_POSSIBLE:
                     mass = type_weight[kind]
                 else:
-                    found = listed[kind] = listed(fold, kind, cands)
+                    found = found_by_kind[kind] = listed(fold, kind, cands)
                     if not found:
                         continue
                     if not factors:
@@ -423,7 +424,7 @@ def simulate(
                 why = "stuck"
                 break
             kind = rng.choices(kinds, masses)[0] if len(kinds) > 1 else kinds[0]
-            found = listed.get(kind) or listed(fold, kind, cands)
+            found = found_by_kind.get(kind) or listed(fold, kind, cands)
             factors = special[kind]
             if not factors:
                 move = found[rng.randrange(len(found))]

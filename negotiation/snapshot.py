@@ -84,17 +84,13 @@ def take(fold: Fold) -> bytes:
             ]
             for d in fold.docs.values()
         ],
-        "contacts": [
-            [c.id, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by] for c in fold.contacts.values()
-        ],
+        "contacts": [[c.id, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by] for c in fold.contacts.values()],
         "agreements": [
             [a.id, a.kind, a.title, a.parties, a.signed, a.ratified, a.withdrawn, a.entered_into_force, a.terminated]
             for a in fold.agreements.values()
         ],
         "text": None if text is None else text.id,
-        "deadlines": [
-            [r.id, str(r.deadline), r.ref, r.actor, r.met_by, r.lapsed_by] for r in fold.deadlines.values()
-        ],
+        "deadlines": [[r.id, str(r.deadline), r.ref, r.actor, r.met_by, r.lapsed_by] for r in fold.deadlines.values()],
         "positions": [[party, item, stance.value, event] for (party, item), (stance, event) in fold.positions.items()],
         "parties": fold.parties,
         "owed": [[ref, party, is_doc] for (ref, party), is_doc in fold.owed.items()],
@@ -152,7 +148,17 @@ def restore(snapshot: bytes, history: Callable[[], Iterable[Event]], negotiation
     fold.latest = None if data["latest"] is None else PartialDate.parse(data["latest"])
     fold.docs = {
         row[0]: DocRecord(
-            row[0], row[1], row[2], tuple(row[3]), row[4], row[5], row[6], row[7], dict.fromkeys(row[8]), row[9], row[10]
+            row[0],
+            row[1],
+            row[2],
+            tuple(row[3]),
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            dict.fromkeys(row[8]),
+            row[9],
+            row[10],
         )
         for row in data["docs"]
     }

@@ -64,6 +64,7 @@ __all__ = [
     "SIMULATED",
     "InvalidLog",
     "NegotiationMachine",
+    "register_types",
     "dates",
     "events",
     "invalid_logs",
@@ -573,8 +574,8 @@ def invalid_logs(
 # -- registration with Hypothesis ---------------------------------------------------------
 
 
-def _hypothesis_setup_hook() -> None:
-    """Register the strategies for ``st.from_type`` (run by Hypothesis' entry point)."""
+def register_types() -> None:
+    """Register the strategies for ``st.from_type`` (Hypothesis' entry point calls this)."""
     for cls in EVENT_TYPES.values():
         st.register_type_strategy(cls, events(cls))
     st.register_type_strategy(Event, events())
@@ -673,3 +674,6 @@ def _rule_for(kind: str) -> Callable[..., None]:
 for _kind in EVENT_TYPES:
     setattr(NegotiationMachine, _snake(_kind), _rule_for(_kind))
 del _kind
+
+
+register_types()

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from negotiation import EVENT_TYPES, EventRejected, Stage
 from negotiation import strategies as ns
-from negotiation._fold import Fold
 from negotiation.events import Event
+from negotiation.fold import Fold
 from negotiation.machine import (
     TABLE,
     TRANSITIONS,

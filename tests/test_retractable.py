@@ -35,12 +35,12 @@ from negotiation import (
     replay,
 )
 from negotiation import strategies as nst
-from negotiation._fold import Fold
-from negotiation._moves import build, moves
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected
 from negotiation.events import EVENT_TYPES
+from negotiation.fold import Fold
 from negotiation.machine import ACTIVE_STAGES, NEUTRAL_TYPES, TABLE, Stage, TableEngine
+from negotiation.moves import build, moves
 from negotiation.state import Permitted
 from tests.conftest import EVENTS, ROOT
 

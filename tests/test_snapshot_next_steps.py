@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from negotiation._fold import Covered, Fold
+from negotiation._lazy import LazyDict
 
 from negotiation import Event, NegotiationState, SQLiteStore, StoreError, read_log, replay
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
-from negotiation._fold import Covered, Fold
-from negotiation._lazy import LazyDict
 from negotiation.store import sqlite as sqlite_store
 from tests.conftest import EVENTS, ROOT
 from tests.test_retractable import _talks_heavy_logs

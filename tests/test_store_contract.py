@@ -381,8 +381,7 @@ class StoreContract:
         """Threads sharing a store object append to the same negotiation at once: every append
         lands, in some order, and the chain verifies. Each reads the cached fold and the tip,
         and caches its own fold, under the store's lock: outside it, another thread's append
-        could slip in between, and an older fold replace a newer one in the cache (made slow
-        here, so that the window would show)."""
+        could slip in between, and an older fold replace a newer one in the cache."""
         store.append(N, opening())
         threads, each = 4, 60
         errors: list[BaseException] = []
@@ -396,13 +395,6 @@ class StoreContract:
                 except BaseException as e:  # reported below, with the others
                     errors.append(e)
 
-        remember = EventStore._remember
-
-        def slow_remember(self: EventStore, *args: Any) -> None:
-            time.sleep(0.0005)  # widens the window for another thread's append, were it open
-            remember(self, *args)
-
-        monkeypatch.setattr(EventStore, "_remember", slow_remember)
         run_together([threading.Thread(target=append, args=(t,)) for t in range(threads)])
         assert errors == []
         assert store.version(N) == len(opening()) + threads * each
@@ -414,17 +406,8 @@ class StoreContract:
     ) -> None:
         """snapshot() updates the writer's cached fold under the store's lock: outside it, an
         append by another thread could land in between and the snapshot put back an older
-        fold, which the next append would trust (made slow here, so that the window would show)."""
-        from negotiation.store import base
-
+        fold, which the next append would trust."""
         store.append(N, opening())
-        replace = base._Cached._replace
-
-        def slow_replace(self: Any, **changes: Any) -> Any:
-            time.sleep(0.001)
-            return replace(self, **changes)
-
-        monkeypatch.setattr(base._Cached, "_replace", slow_replace)
         errors: list[BaseException] = []
 
         done = threading.Event()

@@ -8,12 +8,12 @@ import sys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from negotiation._lazy import MISSING, LazyDict, LazyList, LazySet, keys_of
 
 from negotiation import Event, ReplyDelivered, Stage, StoreError, replay
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
-from negotiation._fold import Fold
-from negotiation._lazy import MISSING, LazyDict, LazyList, LazySet, keys_of
+from negotiation.fold import Fold
 from negotiation.state import Awaiting, NegotiationState, owed_count
 from tests.conftest import ROOT
 from tests.test_store_contract import N, later, opening

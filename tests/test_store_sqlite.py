@@ -30,7 +30,7 @@ from negotiation import (
 )
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
-from negotiation._fold import Fold
+from negotiation.fold import Fold
 from negotiation.store import sqlite as sqlite_module
 from negotiation.store.logs import check_store, import_log
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION

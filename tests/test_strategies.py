@@ -18,7 +18,7 @@ from negotiation import (
     replay_log,
 )
 from negotiation import strategies as nst
-from negotiation._moves import build, candidates, moves
+from negotiation.moves import build, candidates, moves
 from tests.conftest import FOUNDING
 
 

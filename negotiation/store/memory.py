@@ -30,7 +30,7 @@ class _Transaction:
         self.store = store
         self.staged: list[Row] = []
         self.summaries_: dict[str, NegotiationSummary] = {}
-        self.snapshots: dict[str, tuple[int, bytes]] = {}
+        self.staged_snapshots: dict[str, tuple[int, bytes]] = {}
         self.checkpoints: dict[str, int] = {}
         self.projections: dict[str, dict[str, Any]] = {}
 
@@ -73,7 +73,7 @@ class _Transaction:
             yield negotiation, version, data
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
-        self.snapshots[negotiation] = (version, data)
+        self.staged_snapshots[negotiation] = (version, data)
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
         return [s.event for s in self.store._stream(negotiation)[after_version:up_to]]
@@ -114,7 +114,7 @@ class _Transaction:
             store._events.append(stored)
             store._rows.append(row)
         store._summaries.update(self.summaries_)
-        store._snapshots.update(self.snapshots)
+        store._snapshots.update(self.staged_snapshots)
         store._checkpoints.update(self.checkpoints)
         store._projections.update(self.projections)
 
