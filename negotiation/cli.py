@@ -15,8 +15,8 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
-from negotiation._cli_simulate import paths_command, simulate_command
-from negotiation._cli_store import (
+from negotiation.cli_simulate import paths_command, simulate_command
+from negotiation.cli_store import (
     append_command,
     check_store_file,
     export_command,

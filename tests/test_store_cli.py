@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from negotiation import SQLiteStore, read_log
-from negotiation import _cli_store as cli_store
+from negotiation import SQLiteStore, cli_store, read_log
 from negotiation.cli import cli
 from tests.conftest import EVENTS, FOUNDING
 
