@@ -65,149 +65,78 @@ __all__ = [
 # -- the records a fold keeps ------------------------------------------------------------
 
 
+@attrs.define
 class DocRecord:
     """A proposal or a reply, with its thread."""
 
-    __slots__ = (
-        "addressees",
-        "answered_by",
-        "answers",
-        "author",
-        "disclosed_by",
-        "id",
-        "kind",
-        "public",
-        "ref",
-        "title",
-        "withdrawn_by",
-    )
-
-    def __init__(
-        self,
-        id: str,
-        kind: str,
-        author: str,
-        addressees: tuple[str, ...],
-        title: str | None,
-        public: bool,
-        ref: str | None,
-        answers: list[str] | None = None,
-        answered_by: dict[str, None] | None = None,
-        withdrawn_by: str | None = None,
-        disclosed_by: str | None = None,
-    ) -> None:
-        self.id = id
-        self.kind = kind  # "proposal" or "reply"
-        self.author = author
-        self.addressees = addressees
-        self.title = title
-        self.public = public
-        self.ref = ref
-        self.answers: list[str] = [] if answers is None else answers
-        self.answered_by: dict[str, None] = {} if answered_by is None else answered_by
-        self.withdrawn_by = withdrawn_by
-        self.disclosed_by = disclosed_by
+    id: str
+    kind: str  # "proposal" or "reply"
+    author: str
+    addressees: tuple[str, ...]
+    title: str | None
+    public: bool
+    ref: str | None
+    answers: list[str] = attrs.Factory(list)  # the replies and counter-proposals, in log order
+    withdrawn_by: str | None = None
+    disclosed_by: str | None = None
 
     @property
     def live(self) -> bool:
         return self.withdrawn_by is None
 
 
+@attrs.define
 class ContactRecord:
     """A proposed contact and what became of it."""
 
-    __slots__ = ("accepted_by", "declined_by", "held_by", "id", "proposer", "to")
-
-    def __init__(
-        self,
-        id: str,
-        proposer: str,
-        to: tuple[str, ...],
-        accepted_by: dict[str, str] | None = None,
-        declined_by: tuple[str, str] | None = None,
-        held_by: list[str] | None = None,
-    ) -> None:
-        self.id = id
-        self.proposer = proposer
-        self.to = to
-        self.accepted_by: dict[str, str] = {} if accepted_by is None else accepted_by  # party -> event
-        self.declined_by = declined_by  # (party, event)
-        self.held_by: list[str] = [] if held_by is None else held_by
+    id: str
+    proposer: str
+    to: tuple[str, ...]
+    accepted_by: dict[str, str] = attrs.Factory(dict)  # party -> event
+    declined_by: tuple[str, str] | None = None  # (party, event)
+    held_by: list[str] = attrs.Factory(list)
 
     @property
     def open(self) -> bool:
         return self.declined_by is None and not self.held_by
 
 
+@attrs.define
 class AgreementRecord:
-    """An agreed framework or text, with signatures, ratifications and withdrawals."""
+    """An agreed framework or text, with signatures, ratifications and withdrawals (party -> event)."""
 
-    __slots__ = (
-        "entered_into_force",
-        "id",
-        "kind",
-        "parties",
-        "ratified",
-        "signed",
-        "terminated",
-        "title",
-        "withdrawn",
-    )
-
-    def __init__(
-        self,
-        id: str,
-        kind: str,
-        title: str,
-        parties: tuple[str, ...],
-        signed: dict[str, str] | None = None,
-        ratified: dict[str, str] | None = None,
-        withdrawn: dict[str, str] | None = None,
-        entered_into_force: str | None = None,
-        terminated: str | None = None,
-    ) -> None:
-        self.id = id
-        self.kind = kind  # "framework" or "text"
-        self.title = title
-        self.parties = parties
-        self.signed: dict[str, str] = {} if signed is None else signed  # party -> event
-        self.ratified: dict[str, str] = {} if ratified is None else ratified
-        self.withdrawn: dict[str, str] = {} if withdrawn is None else withdrawn
-        self.entered_into_force = entered_into_force
-        self.terminated = terminated
+    id: str
+    kind: str  # "framework" or "text"
+    title: str
+    parties: tuple[str, ...]
+    signed: dict[str, str] = attrs.Factory(dict)
+    ratified: dict[str, str] = attrs.Factory(dict)
+    withdrawn: dict[str, str] = attrs.Factory(dict)
+    entered_into_force: str | None = None
+    terminated: str | None = None
 
     @property
     def remaining(self) -> tuple[str, ...]:
         return tuple(p for p in self.parties if p not in self.withdrawn)
 
 
+@attrs.define
 class DeadlineRecord:
     """A deadline and the event that met it or recorded its lapse."""
 
-    __slots__ = ("actor", "deadline", "id", "lapsed_by", "met_by", "ref")
-
-    def __init__(
-        self,
-        id: str,
-        deadline: PartialDate,
-        ref: str | None,
-        actor: str | None,
-        met_by: str | None = None,
-        lapsed_by: str | None = None,
-    ) -> None:
-        self.id = id
-        self.deadline = deadline
-        self.ref = ref
-        self.actor = actor
-        self.met_by = met_by
-        self.lapsed_by = lapsed_by
+    id: str
+    deadline: PartialDate
+    ref: str | None
+    actor: str | None
+    met_by: str | None = None
+    lapsed_by: str | None = None
 
 
 Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
 
 #: The mutable fields of each record type, which a fold's copy must not share.
 MUTABLE: dict[type[Any], tuple[str, ...]] = {
-    DocRecord: ("answers", "answered_by"),
+    DocRecord: ("answers",),
     ContactRecord: ("accepted_by", "held_by"),
     AgreementRecord: ("signed", "ratified", "withdrawn"),
     DeadlineRecord: (),
@@ -216,13 +145,7 @@ MUTABLE: dict[type[Any], tuple[str, ...]] = {
 
 def clone(record: Record) -> Record:
     """A copy of ``record`` that shares none of its mutable fields."""
-    new = object.__new__(type(record))
-    for name in type(record).__slots__:
-        value = getattr(record, name)
-        if name in MUTABLE[type(record)]:
-            value = value.copy()
-        setattr(new, name, value)
-    return new
+    return attrs.evolve(record, **{name: getattr(record, name).copy() for name in MUTABLE[type(record)]})
 
 
 # -- the public views of steps and owed moves ---------------------------------------------
@@ -441,7 +364,6 @@ def _answer(fold: Fold, doc: DocRecord, actor: str, event_id: str) -> None:
         if not doc.answers and doc.live:
             fold.open_proposals -= 1
     doc.answers.append(event_id)
-    doc.answered_by.setdefault(actor, None)
     fold.owed.pop((doc.id, actor), None)
 
 

@@ -21,6 +21,8 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import attrs
+
 from negotiation.dates import PartialDate
 from negotiation.errors import StoreError
 from negotiation.events import Event, Stance
@@ -52,8 +54,10 @@ def fingerprint() -> str:
         "format": FORMAT,
         "rules": RULES_VERSION,
         "transitions": [{k: _named(v) for k, v in sorted(t.items())} for t in TRANSITIONS],
-        "records": {cls.__name__: sorted(cls.__slots__) for cls in (DocRecord, ContactRecord, AgreementRecord)},
-        "deadlines": sorted(DeadlineRecord.__slots__),
+        "records": {
+            cls.__name__: sorted(attrs.fields_dict(cls))
+            for cls in (DocRecord, ContactRecord, AgreementRecord, DeadlineRecord)
+        },
     }
     text = json.dumps(described, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -80,7 +84,7 @@ def take(fold: Fold) -> bytes:
         "docs": [
             [
                 *(d.id, d.kind, d.author, d.addressees, d.title, d.public, d.ref),
-                *(d.answers, list(d.answered_by), d.withdrawn_by, d.disclosed_by),
+                *(d.answers, d.withdrawn_by, d.disclosed_by),
             ]
             for d in fold.docs.values()
         ],
@@ -146,22 +150,7 @@ def restore(snapshot: bytes, history: Callable[[], Iterable[Event]], negotiation
     fold.any_proposal_answered = data["any_proposal_answered"]
     fold.open_proposals = data["open_proposals"]
     fold.latest = None if data["latest"] is None else PartialDate.parse(data["latest"])
-    fold.docs = {
-        row[0]: DocRecord(
-            row[0],
-            row[1],
-            row[2],
-            tuple(row[3]),
-            row[4],
-            row[5],
-            row[6],
-            row[7],
-            dict.fromkeys(row[8]),
-            row[9],
-            row[10],
-        )
-        for row in data["docs"]
-    }
+    fold.docs = {row[0]: DocRecord(row[0], row[1], row[2], tuple(row[3]), *row[4:]) for row in data["docs"]}
     fold.contacts = {
         row[0]: ContactRecord(row[0], row[1], tuple(row[2]), row[3], None if row[4] is None else tuple(row[4]), row[5])
         for row in data["contacts"]

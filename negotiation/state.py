@@ -329,6 +329,7 @@ class NegotiationState:
     @functools.cached_property
     def documents(self) -> Mapping[str, Document]:
         """Every proposal and reply by id, in log order."""
+        docs = self._fold.docs
         return FrozenMap(
             {
                 d.id: Document(
@@ -340,11 +341,11 @@ class NegotiationState:
                     public=d.public,
                     ref=d.ref,
                     answers=tuple(d.answers),
-                    answered_by=tuple(d.answered_by),
+                    answered_by=tuple(dict.fromkeys(docs[a].author for a in d.answers)),
                     withdrawn_by=d.withdrawn_by,
                     disclosed_by=d.disclosed_by,
                 )
-                for d in self._fold.docs.values()
+                for d in docs.values()
             }
         )
 
