@@ -1,4 +1,4 @@
-"""scripts/bench.py runs end to end: every row and every target is reported (no timing is asserted);
+"""benchmarks/bench.py runs end to end: every row and every target is reported (no timing is asserted);
 the profile and instruction-count scripts beside it run too."""
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ ROWS = {
 }
 
 
-#: Runs scripts/bench.py as a script, optionally with a module made unimportable first.
+#: Runs benchmarks/bench.py as a script, optionally with a module made unimportable first.
 RUNNER = """
 import runpy, sys
 for name in sys.argv[1].split(","):
     if name:
         sys.modules[name] = None
-sys.argv = ["scripts/bench.py", *sys.argv[2:]]
-sys.path.insert(0, "scripts")
-runpy.run_path("scripts/bench.py", run_name="__main__")
+sys.argv = ["benchmarks/bench.py", *sys.argv[2:]]
+sys.path.insert(0, "benchmarks")
+runpy.run_path("benchmarks/bench.py", run_name="__main__")
 """
 
 
@@ -120,9 +120,9 @@ def test_ten_million_adds_a_fourth_growth_step(tmp_path: Path) -> None:
 
 
 def script(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Runs scripts/NAME with ``args``."""
+    """Runs benchmarks/NAME with ``args``."""
     return subprocess.run(
-        [sys.executable, f"scripts/{name}", *args],
+        [sys.executable, f"benchmarks/{name}", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -133,12 +133,12 @@ def script(name: str, *args: str, env: dict[str, str] | None = None) -> subproce
 
 
 def profile(*args: str) -> subprocess.CompletedProcess[str]:
-    """Runs scripts/profile_targets.py with ``args``."""
+    """Runs benchmarks/profile_targets.py with ``args``."""
     return script("profile_targets.py", *args)
 
 
 def test_the_profile_script_sums_each_workload_into_parts(tmp_path: Path) -> None:
-    """scripts/profile_targets.py profiles every workload with pyinstrument and splits its time
+    """benchmarks/profile_targets.py profiles every workload with pyinstrument and splits its time
     into parts that add up to the whole (no timing is asserted); --tree writes the call trees."""
     done = profile("--size", "3", "--long", "1200", "--tree", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -170,8 +170,8 @@ def test_targets_compare_rows_repetition_by_repetition(monkeypatch: pytest.Monke
     groups fall back to the ratio of their medians."""
     import runpy
 
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    module = runpy.run_path(str(ROOT / "scripts" / "bench.py"), run_name="bench_under_test")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    module = runpy.run_path(str(ROOT / "benchmarks" / "bench.py"), run_name="bench_under_test")
     row = module["Row"]("growth.append.large", "growth", "append")
     row.events, row.ref_events = 100, 100
     # the reference at 100, 60 and 50 events/s as the machine drifts; the grown store at 0.4,
@@ -217,8 +217,8 @@ def test_a_verdicts_ratio_is_printed_with_the_digits_that_decide_it(monkeypatch:
     """Two decimals, or more where two would round a miss up to the bound (or a pass down below it)."""
     import runpy
 
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))
-    shown = runpy.run_path(str(ROOT / "scripts" / "bench.py"), run_name="bench_under_test")["ratio_text"]
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    shown = runpy.run_path(str(ROOT / "benchmarks" / "bench.py"), run_name="bench_under_test")["ratio_text"]
     assert shown(0.7986, 0.8) == "0.799"  # "0.80" beside a MISS would read as met
     assert shown(0.79996, 0.8) == "0.79996"
     assert shown(0.8, 0.8) == "0.80"
@@ -230,7 +230,7 @@ def test_a_verdicts_ratio_is_printed_with_the_digits_that_decide_it(monkeypatch:
 
 
 def instructions(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Runs scripts/instructions.py with ``args``."""
+    """Runs benchmarks/instructions.py with ``args``."""
     return script("instructions.py", *args, env=env)
 
 

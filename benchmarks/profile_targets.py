@@ -2,10 +2,10 @@
 """Profile the workloads behind the benchmark's targets with pyinstrument, and say where time goes.
 
     .venv/bin/pip install -e '.[bench]'                    # pyinstrument comes with the bench extra
-    .venv/bin/python scripts/profile_targets.py            # every workload, a summary per workload
-    .venv/bin/python scripts/profile_targets.py load --tree profiles/   # one, plus its full call tree
+    .venv/bin/python benchmarks/profile_targets.py            # every workload, a summary per workload
+    .venv/bin/python benchmarks/profile_targets.py load --tree profiles/   # one, plus its full call tree
 
-Each workload is the one ``scripts/bench.py`` times for a target (same synthetic events,
+Each workload is the one ``benchmarks/bench.py`` times for a target (same synthetic events,
 same shapes, a file store in a temporary directory). For each, the summary gives the share
 of the run spent in the parts that decide the target: the database (SQLite statements and
 commits), decoding, the fold (validation and derived state), encoding, the next steps, and
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from synthetic import synthetic_events  # scripts/ is on sys.path when this file runs
+from synthetic import synthetic_events  # benchmarks/ is on sys.path when this file runs
 
 from negotiation import SQLiteStore, replay
 

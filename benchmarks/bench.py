@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Benchmarks: this project side by side with the raw sqlite3 floor and the eventsourcing peer.
 
-    python scripts/bench.py                  # the full run (about 3 minutes on 2 cores)
-    python scripts/bench.py --quick          # under a minute: smaller workloads, growth to 100k
-    python scripts/bench.py --smoke          # a few seconds, every row (what the tests run)
-    python scripts/bench.py --ten-million    # the full run plus a growth step at 10M events
-    python scripts/bench.py --json bench.json
+    python benchmarks/bench.py                  # the full run (about 3 minutes on 2 cores)
+    python benchmarks/bench.py --quick          # under a minute: smaller workloads, growth to 100k
+    python benchmarks/bench.py --smoke          # a few seconds, every row (what the tests run)
+    python benchmarks/bench.py --ten-million    # the full run plus a growth step at 10M events
+    python benchmarks/bench.py --json bench.json
 
 Everything runs in one run so that the ratios hold on a noisy machine: a timing means
 something only next to a baseline measured at the same time. Rows that are compared are
@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from synthetic import synthetic_events  # scripts/ is on sys.path when this file runs
+from synthetic import synthetic_events  # benchmarks/ is on sys.path when this file runs
 
 from negotiation import EVENT_TYPES, Event, dump_event, read_log, replay, replay_log
 
