@@ -267,6 +267,26 @@ def test_the_bench_uses_only_the_public_api() -> None:
                 assert not node.attr.startswith("_") or node.attr.startswith("__"), (path.name, node.lineno)
 
 
+@pytest.mark.slow
+def test_the_profile_buckets_match_modules_by_name_and_put_the_rest_in_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame is bucketed by its module's path inside the package, with or without a leading
+    underscore (the modules are being renamed); a path no bucket knows falls into "other"."""
+    import runpy
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    module = runpy.run_path(str(ROOT / "benchmarks" / "profile_targets.py"), run_name="profile_under_test")
+    bucket, where, package = module["bucket"], module["where"], module["PACKAGE"]
+    fold = "the fold (validation, records)"
+    assert bucket(("load x ", f"apply {where(str(package / '_fold.py'))} ")) == fold
+    assert bucket(("load x ", f"apply {where(str(package / 'fold.py'))} ")) == fold
+    assert bucket((f"check {where(str(package / 'rules.py'))} ",)) == fold
+    assert bucket((f"x {where(str(package / 'retraction.py'))} ",)) == "next steps (permitted, retractable)"
+    assert bucket((f"x {where(str(package / 'codec.py'))} ",)) == "the events' codec"
+    assert bucket((f"x {where(str(package / 'store' / 'anything_new.py'))} ",)) == "the store, elsewhere"
+    assert bucket((f"x {where(str(package / 'brand_new.py'))} ",)) == "the package, elsewhere"
+    assert bucket(("main /somewhere/else/negotiation/benchmarks/x.py ", "f <built-in> ")) == "other"
+
+
 def instructions(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Runs benchmarks/instructions.py with ``args``."""
     return script("instructions.py", *args, env=env)
