@@ -2,8 +2,8 @@
 """Count the instructions one event costs in the store's hot paths, with valgrind's callgrind.
 
     sudo apt-get install valgrind                              # once (Debian, Ubuntu)
-    .venv/bin/python scripts/instructions.py                   # every workload (a few minutes)
-    .venv/bin/python scripts/instructions.py append_one floor_one --json counts.json
+    .venv/bin/python benchmarks/instructions.py                   # every workload (a few minutes)
+    .venv/bin/python benchmarks/instructions.py append_one floor_one --json counts.json
 
 Wall-clock ratios drift by tens of percent on a shared machine; an instruction count does
 not. Each workload runs in a child process under callgrind at two sizes (``--small`` and
@@ -34,14 +34,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
+BENCHMARKS = Path(__file__).resolve().parent
 PER = 20  # events per negotiation, as in the benchmark
 WORKLOADS = ("append_one", "append_batch", "load", "floor_one", "floor_one_read_model")
 
 #: What the child runs: the synthetic events, then the workload (or nothing, for "synthesis").
 CHILD = """
 import os, sys, tempfile
-sys.path.insert(0, {scripts!r})
+sys.path.insert(0, {benchmarks!r})
 from synthetic import synthetic_events
 kind, count, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 work = [(f"n{{i}}", list(synthetic_events({per}, f"n{{i}}"))) for i in range(count)]
@@ -51,7 +51,9 @@ if kind.startswith("floor"):
 if kind in ("append_one", "append_batch", "load", "load_setup"):
     from negotiation import SQLiteStore
     store = SQLiteStore(os.path.join(tmp, "store.db"))
-    store.db.execute("PRAGMA synchronous = OFF")
+    db = getattr(store, "db", None)  # the store's database, where it shows it
+    if db is not None:
+        db.execute("PRAGMA synchronous = OFF")
 if kind == "append_one":
     for name, events in work:
         for event in events:
@@ -84,7 +86,7 @@ COLLECTED = re.compile(r"Collected\s*:\s*([\d,]+)")
 
 def collected(valgrind: str, kind: str, count: int) -> int:
     """Instructions callgrind counts for the child running ``kind`` over ``count`` negotiations."""
-    code = CHILD.format(scripts=str(SCRIPTS), per=PER)
+    code = CHILD.format(benchmarks=str(BENCHMARKS), per=PER)
     with tempfile.TemporaryDirectory(prefix="negotiation-instr-") as tmp:
         command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-c", code]
         done = subprocess.run(

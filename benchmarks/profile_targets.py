@@ -2,10 +2,10 @@
 """Profile the workloads behind the benchmark's targets with pyinstrument, and say where time goes.
 
     .venv/bin/pip install -e '.[bench]'                    # pyinstrument comes with the bench extra
-    .venv/bin/python scripts/profile_targets.py            # every workload, a summary per workload
-    .venv/bin/python scripts/profile_targets.py load --tree profiles/   # one, plus its full call tree
+    .venv/bin/python benchmarks/profile_targets.py            # every workload, a summary per workload
+    .venv/bin/python benchmarks/profile_targets.py load --tree profiles/   # one, plus its full call tree
 
-Each workload is the one ``scripts/bench.py`` times for a target (same synthetic events,
+Each workload is the one ``benchmarks/bench.py`` times for a target (same synthetic events,
 same shapes, a file store in a temporary directory). For each, the summary gives the share
 of the run spent in the parts that decide the target: the database (SQLite statements and
 commits), decoding, the fold (validation and derived state), encoding, the next steps, and
@@ -17,6 +17,7 @@ quotes where a target is missed.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,25 +25,42 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from synthetic import synthetic_events  # scripts/ is on sys.path when this file runs
+from synthetic import synthetic_events  # benchmarks/ is on sys.path when this file runs
 
+import negotiation
 from negotiation import SQLiteStore, replay
 
 PER = 20  # events per negotiation, as in the benchmark
 
-#: Buckets of the summary: a frame belongs to the first bucket one of whose needles occurs in
-#: its "function file" text (so the order matters: the most specific first).
-BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("database (SQLite statements, commits)", ("Connection.execute", "Cursor.fetch", "Connection.executemany")),
-    ("next steps (permitted, retractable)", ("permitted ", "retractable ", "_judged ", "_restored_digest ")),
-    ("owed moves (awaiting)", ("awaiting ",)),
-    ("transitions triggers", ("transitions/",)),
-    ("snapshot restore", ("negotiation/snapshot.py", "negotiation/_lazy.py")),
-    ("decoding rows (json.loads, from_stored)", ("json/decoder.py", "from_stored", "_event ", "_events ")),
-    ("encoding rows (compact_json, hash)", ("compact_json", "chain_hash ", "_compact_value ")),
-    ("the fold (validation, records)", ("negotiation/_fold.py", "negotiation/_rules.py", "negotiation/_records.py")),
-    ("copying events to stamp them", ("stamp ",)),
+#: Where the package lives: a frame in it is named by its path from there ("negotiation/store/sqlite.py"),
+#: so that the buckets below match the package's modules and nothing else.
+PACKAGE = Path(negotiation.__file__).resolve().parent
+
+#: Buckets of the summary: a frame belongs to the first bucket whose pattern matches its
+#: "function path " text (so the order matters: the most specific first). Modules are matched
+#: by name with or without a leading underscore, so that the buckets survive the package's
+#: modules being renamed; a frame no bucket matches counts as "other".
+BUCKETS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (label, re.compile(pattern))
+    for label, pattern in (
+        ("database (SQLite statements, commits)", r"^(Connection|Cursor)\.(execute\w*|commit|fetch\w*) "),
+        ("next steps (permitted, retractable)", r"^(permitted|retractable) | negotiation/_?(moves|retraction)\.py "),
+        ("owed moves (awaiting)", r"^awaiting "),
+        ("transitions triggers", r"/transitions/"),
+        ("snapshot restore", r" negotiation/_?(snapshot|lazy)\.py "),
+        ("decoding rows (json.loads, from_stored)", r"json/decoder\.py |^from_stored "),
+        (
+            "encoding rows (compact_json, hash)",
+            r"json/encoder\.py |^(compact_json|chain_hash) | negotiation/store/_?chain\.py ",
+        ),
+        ("the events' codec", r" negotiation/_?codec\.py "),
+        ("the fold (validation, records)", r" negotiation/_?(fold|rules|records)\.py "),
+        ("copying events to stamp them", r"^stamp "),
+        ("the store, elsewhere", r" negotiation/store/"),
+        ("the package, elsewhere", r" negotiation/"),
+    )
 )
+OTHER = "other"
 
 
 def workloads(tmp: Path, size: int, long: int) -> dict[str, Callable[[], None]]:
@@ -102,26 +120,38 @@ def workloads(tmp: Path, size: int, long: int) -> dict[str, Callable[[], None]]:
     }
 
 
+def where(file_path: str | None) -> str:
+    """A frame's file: its path from the package's parent inside the package, else as it is."""
+    if not file_path:
+        return ""
+    path = Path(file_path)
+    if path.is_relative_to(PACKAGE):
+        return f"negotiation/{path.relative_to(PACKAGE).as_posix()}"
+    return path.as_posix()
+
+
 def leaves(frame: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], float]]:
-    """Each leaf's time with the frames above it ("function file" texts, root first)."""
-    path = (*path, f"{frame.function} {frame.file_path or ''} ")
+    """Each leaf's time with the frames above it ("function path " texts, root first)."""
+    path = (*path, f"{frame.function} {where(frame.file_path)} ")
     if not frame.children:
         yield path, frame.time
     for child in frame.children:
         yield from leaves(child, path)
 
 
+def bucket(path: tuple[str, ...]) -> str:
+    """The first bucket (in the order of BUCKETS) that any frame on the path matches."""
+    return next((label for label, pattern in BUCKETS if any(pattern.search(text) for text in path)), OTHER)
+
+
 def summary(session: Any) -> list[tuple[str, float]]:
-    """The run's time by bucket, as shares: a leaf's time goes to the first bucket (in the
-    order of BUCKETS) that any frame on its path matches, so the database's time inside the
-    next steps is the database's, and the fold's time inside them is the next steps'."""
+    """The run's time by bucket, as shares: a leaf's time goes to :func:`bucket` of its path,
+    so the database's time inside the next steps is the database's, and the fold's time
+    inside them is the next steps'."""
     root = session.root_frame()
     shares: dict[str, float] = {}
     for path, seconds in leaves(root):
-        name = next(
-            (label for label, needles in BUCKETS if any(n in text for text in path for n in needles)),
-            "other Python work",
-        )
+        name = bucket(path)
         shares[name] = shares.get(name, 0.0) + seconds
     return sorted(((name, seconds / root.time) for name, seconds in shares.items()), key=lambda p: -p[1])
 
