@@ -36,6 +36,24 @@ __all__ = [
 ]
 
 
+def _plain(value: object) -> object:
+    """A view's field as JSON-ready data."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, FrozenMap):
+        return dict(value)
+    if isinstance(value, Stance):
+        return value.value
+    if isinstance(value, PartialDate):
+        return str(value)
+    return value
+
+
+def _view_dict(view: Any) -> dict[str, Any]:
+    """A view's fields as JSON-ready data, in the order they are declared."""
+    return {field.name: _plain(getattr(view, field.name)) for field in attrs.fields(type(view))}
+
+
 @attrs.frozen(kw_only=True)
 class Document:
     """A proposal or a reply with its thread.
@@ -71,9 +89,7 @@ class Document:
         return self.withdrawn_by is None
 
     def to_dict(self) -> dict[str, Any]:
-        out = attrs.asdict(self, recurse=False)
-        out.update(addressees=list(self.addressees), answers=list(self.answers), answered_by=list(self.answered_by))
-        return out
+        return _view_dict(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -99,15 +115,7 @@ class Contact:
         return "proposed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "proposer": self.proposer,
-            "to": list(self.to),
-            "accepted_by": list(self.accepted_by),
-            "declined_by": self.declined_by,
-            "held_by": list(self.held_by),
-            "status": self.status,
-        }
+        return {**_view_dict(self), "status": self.status}
 
 
 @attrs.frozen(kw_only=True)
@@ -130,17 +138,7 @@ class Agreement:
         return tuple(p for p in self.parties if p not in self.withdrawn)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "title": self.title,
-            "parties": list(self.parties),
-            "signed": dict(self.signed),
-            "ratified": dict(self.ratified),
-            "withdrawn": dict(self.withdrawn),
-            "entered_into_force": self.entered_into_force,
-            "terminated": self.terminated,
-        }
+        return _view_dict(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -166,14 +164,7 @@ class Deadline:
         return self.met_by is None and self.deadline.last_day < day.last_day
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "deadline": str(self.deadline),
-            "ref": self.ref,
-            "actor": self.actor,
-            "met_by": self.met_by,
-            "lapsed_by": self.lapsed_by,
-        }
+        return _view_dict(self)
 
 
 @attrs.frozen(kw_only=True)
@@ -186,7 +177,7 @@ class Position:
     event: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"party": self.party, "item": self.item, "stance": self.stance.value, "event": self.event}
+        return _view_dict(self)
 
 
 @attrs.frozen(eq=False)

@@ -18,7 +18,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     "command",
     [
         ("ruff", "check", "."),
-        ("ruff", "format", "--check", "negotiation", "tests", "scripts"),
+        ("ruff", "format", "--check", "negotiation", "tests", "scripts", "benchmarks"),
         ("mypy",),
     ],
     ids=["ruff-check", "ruff-format", "mypy-strict"],

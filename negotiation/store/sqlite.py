@@ -14,9 +14,9 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlite_utils
 
@@ -223,76 +223,6 @@ class _Transaction:
         return self.store.db
 
 
-class _Opening:
-    """One transaction under the store's lock: ``__enter__`` takes the lock and begins (SQLite's
-    errors translated). A class, not ``@contextmanager``: a one-event append or a short load
-    is short enough for the generator machinery to show."""
-
-    __slots__ = ("conn", "doing", "store", "tx")
-    BEGIN: ClassVar[str] = "BEGIN"
-
-    def __init__(self, store: SQLiteStore, doing: str) -> None:
-        self.store = store
-        self.doing = doing
-
-    def __enter__(self) -> _Transaction:
-        store = self.store
-        store._lock.acquire()
-        try:
-            conn = store._connection()
-            try:
-                conn.execute(self.BEGIN)
-            except sqlite3.Error as e:
-                raise translate_error(e, path=store.path, doing=self.doing) from e
-        except BaseException:
-            store._lock.release()
-            raise
-        self.conn = conn
-        self.tx = _Transaction(store, conn)
-        return self.tx
-
-
-class _Writing(_Opening):
-    """A write transaction: ``COMMIT`` on success, ``ROLLBACK`` otherwise."""
-
-    __slots__ = ()
-    BEGIN = "BEGIN IMMEDIATE"
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
-        store, conn = self.store, self.conn
-        try:
-            if error is None:
-                try:
-                    conn.execute("COMMIT")
-                except BaseException as e:
-                    error = e
-                else:
-                    store._committed()
-                    return
-            store._rollback(conn)
-            if isinstance(error, sqlite3.Error):
-                raise translate_error(error, path=store.path, doing=self.doing) from error
-            if error is not None and kind is None:  # the commit itself was interrupted
-                raise error
-        finally:
-            store._lock.release()
-
-
-class _Reading(_Opening):
-    """A read transaction: always rolled back."""
-
-    __slots__ = ()
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: object) -> None:
-        store = self.store
-        try:
-            store._rollback(self.conn)
-            if isinstance(error, sqlite3.Error):
-                raise translate_error(error, path=store.path, doing=self.doing) from error
-        finally:
-            store._lock.release()
-
-
 class SQLiteStore(EventStore):
     """The event store in a SQLite file (or ``":memory:"``).
 
@@ -443,14 +373,41 @@ class SQLiteStore(EventStore):
 
     # -- transactions ----------------------------------------------------------------------------
 
-    def _write(self, doing: str) -> _Writing:
-        return _Writing(self, doing)
+    def _begin(self, statement: str, doing: str) -> sqlite3.Connection:
+        conn = self._connection()
+        try:
+            conn.execute(statement)
+        except sqlite3.Error as e:
+            raise translate_error(e, path=self.path, doing=doing) from e
+        return conn
 
-    def _committed(self) -> None:
-        self._commits += 1
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[_Transaction]:
+        """``BEGIN IMMEDIATE``, then ``COMMIT`` if the block succeeds, ``ROLLBACK`` otherwise."""
+        with self._lock:
+            conn = self._begin("BEGIN IMMEDIATE", doing)
+            try:
+                yield _Transaction(self, conn)
+                conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                self._rollback(conn)
+                raise translate_error(e, path=self.path, doing=doing) from e
+            except BaseException:
+                self._rollback(conn)
+                raise
+            self._commits += 1
 
-    def _read(self, doing: str) -> _Reading:
-        return _Reading(self, doing)
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[_Transaction]:
+        """A read transaction (a consistent view), always rolled back."""
+        with self._lock:
+            conn = self._begin("BEGIN", doing)
+            try:
+                yield _Transaction(self, conn)
+            except sqlite3.Error as e:
+                raise translate_error(e, path=self.path, doing=doing) from e
+            finally:
+                self._rollback(conn)
 
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
