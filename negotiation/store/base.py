@@ -188,11 +188,16 @@ def _stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
     """The event with ``negotiation`` and ``recorded`` filled in where missing (itself when neither is)."""
     if event.negotiation is not None and event.recorded is not None:
         return event
-    return attrs.evolve(
-        event,
-        negotiation=negotiation if event.negotiation is None else event.negotiation,
-        recorded=recorded if event.recorded is None else event.recorded,
-    )
+    # a copy field by field: the values were validated already, and attrs.evolve would run
+    # every converter again (most of an import's time)
+    stamped = object.__new__(type(event))
+    for field in attrs.fields(type(event)):
+        object.__setattr__(stamped, field.name, getattr(event, field.name))
+    if event.negotiation is None:
+        object.__setattr__(stamped, "negotiation", negotiation)
+    if event.recorded is None:
+        object.__setattr__(stamped, "recorded", recorded)
+    return stamped
 
 
 def _same_content(stored: Event, event: Event) -> bool:
@@ -393,6 +398,8 @@ class EventStore(Delivery, abc.ABC):
             raise ConcurrencyError(msg, expected=expected_version, actual=current, negotiation=negotiation)
         if cached is not None:
             fold, snapshot_version = cached
+        elif not current:
+            fold, snapshot_version = Fold(negotiation), 0
         else:
             fold, snapshot_version = self._replayed(tx, negotiation, current), tx_snapshot_version(tx, negotiation)
         rows = []
