@@ -58,6 +58,7 @@ __all__ = [
     "Step",
     "actor_of",
     "awaiting",
+    "owed",
     "permitted",
 ]
 
@@ -661,8 +662,8 @@ _ANSWER_TYPES = ("ReplyDelivered", "ProposalPublished")
 _CONTACT_ANSWERS = ("ContactAccepted", "ContactDeclined")
 
 
-def awaiting(fold: Fold) -> list[Awaiting]:
-    """The moves owed, in the log order of what they answer.
+def owed(fold: Fold) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """The moves owed, as (party, types, ref), in the log order of what they answer.
 
     While the stage permits replies, a reply (or counter-proposal) from each addressee of a
     live document who has not answered it; in every stage, an answer from each addressee of
@@ -672,23 +673,25 @@ def awaiting(fold: Fold) -> list[Awaiting]:
     """
     stage = fold.stage
     replies = stage in OWES_REPLIES
-    out = [
-        Awaiting(party=party, types=_ANSWER_TYPES if is_doc else _CONTACT_ANSWERS, ref=ref)
-        for (ref, party), is_doc in fold.owed.items()
-        if replies or not is_doc
-    ]
+    for (ref, party), is_doc in fold.owed.items():
+        if is_doc and replies:
+            yield party, _ANSWER_TYPES, ref
+        elif not is_doc:
+            yield party, _CONTACT_ANSWERS, ref
     text = fold.text
     if text is not None and stage in OWES_SIGNATURE:
-        out += [
-            Awaiting(party=p, types=("AgreementSigned",), ref=text.id) for p in text.remaining if p not in text.signed
-        ]
+        for p in text.remaining:
+            if p not in text.signed:
+                yield p, ("AgreementSigned",), text.id
     if text is not None and stage in OWES_RATIFICATION:
-        out += [
-            Awaiting(party=p, types=("AgreementRatified",), ref=text.id)
-            for p in text.remaining
-            if p in text.signed and p not in text.ratified
-        ]
-    return out
+        for p in text.remaining:
+            if p in text.signed and p not in text.ratified:
+                yield p, ("AgreementRatified",), text.id
+
+
+def awaiting(fold: Fold) -> list[Awaiting]:
+    """The moves owed (see :func:`owed`) as :class:`Awaiting` views."""
+    return [Awaiting(party=party, types=types, ref=ref) for party, types, ref in owed(fold)]
 
 
 def permitted(fold: Fold) -> list[Permitted]:

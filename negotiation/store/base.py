@@ -34,7 +34,7 @@ from negotiation.events import Event, compact_json
 from negotiation.fold import Fold
 from negotiation.machine import Stage
 from negotiation.replay import replay
-from negotiation.rules import awaiting
+from negotiation.rules import owed
 from negotiation.state import NegotiationState
 from negotiation.store.chain import Row, Verification, chain_hash, verify_rows
 from negotiation.store.subscriptions import Delivery, Handler
@@ -234,7 +234,7 @@ def summary_of(negotiation: str, fold: Fold, head: str, updated: dt.datetime) ->
         stage=fold.stage,
         version=fold.count,
         last_event=None if fold.latest is None else str(fold.latest),
-        owed=len(awaiting(fold)),
+        owed=sum(1 for _ in owed(fold)),  # the length of awaiting, without building it
         head=head,
         updated=updated,
     )
