@@ -80,7 +80,7 @@ from negotiation.rules import RULES, actor_of
 if TYPE_CHECKING:
     from negotiation.fold import Fold
 
-__all__ = ["ALIKE", "ANSWERS", "INERT_TYPES", "SHORTCUTS", "retractable"]
+__all__ = ["ALIKE", "ANSWERS", "INERT_TYPES", "SHORTCUTS", "retractable", "verdicts"]
 
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
 _PERMITS: dict[Stage, frozenset[str]] = {stage: frozenset(permitted_types(stage)) for stage in Stage}
@@ -103,11 +103,11 @@ _PARTY_ONLY = frozenset(kind for kind, rule in RULES.items() if rule.party_only)
 
 def retractable(fold: Fold) -> list[str]:
     """The ids of ``fold``'s effective events whose retraction would be permitted now, in log order."""
-    verdicts = _verdicts(fold, shortcuts=fold.table and SHORTCUTS)
+    judged = verdicts(fold, shortcuts=fold.table and SHORTCUTS)
     events = fold.events
     prefix: Fold | None = None
     done = 0
-    for n, (index, verdict) in enumerate(verdicts):
+    for n, (index, verdict) in enumerate(judged):
         if verdict is not None:
             continue
         if prefix is None:
@@ -120,13 +120,13 @@ def retractable(fold: Fold) -> list[str]:
             for later_event in itertools.islice(events, index + 1, None):
                 trial._apply(later_event)
         except EventRejected:
-            verdicts[n] = (index, False)
+            judged[n] = (index, False)
         else:
-            verdicts[n] = (index, True)
-    return [events[index].id for index, verdict in verdicts if verdict]
+            judged[n] = (index, True)
+    return [events[index].id for index, verdict in judged if verdict]
 
 
-def _verdicts(fold: Fold, *, shortcuts: bool) -> list[tuple[int, bool | None]]:
+def verdicts(fold: Fold, *, shortcuts: bool) -> list[tuple[int, bool | None]]:
     """Each unreferenced event's index, in log order, with whether it is retractable: True or
     False where the pass decides it, None where a replay must."""
     events = fold.events

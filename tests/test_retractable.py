@@ -30,10 +30,10 @@ from negotiation import (
     TalksBrokenOff,
     TalksResumed,
     TalksSuspended,
-    _fold,
     read_log,
     replay,
 )
+from negotiation import retraction
 from negotiation import strategies as nst
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected
@@ -62,7 +62,7 @@ def _replayed(fold: Fold) -> list[str]:
         try:
             for other in fold.events:
                 if other.id != event.id:
-                    rebuilt._apply(other)
+                    rebuilt.apply(other)
         except EventRejected:
             continue
         out.append(event.id)
@@ -89,12 +89,12 @@ def _old_retractable(self: Fold) -> list[str]:
         done = 0
         for index in to_check:
             while done < index:
-                prefix._apply(events[done])
+                prefix.apply(events[done])
                 done += 1
             trial = prefix.copy()
             try:
                 for later in itertools.islice(events, index + 1, None):
-                    trial._apply(later)
+                    trial.apply(later)
             except EventRejected:
                 continue
             safe.add(index)
@@ -111,7 +111,7 @@ def _group(entries: Iterable[tuple[str, tuple[str, ...] | None, str | None]]) ->
 
 
 def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
-    fold = state._fold
+    fold = state.copy_fold()
     parties = tuple(sorted(fold.parties)) or None
     live_docs = [d for d in fold.docs.values() if d.live]
     text = fold.text
@@ -164,7 +164,7 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
 
 
 def _assert_like_the_references(state: NegotiationState) -> None:
-    fold = state._fold
+    fold = state.copy_fold()
     expected = _replayed(fold)
     assert fold.retractable() == expected
     assert _old_retractable(fold) == expected  # the old one was right: the references agree
@@ -175,7 +175,7 @@ def _assert_like_the_references(state: NegotiationState) -> None:
 def _synthetic(count: int, negotiation: str = "n0") -> list[Event]:
     import runpy
 
-    module = runpy.run_path(str(ROOT / "scripts" / "synthetic.py"))
+    module = runpy.run_path(str(ROOT / "benchmarks" / "synthetic.py"))
     return list(module["synthetic_events"](count, negotiation))
 
 
@@ -231,7 +231,7 @@ def test_retractable_equals_the_reference_after_a_retraction(log: list[Event], d
     """After retracting one of the events that may go (the fold is rebuilt), still the same."""
     state = replay(log)
     _assert_like_the_references(state)
-    ids = state._fold.retractable()
+    ids = state.copy_fold().retractable()
     if ids:
         ref = data.draw(st.sampled_from(ids), label="retracted")
         last = max(e.occurred.last_day for e in log)
@@ -250,7 +250,7 @@ def test_retractable_equals_the_reference_after_a_lenient_replay(log: nst.Invali
 def test_retractable_with_the_transitions_engine_equals_the_reference(log: list[Event]) -> None:
     """The transitions engine takes no shortcut, and gets the same answer."""
     state = replay(log, engine="transitions")
-    assert state._fold.retractable() == _replayed(state._fold) == replay(log)._fold.retractable()
+    assert state.copy_fold().retractable() == _replayed(state.copy_fold()) == replay(log).copy_fold().retractable()
 
 
 @settings(max_examples=40)
@@ -273,7 +273,7 @@ def test_real_logs_at_every_prefix_equal_the_references(path: Path) -> None:
         _assert_like_the_references(replay(events[:cut]))
     state = replay(events)
     last = max(e.occurred.last_day for e in events)
-    for ref in state._fold.retractable():
+    for ref in state.copy_fold().retractable():
         _assert_like_the_references(state.apply(EventRetracted(occurred=last, ref=ref, reason="test")))
 
 
@@ -288,21 +288,21 @@ def test_synthetic_logs_equal_the_references() -> None:
 
 
 def _undecided(fold: Fold) -> list[str]:
-    return [fold.events[i].id for i, verdict in fold._verdicts(shortcuts=True) if verdict is None]
+    return [fold.events[i].id for i, verdict in retraction.verdicts(fold, shortcuts=True) if verdict is None]
 
 
 def test_the_table_lets_the_shortcuts_be_taken() -> None:
     """Neutral types keep every stage but idle: without that, retractable would replay every candidate."""
-    assert _fold._SHORTCUTS
-    assert replay(_synthetic(20), negotiation="n0")._fold._table
+    assert retraction.SHORTCUTS
+    assert replay(_synthetic(20), negotiation="n0").copy_fold().table
 
 
 def test_the_synthetic_negotiation_needs_no_replay() -> None:
     """Every candidate of the benchmark's negotiation is decided by a shortcut: statements,
     contacts, consultations and deadlines; replies that are not the first answer; a suspension
     followed by its resumption, a resumption followed by a proposal (both refused)."""
-    fold = replay(_synthetic(20), negotiation="n0")._fold
-    verdicts = dict(fold._verdicts(shortcuts=True))
+    fold = replay(_synthetic(20), negotiation="n0").copy_fold()
+    verdicts = dict(retraction.verdicts(fold, shortcuts=True))
     ids = {fold.events[i].id: v for i, v in verdicts.items()}
     assert ids == {
         **dict.fromkeys(("c0", "n0", "s0", "a0", "h0", "d0", "c1", "n1", "s1", "a1", "h1"), True),
@@ -420,10 +420,10 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
             {"c0": None, "r": None, "x": False, "y": True},
         ),
     ]
-    assert replay(talks, negotiation="n")._fold.retractable() == ["f", "r2"]
+    assert replay(talks, negotiation="n").copy_fold().retractable() == ["f", "r2"]
     for events, expected in cases:
-        fold = replay(events, negotiation="n")._fold
-        verdicts = {fold.events[i].id: v for i, v in fold._verdicts(shortcuts=True)}
+        fold = replay(events, negotiation="n").copy_fold()
+        verdicts = {fold.events[i].id: v for i, v in retraction.verdicts(fold, shortcuts=True)}
         assert verdicts == expected, events
         assert fold.retractable() == _replayed(fold)
 
@@ -447,14 +447,14 @@ class _View:
 
 
 def test_proposal_open_and_talks_are_alike_in_the_table() -> None:
-    """What the shortcut for proposals, replies and withdrawals relies on (Fold._ALIKE).
+    """What the shortcut for proposals, replies and withdrawals relies on (retraction.ALIKE).
 
     Relate each stage to itself and proposal_open to talks, both as the stage and as the stage a
     suspension keeps. For related stages, every type the one permits the other permits, and it
     leads to related stages whatever the count of open proposals on either side, as long as
     everything else the guards read is the same.
     """
-    alike = _fold._ALIKE
+    alike = retraction.ALIKE
     assert alike == {Stage.PROPOSAL_OPEN, Stage.TALKS}
     related = [(s, s) for s in Stage] + [(a, b) for a in alike for b in alike if a != b]
     kept: list[tuple[Stage | None, Stage | None]] = [(None, None), *((s, s) for s in ACTIVE_STAGES)]

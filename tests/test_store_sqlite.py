@@ -15,7 +15,6 @@ from negotiation import (
     ConsultationHeld,
     DatedBeforeReference,
     DuplicateEventId,
-    Event,
     InvalidEvent,
     LogSyntaxError,
     NegotiationError,
@@ -32,6 +31,7 @@ from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
 from negotiation.fold import Fold
 from negotiation.store import sqlite as sqlite_module
+from negotiation.store.base import FoldCache
 from negotiation.store.logs import check_store, import_log
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION
 from negotiation.store.sqlite import translate_error
@@ -386,13 +386,13 @@ def test_any_refused_log_leaves_the_store_as_it_was(bad: nst.InvalidLog) -> None
 def _applied(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the id of every event folded from now on."""
     applied: list[str] = []
-    original = Fold._apply  # what apply() calls, and what a load calls directly
+    original = Fold.apply
 
-    def counting(self: Fold, event: object) -> None:
+    def counting(self: Fold, event: object, **options: bool) -> None:
         applied.append(getattr(event, "id", "?"))
-        original(self, event)  # type: ignore[arg-type]
+        original(self, event, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Fold, "_apply", counting)
+    monkeypatch.setattr(Fold, "apply", counting)
     return applied
 
 
@@ -420,26 +420,18 @@ def test_automatic_snapshots_count_from_an_explicit_one(tmp_path: Path) -> None:
         assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(5,)]
 
 
-def test_the_first_append_after_a_restart_reads_no_event_before_the_snapshot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A writer that restores a fold from its snapshot takes the latest date from the read
-    model, not by reading every event back; the read model still names the latest one."""
+def test_an_append_after_a_restart_keeps_the_latest_date_in_the_read_model(tmp_path: Path) -> None:
+    """A writer opened anew appends an event dated before the latest one: the read model still
+    names the latest date, and a load equals the replay of what is stored."""
     path = tmp_path / "s.db"
     with SQLiteStore(path, snapshot_every=3) as store:
         store.append(N, opening())
         store.append(N, later())  # latest: the statement of 2022-02-03
-
-    def refuse(self: object) -> list[Event]:
-        raise AssertionError("read every event back")
-
-    monkeypatch.setattr(sqlite_module._Source, "events", refuse)
     early = PositionStated(id="early", occurred="2022-01-15", actor="B", summary="Still reading")
     with SQLiteStore(path, snapshot_every=3) as store:
         assert store.append(N, [early]) == 6
         (summary,) = store.negotiations()
     assert summary.last_event == "2022-02-03"
-    monkeypatch.undo()
     with SQLiteStore(path) as store:
         assert store.load(N) == replay([s.event for s in store.read(N)], negotiation=N)
 
@@ -488,7 +480,7 @@ def test_a_memory_database_cannot_read_after_close() -> None:
     """A ':memory:' store's lazily loaded events are gone with it: StoreError, not a crash."""
     store = SQLiteStore(":memory:", snapshot_every=2)
     store.append(N, [*opening(), *later()])
-    store._folds.clear()  # forget the fold the append left, so that load restores the snapshot
+    store.load(N)  # takes the fold the append left: the next load restores the snapshot
     state = store.load(N)
     store.close()
     with pytest.raises(StoreError, match="closed"):
@@ -506,26 +498,21 @@ def test_snapshot_and_tail_equal_replay_at_any_interval(every: int, log: list[ob
         if not log:
             return
         expected = replay([s.event for s in store.read(nst.SIMULATED)], negotiation=nst.SIMULATED)
-        assert store.load(nst.SIMULATED) == expected  # the writer's fold (gone on from its snapshots)
-        store._folds.clear()
+        assert store.load(nst.SIMULATED) == expected  # the fold the writer left
         assert store.load(nst.SIMULATED) == expected  # from the store's snapshot and tail
 
 
-def test_the_fold_cache_of_a_writer_is_bounded() -> None:
-    """A long-running writer keeps the folds of at most FOLD_CACHE negotiations, the latest ones."""
-    from negotiation import ConsultationHeld, SQLiteStore
-    from negotiation.store.base import FOLD_CACHE
-
-    store = SQLiteStore(":memory:")
-    try:
-        for n in range(FOLD_CACHE + 10):
-            store.append(f"n{n}", [ConsultationHeld(occurred="2022-01-10", parties=["RU", "US"])])
-        assert len(store._folds) == FOLD_CACHE
-        assert f"n{FOLD_CACHE + 9}" in store._folds
-        assert "n0" not in store._folds
-        assert store.load("n0").stage == "exploration"
-    finally:
-        store.close()
+def test_the_fold_cache_is_bounded_and_trusts_a_fold_only_at_its_tip() -> None:
+    """The writer's cache keeps the folds of at most ``size`` negotiations, the latest used,
+    and hands one back only for the tip (version and head) it was folded up to."""
+    cache = FoldCache(size=2)
+    folds = {name: Fold(name) for name in ("a", "b", "c")}
+    for name, fold in folds.items():
+        cache.put(name, (1, f"head-{name}"), fold, 0)
+    assert cache.take("a", (1, "head-a")) is None  # dropped: the least recently used
+    assert cache.take("b", (2, "head-b")) is None  # another writer went on: not trusted
+    assert cache.take("b", (1, "head-b")) is None  # and forgotten
+    assert cache.take("c", (1, "head-c")) == (folds["c"], 0)
 
 
 def test_a_tampered_row_that_is_not_an_event_is_reported_not_crashed_on(tmp_path: Path) -> None:
@@ -591,9 +578,9 @@ def test_rows_decoded_together_equal_rows_decoded_one_by_one(tmp_path: Path) -> 
 
 
 def test_a_writer_sees_what_another_connection_appended_between_its_appends(tmp_path: Path) -> None:
-    """An append skips reading the last position and the tip only while nobody else wrote:
-    another store object's appends in between (to the same negotiation or another one) are
-    seen, so positions stay unique and each event is checked against the real state."""
+    """Another store object's appends between a writer's appends (to the same negotiation or
+    another one) are seen, so positions stay unique and each event is checked against the
+    real state."""
     path = tmp_path / "two.db"
     with SQLiteStore(path) as first, SQLiteStore(path) as second:
         first.append(N, opening())
@@ -612,8 +599,8 @@ def test_a_writer_sees_what_another_connection_appended_between_its_appends(tmp_
 
 
 def test_a_writer_sees_rows_written_through_its_own_connection(tmp_path: Path) -> None:
-    """Rows written through the store's own connection between two appends (which SQLite's
-    data_version does not count) are seen too: the next append takes the next position."""
+    """Rows written through the store's own connection between two appends are seen too: the
+    next append takes the next position."""
     path = tmp_path / "own.db"
     with SQLiteStore(path) as store:
         store.append(N, opening())
@@ -632,26 +619,6 @@ def test_a_writer_sees_rows_written_through_its_own_connection(tmp_path: Path) -
         assert [s.position for s in store.read_all()] == list(range(1, 7))
         assert [s.version for s in store.read(N)] == list(range(1, 6))
         # (verify() would report the row written behind the read model's back, rightly)
-
-
-def test_a_writer_goes_on_from_the_snapshot_it_took(tmp_path: Path) -> None:
-    """After an automatic snapshot, the writer's cached fold is the one restored from it: the
-    next snapshot copies the rows no append touched (the events it covers stay unread), and
-    what the writer hands to load equals the replay."""
-    from negotiation._lazy import LazyList
-
-    with SQLiteStore(tmp_path / "s.db", snapshot_every=3) as store:
-        store.append(N, opening())  # a snapshot at 3
-        events = store._folds[N].fold.events
-        assert isinstance(events, LazyList)
-        assert events._load is not None  # nothing read back
-        store.append(N, [*later(), PositionStated(id="s6", occurred="2022-02-04", actor="B")])  # at 6
-        assert store.db.execute("SELECT version FROM snapshots").fetchall() == [(6,)]
-        events = store._folds[N].fold.events
-        assert isinstance(events, LazyList)
-        assert events._load is not None
-        expected = replay([s.event for s in store.read(N)], negotiation=N)
-        assert store.load(N) == expected
 
 
 class _FailingCommit:
@@ -687,7 +654,6 @@ def test_an_append_whose_commit_fails_leaves_no_trace_in_the_writer(db: Path, ma
         with pytest.raises(StoreError, match="disk is full"):
             append()
         store._conn = real
-        assert N not in store._folds
         assert store.version(N) == version
         again = ConsultationHeld(id="c10", occurred="2022-03-03", parties=["A", "B"])
         assert store.append(N, [again]) == version + 1
