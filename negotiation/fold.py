@@ -103,13 +103,13 @@ class Fold:
     def complete(self) -> None:
         """Make a fold restored from a snapshot whole: replay the events it covers, then those
         folded in since. A no-op on any other fold."""
-        history = self.history
+        history, tail = self.history, self.events  # both taken at once: another thread may complete it too
         if history is None:
             return
         full = self.fresh()
         for event in history():
             full._apply(event)
-        for event in self.events:  # folded in after the snapshot, retractions aside (none: see _retract)
+        for event in tail:  # folded in after the snapshot (never a retraction: see _retract)
             full._apply(event)
         full.rejected = self.rejected
         self.__dict__.update(full.__dict__)
