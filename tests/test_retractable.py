@@ -32,8 +32,8 @@ from negotiation import (
     TalksSuspended,
     read_log,
     replay,
+    retraction,
 )
-from negotiation import retraction
 from negotiation import strategies as nst
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected

@@ -205,7 +205,7 @@ def test_verify_checks_the_snapshots(snapshotted: tuple[Path, str, list[Event]])
 
 
 def test_a_damaged_snapshot_is_not_used_and_verify_reports_it(snapshotted: tuple[Path, str, list[Event]]) -> None:
-    path, name, events = snapshotted
+    path, name, _ = snapshotted
     data = _stored_snapshot(path)
     _replace_snapshot(path, data.replace(b'"stage":"', b'"stage":"x', 1))
     with SQLiteStore(path) as store:
