@@ -17,9 +17,10 @@ from typing import IO
 
 import attrs
 
+from negotiation.codec import decode_line, dump_event
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected, LogSyntaxError, NegotiationError, UnknownNegotiation
-from negotiation.events import Event, decode_line, dump_event
+from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.replay import replay
 from negotiation.state import NegotiationState

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from functools import cache
@@ -10,9 +11,17 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
 
-from negotiation import EVENT_TYPES, Event, dump_event
-from negotiation.events import compact_json
+from negotiation import (
+    EVENT_TYPES,
+    Event,
+    ProposalPublished,
+    codec,
+    dump_event,
+)
+from negotiation import strategies as ns
+from negotiation.codec import compact_json, from_stored, stamped
 
 FIXTURE = Path(__file__).resolve().parent / "data" / "codec-fixture.jsonl.gz"
 
@@ -66,3 +75,70 @@ def test_stored_rows_decode_to_the_event(start: int) -> None:
         trusted, checked = Event.from_stored(data), Event.from_dict(data)
         assert trusted == checked == event
         assert compact_json(trusted) == row["compact"]
+
+
+def _json_only(value: object) -> bool:
+    """Whether a value is made of JSON's own kinds only (no tuple, enum member, FrozenMap, date)."""
+    if type(value) is dict:
+        return all(type(k) is str and _json_only(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_json_only(v) for v in value)
+    return value is None or type(value) in (str, int, float, bool)
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_to_dict_writes_the_contract_order_in_json_kinds(kind: str) -> None:
+    """to_dict: type, id, negotiation, occurred, the type's fields, recorded, source, note, then
+    the unknown fields; values of JSON's own kinds; None left out."""
+
+    @given(ns.events(kind))
+    def check(event: Event) -> None:
+        data = event.to_dict()
+        assert _json_only(data)
+        body = [f.name for f in attrs.fields(type(event))[7:]]  # after the envelope and extra
+        order = ["type", "id", "negotiation", "occurred", *body, "recorded", "source", "note", *event.extra]
+        present = [k for k in order if k in data]
+        assert list(data) == list(dict.fromkeys(present))
+        left_out = [f.name for f in attrs.fields(type(event)) if f.name not in data and f.name != "extra"]
+        assert all(getattr(event, name) is None for name in left_out)
+
+    check()
+
+
+@pytest.mark.parametrize("kind", list(EVENT_TYPES))
+def test_a_stored_row_reads_back_as_the_event(kind: str) -> None:
+    """compact_json -> json.loads -> from_stored gives the event back, its values of the same kinds."""
+
+    @given(ns.events(kind))
+    def same(event: Event) -> None:
+        again = from_stored(json.loads(compact_json(event)))
+        assert again == event
+        assert {f.name: type(getattr(again, f.name)) for f in attrs.fields(type(event))} == {
+            f.name: type(getattr(event, f.name)) for f in attrs.fields(type(event))
+        }
+        assert Event.from_stored(json.loads(compact_json(event))) == event
+
+    same()
+
+
+def test_stamped_fills_in_only_what_is_missing() -> None:
+    """A store's stamp sets negotiation and recorded where the event has none, keeps the rest."""
+    moment = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+    bare = ProposalPublished(id="p", occurred="2021-12-17", actor="RU", to=["US"], title="Draft", extra={"x": 1})
+    filled = stamped(bare, "n", moment)
+    assert (filled.negotiation, filled.recorded) == ("n", moment)
+    assert attrs.evolve(filled, negotiation=None, recorded=None) == bare
+    assert filled.extra == {"x": 1}
+    own = attrs.evolve(bare, negotiation="mine")
+    assert stamped(own, "n", moment).negotiation == "mine"
+    assert stamped(filled, "other", moment + dt.timedelta(days=1)) is filled  # nothing missing: itself
+
+
+def test_the_names_that_moved_are_still_importable_from_events() -> None:
+    """dump_event, parse_event, decode_line and compact_json, once in negotiation.events, are the codec's."""
+    from negotiation import events
+
+    for name in ("compact_json", "decode_line", "dump_event", "parse_event"):
+        assert getattr(events, name) is getattr(codec, name)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        events.nothing  # noqa: B018
