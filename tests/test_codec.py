@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,15 @@ from hypothesis import given
 from negotiation import (
     EVENT_TYPES,
     Event,
+    InvalidEvent,
+    LogSyntaxError,
     ProposalPublished,
+    check_log,
     codec,
     dump_event,
+    parse_event,
+    read_log,
+    write_log,
 )
 from negotiation import strategies as ns
 from negotiation.codec import compact_json, from_stored, stamped
@@ -132,6 +140,113 @@ def test_stamped_fills_in_only_what_is_missing() -> None:
     own = attrs.evolve(bare, negotiation="mine")
     assert stamped(own, "n", moment).negotiation == "mine"
     assert stamped(filled, "other", moment + dt.timedelta(days=1)) is filled  # nothing missing: itself
+
+
+# -- contract versions ---------------------------------------------------------------------
+
+V1_EVENTS: list[dict[str, Any]] = [
+    {"type": "ProposalPublished", "id": "p", "occurred": "2021-12-17", "actor": "RU", "to": ["US"], "heading": "Draft"},
+    {"type": "ReplyDelivered", "id": "r", "occurred": "2022-01-26", "actor": "US", "ref": "p"},
+]
+
+
+def upcast_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A made-up change for the test: version 1 called a proposal's title ``heading``."""
+    if data.get("type") == "ProposalPublished" and "heading" in data:
+        data["title"] = data.pop("heading")
+    return data
+
+
+@pytest.fixture
+def version_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract at a made-up version 2, with the upcaster from version 1."""
+    monkeypatch.setattr(codec, "CONTRACT_VERSION", 2)
+    monkeypatch.setattr(codec, "UPCASTERS", {1: upcast_v1_v2})
+
+
+def test_the_contract_is_at_version_1_with_an_upcaster_for_every_older_version() -> None:
+    """CONTRACT_VERSION and UPCASTERS agree: one upcaster per version below the current one."""
+    assert codec.CONTRACT_VERSION == 1
+    assert set(codec.UPCASTERS) == set(range(1, codec.CONTRACT_VERSION))
+    with pytest.raises(TypeError):
+        codec.UPCASTERS[1] = upcast_v1_v2  # type: ignore[index]  # built once, read-only
+
+
+@pytest.mark.usefixtures("version_2")
+def test_a_v1_log_is_upcast_on_read() -> None:
+    """A log that declares version 1 is read through the upcaster; its events are the current version's."""
+    lines = [json.dumps({"contract": 1}), *map(json.dumps, V1_EVENTS)]
+    log = read_log(lines, negotiation="n")
+    events = log.events()
+    assert [e.id for e in events] == ["p", "r"]
+    assert isinstance(events[0], ProposalPublished)
+    assert events[0].title == "Draft"
+    assert "heading" not in events[0].extra
+    assert [le.line for le in log.negotiations["n"]] == [2, 3]  # lines keep their numbers
+
+
+@pytest.mark.usefixtures("version_2")
+def test_a_log_without_a_header_follows_the_current_version() -> None:
+    """No header: the current version (2 here), so a version 1 field is an unknown field."""
+    current = {**V1_EVENTS[0], "title": "Draft"}
+    del current["heading"]
+    log = read_log([json.dumps(current), json.dumps(V1_EVENTS[1])], negotiation="n")
+    assert log.events()[0] == parse_event(json.dumps(current))
+    with pytest.raises(InvalidEvent, match="missing field 'title'"):
+        read_log([json.dumps(V1_EVENTS[0])], negotiation="n")
+
+
+@pytest.mark.usefixtures("version_2")
+def test_parse_event_and_from_dict_take_a_contract_version() -> None:
+    """parse_event and codec.from_dict upcast from the version given, and do not change their input."""
+    line = json.dumps(V1_EVENTS[0])
+    assert parse_event(line, contract=1).title == "Draft"  # type: ignore[attr-defined]
+    data = dict(V1_EVENTS[0])
+    assert codec.from_dict(data, contract=1) == parse_event(line, contract=1)
+    assert data == V1_EVENTS[0]
+    with pytest.raises(InvalidEvent, match="missing field 'title'"):
+        parse_event(line)  # the current version
+
+
+def test_an_unreadable_contract_version_names_the_file_and_line(tmp_path: Path) -> None:
+    """A declared version newer than the library's, or not a whole number, is a LogSyntaxError at its line."""
+    event = json.dumps(V1_EVENTS[1])
+    for header, message in [
+        ({"contract": 2}, "contract version 2, newer than this library's (1)"),
+        ({"contract": "1"}, "contract='1' must be a contract version"),
+        ({"contract": 1.0}, "contract=1.0 must be a contract version"),
+        ({"contract": True}, "contract=True must be a contract version"),
+        ({"contract": 0}, "contract=0 must be a contract version"),
+    ]:
+        log = tmp_path / "log.jsonl"
+        log.write_text(f"\n{json.dumps(header)}\n{event}\n", encoding="utf-8")
+        with pytest.raises(LogSyntaxError, match=re.escape(message)) as info:
+            read_log(log)
+        assert (info.value.path, info.value.line) == (str(log), 2)
+        assert f"{log}:2" in str(info.value)
+        assert [e.line for e in check_log(log)][:1] == [2]
+    with pytest.raises(LogSyntaxError, match="newer than this library's"):
+        parse_event(event, contract=2)
+
+
+def test_the_contract_may_be_declared_on_the_first_line_only() -> None:
+    """A header after the first event is an error at its line, not an event."""
+    lines = [json.dumps(V1_EVENTS[1]), json.dumps({"contract": 1})]
+    with pytest.raises(LogSyntaxError, match="first line only") as info:
+        read_log(lines, negotiation="n")
+    assert info.value.line == 2
+    assert read_log([json.dumps({"contract": 1}), lines[0]], negotiation="n").events()[0].id == "r"
+    # an object with other keys besides "contract" is an event with an unknown field
+    with pytest.raises(InvalidEvent, match="missing field 'type'"):
+        read_log([json.dumps({"contract": 1, "id": "x"})], negotiation="n")
+
+
+def test_write_log_writes_no_header() -> None:
+    """write_log's output is unchanged: no header line (a log without one follows the current version)."""
+    event = parse_event(json.dumps(V1_EVENTS[1]))
+    out = io.StringIO()
+    write_log([event], out)
+    assert out.getvalue() == dump_event(event) + "\n"
 
 
 def test_the_names_that_moved_are_still_importable_from_events() -> None:
