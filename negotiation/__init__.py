@@ -11,6 +11,7 @@ in the past::
 import importlib
 import typing
 
+from negotiation.codec import dump_event, parse_event
 from negotiation.dates import PartialDate
 from negotiation.errors import (
     ConcurrencyError,
@@ -60,8 +61,6 @@ from negotiation.events import (
     TalksResumed,
     TalksSuspended,
     TextAgreed,
-    dump_event,
-    parse_event,
 )
 from negotiation.logfile import Log, LoggedEvent, check_log, read_log, replay_log, write_log
 from negotiation.machine import Stage, diagram

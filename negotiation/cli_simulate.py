@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from negotiation.codec import dump_event
 from negotiation.errors import NegotiationError
-from negotiation.events import dump_event
 from negotiation.logfile import read_log, replay_log
 from negotiation.machine import Stage
 

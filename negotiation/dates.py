@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import functools
 import re
 from typing import Literal
 
@@ -45,8 +44,6 @@ class PartialDate:
     first_day: dt.date
     last_day: dt.date
     moment: dt.datetime | None = None
-    # the text, kept once written: logs and stores write the same dates again and again
-    _text: str | None = attrs.field(default=None, init=False, eq=False, hash=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, *, field: str = "date") -> PartialDate:
@@ -56,13 +53,6 @@ class PartialDate:
             InvalidDate: naming ``field`` and the text, for a malformed or impossible date
                 (``2022-02-30``) or a date-time without a UTC offset.
         """
-        if isinstance(text, str):
-            return _parse_cached(text, field)
-        return cls._parse(text, field=field)
-
-    @classmethod
-    def _parse(cls, text: str, *, field: str = "date") -> PartialDate:
-        """:meth:`parse` without the cache."""
         if not isinstance(text, str):
             msg = f"{field}={text!r} must be a date string (YYYY, YYYY-MM, YYYY-MM-DD or an ISO date-time with offset)"
             raise InvalidDate(msg)
@@ -116,19 +106,14 @@ class PartialDate:
         return cls.parse(value, field=field)
 
     def __str__(self) -> str:
-        text = self._text
-        if text is None:
-            if self.precision == "year":
-                text = f"{self.first_day.year:04d}"
-            elif self.precision == "month":
-                text = f"{self.first_day.year:04d}-{self.first_day.month:02d}"
-            elif self.precision == "day":
-                text = self.first_day.isoformat()
-            else:
-                assert self.moment is not None
-                text = self.moment.isoformat()
-            object.__setattr__(self, "_text", text)
-        return text
+        if self.precision == "year":
+            return f"{self.first_day.year:04d}"
+        if self.precision == "month":
+            return f"{self.first_day.year:04d}-{self.first_day.month:02d}"
+        if self.precision == "day":
+            return self.first_day.isoformat()
+        assert self.moment is not None
+        return self.moment.isoformat()
 
     def __repr__(self) -> str:
         return f"PartialDate({str(self)!r})"
@@ -161,12 +146,6 @@ class PartialDate:
         if self.moment is not None:
             return self.moment.astimezone(dt.UTC)
         return _END_OF_DAY(self.last_day)
-
-
-@functools.lru_cache(maxsize=8192)
-def _parse_cached(text: str, field: str) -> PartialDate:
-    """Dates repeat across a log: parse each text once (immutable results, errors not cached)."""
-    return PartialDate._parse(text, field=field)
 
 
 def _END_OF_DAY(day: dt.date) -> dt.datetime:  # noqa: N802 - reads as a constant-like helper

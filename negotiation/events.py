@@ -1,13 +1,14 @@
-"""The event vocabulary of the contract: 23 frozen event types and their JSON form.
+"""The event vocabulary of the contract: 23 frozen event types and their JSON object.
 
 Each event type is a frozen attrs class named as in the contract (``ProposalPublished``,
 ``ReplyDelivered``, ...). Constructors are keyword-only, convert friendly input (a date
 string, a list of parties, a level name) and validate it, so an event that exists is
 well-formed; whether it is *permitted* is replay's question.
 
-``Event.from_dict`` / ``Event.to_dict`` and :func:`parse_event` / :func:`dump_event` are the
-codec of a log line. Fields a type does not define are kept in ``extra`` and written back, so
-an analyst's own annotations survive a round trip.
+``Event.from_dict`` builds an event from its JSON object (in the current contract version)
+and ``Event.to_dict`` writes it back. Fields a type does not define are kept in ``extra`` and
+written back, so an analyst's own annotations survive a round trip. Log lines, the compact
+JSON a store hashes and older contract versions are :mod:`negotiation.codec`'s.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import inspect
 import json
 import re
-from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
 import attrs
 
 from negotiation.dates import PartialDate, parse_timestamp
-from negotiation.errors import InvalidEvent, LogSyntaxError
+from negotiation.errors import InvalidEvent
 
 __all__ = [
     "EVENT_TYPES",
+    "PARTY_FIELDS",
     "AgreementEnteredIntoForce",
     "AgreementRatified",
     "AgreementSigned",
@@ -58,9 +59,6 @@ __all__ = [
     "TalksResumed",
     "TalksSuspended",
     "TextAgreed",
-    "decode_line",
-    "dump_event",
-    "parse_event",
 ]
 
 K = TypeVar("K")
@@ -333,7 +331,8 @@ class Source:
         return out
 
 
-_ENVELOPE = ("type", "id", "negotiation", "occurred", "recorded", "source", "note")
+#: The fields every event has (and ``extra``): ``to_dict`` writes them in its own order.
+_ENVELOPE = frozenset(("type", "id", "negotiation", "occurred", "recorded", "source", "note", "extra"))
 
 
 @attrs.frozen(kw_only=True)
@@ -395,7 +394,7 @@ class Event:
     def parties_named(self) -> tuple[str, ...]:
         """Every party this event names: actor, addressees, parties."""
         names: list[str] = []
-        for key in _PARTY_FIELDS[type(self)]:
+        for key in PARTY_FIELDS[type(self)]:
             value = getattr(self, key)
             if isinstance(value, str):
                 names.append(value)
@@ -403,20 +402,44 @@ class Event:
                 names.extend(value)
         return tuple(names)
 
-    # -- codec -------------------------------------------------------------------------
+    # -- the JSON object -----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """The event as a JSON-ready object, in the contract's field names.
 
         Fields left at their default ``None`` are omitted; ``public`` is always written.
         Keys come in a fixed order: ``type``, ``id``, ``negotiation``, ``occurred``, the
-        type's own fields, ``recorded``, ``source``, ``note``, then the unknown ones.
+        type's own fields, ``recorded``, ``source``, ``note``, then the unknown ones (an
+        unknown field named like a known one is written only where the known one is absent).
+        This order is part of the hash a store chains (:func:`negotiation.codec.compact_json`).
         """
-        return _TO_DICT[type(self)](self)
+        out: dict[str, Any] = {"type": self.TYPE}
+        if self.id:
+            out["id"] = self.id
+        if self.negotiation is not None:
+            out["negotiation"] = self.negotiation
+        out["occurred"] = str(self.occurred)
+        for field in attrs.fields(type(self)):
+            if field.name not in _ENVELOPE:
+                value = getattr(self, field.name)
+                if value is not None:
+                    out[field.name] = _jsonable(value)
+        if self.recorded is not None:
+            out["recorded"] = self.recorded.isoformat()
+        if self.source is not None:
+            out["source"] = self.source.to_dict()
+        if self.note is not None:
+            out["note"] = self.note
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> Event:
         """Build the event a JSON object describes.
+
+        The object is read as the current contract version; :func:`negotiation.codec.from_dict`
+        reads an older one.
 
         Raises:
             InvalidEvent: for an unknown type, a missing field or an ill-typed value; the
@@ -458,13 +481,11 @@ class Event:
 
     @staticmethod
     def from_stored(data: Mapping[str, Any]) -> Event:
-        """Rebuild an event from JSON this library wrote after validating it (a store's row).
+        """Rebuild an event from a store's row (JSON this library wrote): :meth:`from_dict`.
 
-        The trusted twin of :meth:`from_dict`: the same event, without running the
-        validators again (a store reads back what it checked on append; its hash chain and
-        ``verify()`` guard the rows). Never use it on input from outside.
+        Kept for the stores; see :func:`negotiation.codec.from_stored`.
         """
-        return _FROM_STORED[data["type"]](data)
+        return Event.from_dict(data)
 
 
 def _kebab(name: str) -> str:
@@ -765,374 +786,28 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     )
 }
 
-_FIELD_NAMES: dict[type[Event], frozenset[str]] = {
+_FIELD_NAMES: Mapping[type[Event], frozenset[str]] = {
     cls: frozenset(f.name for f in attrs.fields(cls) if f.name != "extra") for cls in EVENT_TYPES.values()
 }
-_BODY_FIELDS: dict[type[Event], tuple[str, ...]] = {
-    cls: tuple(f.name for f in attrs.fields(cls) if f.name not in _ENVELOPE and f.name != "extra")
-    for cls in EVENT_TYPES.values()
-}
-_PARTY_FIELDS: dict[type[Event], tuple[str, ...]] = {
+#: The fields of each type that name parties (actor, addressees, parties).
+PARTY_FIELDS: Mapping[type[Event], tuple[str, ...]] = {
     cls: tuple(f.name for f in attrs.fields(cls) if f.name in ("actor", "to", "parties"))
     for cls in EVENT_TYPES.values()
 }
-#: The fields of each type that name parties (actor, addressees, parties).
-PARTY_FIELDS = _PARTY_FIELDS
-_REQUIRED: dict[type[Event], tuple[str, ...]] = {
+_REQUIRED: Mapping[type[Event], tuple[str, ...]] = {
     cls: tuple(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING) for cls in EVENT_TYPES.values()
 }
+_REQUIRED_SET: Mapping[type[Event], frozenset[str]] = {cls: frozenset(names) for cls, names in _REQUIRED.items()}
+
+#: Names this module had before the codec moved to :mod:`negotiation.codec`, still importable
+#: from here (the codec imports this module, so they are looked up there on first use).
+_MOVED = frozenset(("compact_json", "decode_line", "dump_event", "parse_event"))
 
 
-_REQUIRED_SET: dict[type[Event], frozenset[str]] = {cls: frozenset(names) for cls, names in _REQUIRED.items()}
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from negotiation import codec
 
-_ToDict = Callable[[Event], dict[str, Any]]
-
-# The last ``recorded`` written and its text: a store stamps one moment on every event of an
-# append, and ``isoformat`` was a quarter of encoding one. One tuple, swapped atomically; it
-# holds its datetime, so ``is`` cannot match another object at a recycled address.
-_LAST_ISO: list[tuple[dt.datetime | None, str]] = [(None, "")]
-
-
-def _isoformat(moment: dt.datetime) -> str:
-    last = _LAST_ISO[0]
-    if last[0] is moment:
-        return last[1]
-    text = moment.isoformat()
-    _LAST_ISO[0] = (moment, text)
-    return text
-
-
-def _compile_to_dict(cls: type[Event]) -> _ToDict:
-    """``to_dict`` for one type, generated with its fields unrolled (like attrs' own methods).
-
-    The loop over a type's fields, with a ``getattr`` each, was most of the cost of encoding
-    an event; the generated code reads each attribute once, in the same order, and leaves
-    out what is ``None`` exactly as the loop did.
-    """
-    lines = [
-        "def to_dict(e):",
-        f"    out = {{'type': {cls.TYPE!r}}}",
-        "    v = e.id",
-        "    if v:",
-        "        out['id'] = v",
-        "    v = e.negotiation",
-        "    if v is not None:",
-        "        out['negotiation'] = v",
-        "    out['occurred'] = str(e.occurred)",
-    ]
-    for name in _BODY_FIELDS[cls]:
-        assert name.isidentifier()
-        # text, the commonest value, needs no conversion (an enum member is a str subclass)
-        lines += [
-            f"    v = e.{name}",
-            "    if v is not None:",
-            f"        out[{name!r}] = v if type(v) is str else jsonable(v)",
-        ]
-    lines += [
-        "    v = e.recorded",
-        "    if v is not None:",
-        "        out['recorded'] = isoformat(v)",
-        "    v = e.source",
-        "    if v is not None:",
-        "        out['source'] = v.to_dict()",
-        "    v = e.note",
-        "    if v is not None:",
-        "        out['note'] = v",
-        "    v = e.extra",
-        "    if v:",
-        "        for key, value in v.items():",
-        "            out.setdefault(key, value)",
-        "    return out",
-    ]
-    namespace: dict[str, Any] = {"jsonable": _jsonable, "isoformat": _isoformat}
-    exec(compile("\n".join(lines), f"<{cls.__name__}.to_dict>", "exec"), namespace)
-    function: _ToDict = namespace["to_dict"]
-    return function
-
-
-_TO_DICT: dict[type[Event], _ToDict] = {cls: _compile_to_dict(cls) for cls in EVENT_TYPES.values()}
-
-# The compact encoding a store hashes and writes (compact_json below): json's own encoder for
-# the rare values written whole, and its string escaping for text written piece by piece.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_QUOTE: Callable[[str], str] = json.encoder.encode_basestring
-
-
-def _compact_value(value: object) -> str:
-    """The compact JSON of a field's value: the common kinds written directly, the rest by json."""
-    kind = type(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return str(value)  # what json writes for an int (bool is taken above)
-    if kind is PartialDate:
-        return _QUOTE(str(value))
-    if kind is tuple and all(type(v) is str for v in value):  # type: ignore[attr-defined]
-        return "[" + ",".join([_QUOTE(v) for v in value]) + "]"  # type: ignore[attr-defined]
-    if isinstance(value, enum.StrEnum):
-        return _QUOTE(value.value)
-    if kind is FrozenMap:
-        return _compact_map(value)  # type: ignore[arg-type]
-    return _COMPACT(_jsonable(value))
-
-
-def _compact_map(value: FrozenMap[Any, Any]) -> str:
-    """The compact JSON of a FrozenMap: positions (text keys, stances as values) written
-    directly, anything else by json."""
-    parts = []
-    for key, item in value._data.items():
-        if type(key) is not str or not isinstance(item, str):
-            return _COMPACT(_jsonable(value))
-        parts.append(_QUOTE(key) + ":" + _QUOTE(item.value if isinstance(item, enum.Enum) else item))
-    return "{" + ",".join(parts) + "}"
-
-
-def _compile_compact(cls: type[Event]) -> Callable[[Event], str]:
-    """``compact_json`` for one type: the text of ``to_dict()``, written without the dict."""
-    opening = '{"type":' + json.dumps(cls.TYPE)
-    lines = [
-        "def compact(e):",
-        "    if e.extra._data:  # (a FrozenMap: its converter makes one)",
-        "        return encode(to_dict(e))  # unknown fields may shadow known ones: the general path",
-        f"    out = [{opening!r}]",
-        "    v = e.id",
-        "    if v:",
-        "        out.append(',\"id\":' + quote(v))",
-        "    v = e.negotiation",
-        "    if v is not None:",
-        "        out.append(',\"negotiation\":' + quote(v))",
-        "    out.append(',\"occurred\":' + quote(str(e.occurred)))",
-    ]
-    fields = attrs.fields_dict(cls)
-    for name in _BODY_FIELDS[cls]:
-        assert name.isidentifier()
-        key = "," + json.dumps(name) + ":"
-        # A required field's converter guarantees its kind (never None): written inline. The
-        # annotations are text here (postponed evaluation); any other kind takes the general path.
-        kind = str(fields[name].type) if fields[name].default is attrs.NOTHING else None
-        if kind == "str":
-            lines.append(f"    out.append({key!r} + quote(e.{name}))")
-        elif kind == "tuple[str, ...]":
-            lines.append(f"    out.append({key!r} + '[' + ','.join([quote(x) for x in e.{name}]) + ']')")
-        elif kind in ("Level", "Mode"):
-            lines.append(f"    out.append({key!r} + quote(e.{name}.value))")
-        elif str(fields[name].type) == "bool":  # optional, converted to a bool
-            lines += [
-                f"    v = e.{name}",
-                "    if v is True:",
-                f"        out.append({key!r} + 'true')",
-                "    elif v is False:",
-                f"        out.append({key!r} + 'false')",
-                "    elif v is not None:",
-                f"        out.append({key!r} + value(v))",
-            ]
-        elif str(fields[name].type).startswith("FrozenMap["):  # positions
-            lines += [
-                f"    v = e.{name}",
-                "    if v is not None:",
-                f"        out.append({key!r} + compact_map(v))",
-            ]
-        else:
-            lines += [
-                f"    v = e.{name}",
-                "    if v is not None:",
-                f"        out.append({key!r} + (quote(v) if type(v) is str else value(v)))",
-            ]
-    lines += [
-        "    v = e.recorded",
-        "    if v is not None:",
-        "        out.append(',\"recorded\":' + quote(isoformat(v)))",
-        "    v = e.source",
-        "    if v is not None:",
-        "        out.append(',\"source\":' + encode(v.to_dict()))",
-        "    v = e.note",
-        "    if v is not None:",
-        "        out.append(',\"note\":' + quote(v))",
-        "    out.append('}')",
-        "    return ''.join(out)",
-    ]
-    namespace: dict[str, Any] = {
-        "encode": _COMPACT,
-        "to_dict": _TO_DICT[cls],
-        "quote": _QUOTE,
-        "value": _compact_value,
-        "compact_map": _compact_map,
-        "isoformat": _isoformat,
-    }
-    exec(compile("\n".join(lines), f"<{cls.__name__}.compact_json>", "exec"), namespace)
-    function: Callable[[Event], str] = namespace["compact"]
-    return function
-
-
-_COMPACT_JSON: dict[type[Event], Callable[[Event], str]] = {cls: _compile_compact(cls) for cls in EVENT_TYPES.values()}
-
-
-def compact_json(event: Event) -> str:
-    """The event's compact JSON text, as a store hashes and writes it.
-
-    Equal to ``json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)``,
-    written piece by piece by code generated per type, without building the dict.
-    """
-    return _COMPACT_JSON[type(event)](event)
-
-
-def _member_of(kind: type[enum.StrEnum]) -> Callable[[str], Any]:
-    """The member of a string enum by value, by a dict lookup (calling the enum is ~20x slower);
-    an unknown value raises ``KeyError``, and the store takes the validating path."""
-    return {member.value: member for member in kind}.__getitem__
-
-
-_STANCE = _member_of(Stance)
-
-
-def _stored_positions(value: Mapping[str, str]) -> FrozenMap[str, Stance]:
-    return FrozenMap({item: _STANCE(stance) for item, stance in value.items()})
-
-
-# The last ``recorded`` text read and its moment: the events of one append share it.
-_LAST_RECORDED: list[tuple[str, dt.datetime | None]] = [("", None)]
-
-
-def _stored_recorded(value: str) -> dt.datetime:
-    last = _LAST_RECORDED[0]
-    if last[0] == value and last[1] is not None:
-        return last[1]
-    moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
-    _LAST_RECORDED[0] = (value, moment)
-    return moment
-
-
-_STORED_DECODERS: dict[str, Callable[[Any], Any]] = {
-    "occurred": PartialDate.parse,
-    "deadline": PartialDate.parse,
-    "recorded": _stored_recorded,
-    "to": tuple,
-    "parties": tuple,
-    "items": tuple,
-    "level": _member_of(Level),
-    "mode": _member_of(Mode),
-    "format": _member_of(ConsultationFormat),
-    "positions": _stored_positions,
-    "source": Source.from_dict,
-}
-#: Per type: field name -> how to decode its stored JSON value (None: as it is).
-_TRUSTED: dict[type[Event], dict[str, Callable[[Any], Any] | None]] = {
-    cls: {f.name: _STORED_DECODERS.get(f.name) for f in attrs.fields(cls) if f.name != "extra"}
-    for cls in EVENT_TYPES.values()
-}
-#: Per type: the defaults of its optional fields (every field that may be absent from JSON).
-_DEFAULTS: dict[type[Event], dict[str, Any]] = {
-    cls: {f.name: f.default for f in attrs.fields(cls) if f.name != "extra" and f.default is not attrs.NOTHING}
-    for cls in EVENT_TYPES.values()
-}
-_NO_EXTRA: FrozenMap[str, Any] = FrozenMap()
-
-
-def _slot_setters(cls: type[Event]) -> dict[str, Callable[[Event, Any], None]]:
-    """``set_NAME`` for each field of an event type: its slot's ``__set__``, which sets the
-    field of a new (frozen) instance as ``object.__setattr__`` does, without looking the
-    name up along the class's MRO on every call (code generated per type uses them)."""
-    setters: dict[str, Callable[[Event, Any], None]] = {}
-    for field in attrs.fields(cls):
-        slot = inspect.getattr_static(cls, field.name)
-        if not inspect.ismemberdescriptor(slot):
-            msg = f"{cls.__name__}.{field.name} is not a slot"
-            raise TypeError(msg)
-        setters[f"set_{field.name}"] = slot.__set__
-    return setters
-
-
-def _compile_from_stored(cls: type[Event]) -> Callable[[Mapping[str, Any]], Event]:
-    """``from_stored`` for one type, unrolled: each field read, decoded and set once.
-
-    A required field that is missing raises ``KeyError`` (the store then takes the validating
-    path for the precise error); keys the type does not know go to ``extra``, as in
-    ``from_dict``.
-    """
-    fields = [f.name for f in attrs.fields(cls) if f.name != "extra"]
-    defaults = _DEFAULTS[cls]
-    namespace: dict[str, Any] = {
-        "new_object": object.__new__,
-        "cls": cls,
-        "MISSING": object(),
-        "known": frozenset(("type", *fields)),
-        "FrozenMap": FrozenMap,
-        "NO_EXTRA": _NO_EXTRA,
-    }
-    # each field set through its slot's own descriptor (what object.__setattr__ finds by name,
-    # found once here): the instance is frozen, and a decode sets every field
-    namespace.update(_slot_setters(cls))
-    lines = ["def from_stored(d):", "    e = new_object(cls)", "    n = 1  # 'type'"]
-    for name in fields:
-        assert name.isidentifier()
-        decode = _TRUSTED[cls][name]
-        if decode is not None:
-            namespace[f"decode_{name}"] = decode
-        value = f"decode_{name}(v)" if decode is not None else "v"
-        if name in defaults:
-            namespace[f"default_{name}"] = defaults[name]
-            lines += [
-                f"    v = d.get({name!r}, MISSING)",
-                "    if v is MISSING:",
-                f"        set_{name}(e, default_{name})",
-                "    else:",
-                f"        set_{name}(e, {value})",
-                "        n += 1",
-            ]
-        else:
-            lines += [f"    v = d[{name!r}]", f"    set_{name}(e, {value})", "    n += 1"]
-    lines += [
-        "    if n == len(d):",
-        "        set_extra(e, NO_EXTRA)",
-        "    else:",
-        "        set_extra(e, FrozenMap({k: v for k, v in d.items() if k not in known}))",
-        "    return e",
-    ]
-    exec(compile("\n".join(lines), f"<{cls.__name__}.from_stored>", "exec"), namespace)
-    function: Callable[[Mapping[str, Any]], Event] = namespace["from_stored"]
-    return function
-
-
-_FROM_STORED: dict[str, Callable[[Mapping[str, Any]], Event]] = {
-    name: _compile_from_stored(cls) for name, cls in EVENT_TYPES.items()
-}
-
-
-def decode_line(line: str | bytes) -> dict[str, Any]:
-    """Decode one log line into its JSON object.
-
-    Raises:
-        LogSyntaxError: the line is not JSON, or not an object.
-    """
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as e:
-        msg = f"not valid JSON: {e.msg} at column {e.colno}"
-        raise LogSyntaxError(msg) from None
-    if not isinstance(data, dict):
-        msg = f"expected a JSON object, got {type(data).__name__} {data!r:.60}"
-        raise LogSyntaxError(msg)
-    return data
-
-
-def parse_event(line: str | bytes) -> Event:
-    """Decode one log line (a JSON object) into an event.
-
-    Raises:
-        LogSyntaxError: the line is not JSON, or not an object.
-        InvalidEvent: the object is not a well-formed event.
-    """
-    return Event.from_dict(decode_line(line))
-
-
-# json.dumps escapes the control characters; these three it writes raw.
-_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
-_BREAKS = re.compile("[\x85\u2028\u2029]")
-
-
-def dump_event(event: Event) -> str:
-    """Encode an event as one log line (compact JSON, UTF-8 text, no newline)."""
-    line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(", ", ": "))
-    # Characters that str.splitlines() (and some editors) take for line breaks stay escaped,
-    # so one event is always one line whatever splits it.
-    return line.translate(_LINE_BREAKS) if _BREAKS.search(line) else line
+        return getattr(codec, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -5,6 +5,11 @@ without one belongs to the negotiation the caller names, or else to the file's s
 (``events/jcpoa.jsonl`` -> ``jcpoa``). An event without an ``id`` gets one derived from its
 content, so reading the same file twice gives the same ids; identical lines get ``-2``,
 ``-3``, ... in the order they appear.
+
+A log may declare the contract version it follows in a first line holding only
+``{"contract": N}``; a log without one follows the current version
+(:data:`negotiation.codec.CONTRACT_VERSION`), and :func:`write_log` writes none. Events of an
+older version are upcast as they are read (:mod:`negotiation.codec`).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from typing import IO
 
 import attrs
 
+from negotiation import codec
+from negotiation.codec import contract_header, decode_line, dump_event, upcast
 from negotiation.dates import PartialDate
 from negotiation.errors import EventRejected, LogSyntaxError, NegotiationError, UnknownNegotiation
-from negotiation.events import Event, decode_line, dump_event
+from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.replay import replay
 from negotiation.state import NegotiationState
@@ -115,8 +122,13 @@ def read_log(source: Source, *, negotiation: str | None = None, collect_errors: 
         collect_errors: keep reading past bad lines and return them in :attr:`Log.errors`
             instead of raising the first.
 
+    The first line that is not blank may declare the log's contract version
+    (``{"contract": 1}``); the events of an older version are upcast to the current one.
+
     Raises:
-        LogSyntaxError: a line is not UTF-8 or not a JSON object (with file and line).
+        LogSyntaxError: a line is not UTF-8 or not a JSON object; the log declares a contract
+            version this library cannot read, or declares one after its first line (with
+            file and line).
         InvalidEvent: a line is not a well-formed event (with file, line and event id).
         UnknownNegotiation: lines of iterable input name no negotiation and none was given.
     """
@@ -125,14 +137,24 @@ def read_log(source: Source, *, negotiation: str | None = None, collect_errors: 
     groups: dict[str, list[LoggedEvent]] = {}
     generated: dict[str, dict[str, int]] = {}
     errors: list[NegotiationError] = []
+    contract = codec.CONTRACT_VERSION  # unless the first line declares another
+    first = True
     try:
         for number, raw in numbered:
             try:
                 text = _decode(raw, first=number == 1)
                 if not text.strip():
                     continue
+                header, first = first, False
                 data = decode_line(text)
-                event = Event.from_dict(data)
+                declared = contract_header(data)
+                if declared is not None:
+                    if not header:
+                        msg = 'the contract version ({"contract": N}) may be declared on the first line only'
+                        raise LogSyntaxError(msg)
+                    contract = declared
+                    continue
+                event = Event.from_dict(upcast(data, contract))
                 group = event.negotiation or default
                 if group is None:
                     msg = "the event names no negotiation and none was given"

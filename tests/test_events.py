@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Mapping
 
-import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -26,7 +23,7 @@ from negotiation import (
     parse_event,
 )
 from negotiation import strategies as ns
-from negotiation.events import FrozenMap, compact_json
+from negotiation.events import FrozenMap
 
 
 def test_the_contract_has_23_event_types_in_order() -> None:
@@ -126,113 +123,6 @@ def test_dumped_line_is_one_line_for_splitlines() -> None:
     line = dump_event(event)
     assert line.splitlines() == [line]
     assert parse_event(line) == event
-
-
-@pytest.mark.parametrize("kind", list(EVENT_TYPES))
-def test_trusted_decoding_equals_validated_decoding(kind: str) -> None:
-    """Event.from_stored (a store's trusted path) rebuilds exactly the event from_dict builds."""
-
-    @given(ns.events(kind))
-    def same(event: Event) -> None:
-        data = json.loads(dump_event(event))
-        trusted, checked = Event.from_stored(data), Event.from_dict(data)
-        assert trusted == checked == event
-        assert {k: type(v) for k, v in attrs.asdict(trusted, recurse=False).items()} == {
-            k: type(v) for k, v in attrs.asdict(checked, recurse=False).items()
-        }
-        assert dump_event(trusted) == dump_event(event)
-
-    same()
-
-
-def _reference_to_dict(event: Event) -> dict[str, object]:
-    """to_dict as a plain loop over the fields: what the generated per-type code must equal."""
-    out: dict[str, object] = {"type": event.TYPE}
-    if event.id:
-        out["id"] = event.id
-    if event.negotiation is not None:
-        out["negotiation"] = event.negotiation
-    out["occurred"] = str(event.occurred)
-    envelope = {"type", "id", "negotiation", "occurred", "recorded", "source", "note", "extra"}
-    for field in attrs.fields(type(event)):
-        value = getattr(event, field.name)
-        if field.name not in envelope and value is not None:
-            if isinstance(value, PartialDate):
-                value = str(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, Mapping):
-                value = {k: getattr(v, "value", v) for k, v in value.items()}
-            else:
-                value = getattr(value, "value", value)  # an enum member: its value
-            out[field.name] = value
-    if event.recorded is not None:
-        out["recorded"] = event.recorded.isoformat()
-    if event.source is not None:
-        out["source"] = event.source.to_dict()
-    if event.note is not None:
-        out["note"] = event.note
-    for key, value in event.extra.items():
-        out.setdefault(key, value)
-    return out
-
-
-@pytest.mark.parametrize("kind", list(EVENT_TYPES))
-def test_generated_to_dict_equals_the_plain_loop(kind: str) -> None:
-    """Each type's generated to_dict gives the loop's object, key order and value types included."""
-
-    @given(ns.events(kind), st.booleans())
-    def same(event: Event, stamp: bool) -> None:
-        if stamp:
-            moment = dt.datetime(2022, 1, 26, 12, 30, tzinfo=dt.UTC)
-            event = attrs.evolve(event, negotiation="elsewhere", recorded=moment)
-        got, expected = event.to_dict(), _reference_to_dict(event)
-        assert list(got.items()) == list(expected.items())
-        assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
-        assert event.to_dict() == got  # the second time (the cached recorded text) too
-
-    same()
-
-
-@pytest.mark.parametrize("kind", list(EVENT_TYPES))
-def test_a_stores_stamped_copy_equals_evolve(kind: str) -> None:
-    """The store's unrolled copier fills in negotiation and recorded exactly as attrs.evolve would."""
-    from negotiation.store.base import _stamped
-
-    moment = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
-
-    @given(ns.events(kind))
-    def same(event: Event) -> None:
-        copy = _stamped(event, "n", moment)
-        expected = attrs.evolve(
-            event,
-            negotiation=event.negotiation if event.negotiation is not None else "n",
-            recorded=event.recorded if event.recorded is not None else moment,
-        )
-        assert copy == expected
-        assert dump_event(copy) == dump_event(expected)
-        assert type(copy) is type(event)
-        if event.negotiation is not None and event.recorded is not None:
-            assert copy is event
-
-    same()
-
-
-@pytest.mark.parametrize("kind", list(EVENT_TYPES))
-def test_compact_json_equals_the_compact_dump_of_to_dict(kind: str) -> None:
-    """compact_json (what a store hashes) writes exactly json.dumps(to_dict(), compact, UTF-8 kept)."""
-    texts = st.text(max_size=8)
-
-    @given(ns.events(kind), st.dictionaries(texts, texts | st.integers() | st.booleans(), max_size=2), st.booleans())
-    def same(event: Event, extra: dict[str, object], stamp: bool) -> None:
-        if extra:
-            event = attrs.evolve(event, extra=extra)
-        if stamp:
-            event = attrs.evolve(event, negotiation="n\u2028", recorded=dt.datetime(2022, 1, 26, tzinfo=dt.UTC))
-        expected = json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
-        assert compact_json(event) == expected
-
-    same()
 
 
 @given(st.dictionaries(st.text(max_size=3), st.integers(), max_size=5), st.text(max_size=3))

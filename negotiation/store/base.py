@@ -20,7 +20,8 @@ from typing import Any, Protocol, Self
 
 import attrs
 
-from negotiation import snapshot
+from negotiation import codec, snapshot
+from negotiation.codec import compact_json
 from negotiation.dates import PartialDate, utc_now
 from negotiation.errors import (
     ConcurrencyError,
@@ -30,7 +31,7 @@ from negotiation.errors import (
     StoreError,
     UnknownNegotiation,
 )
-from negotiation.events import Event, compact_json
+from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.machine import Stage
 from negotiation.replay import replay
@@ -186,18 +187,7 @@ class Transaction(Protocol):
 
 def _stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
     """The event with ``negotiation`` and ``recorded`` filled in where missing (itself when neither is)."""
-    if event.negotiation is not None and event.recorded is not None:
-        return event
-    # a copy field by field: the values were validated already, and attrs.evolve would run
-    # every converter again (most of an import's time)
-    stamped = object.__new__(type(event))
-    for field in attrs.fields(type(event)):
-        object.__setattr__(stamped, field.name, getattr(event, field.name))
-    if event.negotiation is None:
-        object.__setattr__(stamped, "negotiation", negotiation)
-    if event.recorded is None:
-        object.__setattr__(stamped, "recorded", recorded)
-    return stamped
+    return codec.stamped(event, negotiation, recorded)
 
 
 def _same_content(stored: Event, event: Event) -> bool:

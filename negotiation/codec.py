@@ -1,0 +1,215 @@
+"""The encodings of an event: log lines, the compact JSON a store hashes, contract versions.
+
+An event's JSON object is ``Event.to_dict()`` / ``Event.from_dict()`` (:mod:`negotiation.events`).
+This module writes and reads it:
+
+* :func:`dump_event` / :func:`parse_event`: one line of a JSON Lines log;
+* :func:`compact_json`: the text a store hashes into its chain and keeps (it must never
+  change for an event: stored hashes depend on it);
+* :func:`from_stored` and :func:`stamped`: what a store reads back and what it fills in.
+
+Contract versions. The contract (the event types and their fields) has a version,
+:data:`CONTRACT_VERSION`. A log may declare the version it follows in a first line holding
+only ``{"contract": N}``; a log without that line follows the current version, and
+:func:`~negotiation.write_log` writes none. The events of an older version are upcast as they
+are read: ``UPCASTERS[n]`` turns the JSON object of an event of version ``n`` into one of
+version ``n + 1`` (``upcast_v1_v2``, ``upcast_v2_v3``, ..., as eventsourcing's upcasting
+does), so that the rest of the library only ever sees the current version. Changing the
+contract in a way that older logs cannot be read as they are means bumping
+:data:`CONTRACT_VERSION` and adding the upcaster from the previous version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from negotiation.errors import LogSyntaxError
+from negotiation.events import Event
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "UPCASTERS",
+    "Upcaster",
+    "compact_json",
+    "contract_header",
+    "contract_version",
+    "decode_line",
+    "dump_event",
+    "from_dict",
+    "from_stored",
+    "isoformat",
+    "parse_event",
+    "stamped",
+    "to_dict",
+    "upcast",
+]
+
+#: The version of the contract this library reads and writes.
+CONTRACT_VERSION = 1
+
+#: Turns an event's JSON object of one contract version into the next version's.
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+#: The upcasters by the version they read: ``UPCASTERS[n]`` is ``upcast_vN_vN+1``. One for
+#: every version below :data:`CONTRACT_VERSION` (none yet: the contract is at version 1).
+UPCASTERS: Mapping[int, Upcaster] = types.MappingProxyType({})
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """The event's JSON object (:meth:`Event.to_dict <negotiation.Event.to_dict>`)."""
+    return event.to_dict()
+
+
+def compact_json(event: Event) -> str:
+    """The event's compact JSON text, as a store hashes and writes it.
+
+    ``to_dict()`` with no space between items and UTF-8 kept; its keys in ``to_dict``'s
+    order, not sorted (the order of positions and unknown fields is part of the content).
+    """
+    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+
+
+# json.dumps escapes the control characters; these three it writes raw.
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+def dump_event(event: Event) -> str:
+    """Encode an event as one log line (compact JSON, UTF-8 text, no newline)."""
+    line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+    # Characters that str.splitlines() (and some editors) take for line breaks stay escaped,
+    # so one event is always one line whatever splits it.
+    return line.translate(_LINE_BREAKS) if _BREAKS.search(line) else line
+
+
+def isoformat(moment: dt.datetime) -> str:
+    """A moment as a store writes it (``recorded``, ``updated``): ISO 8601 with its offset."""
+    return moment.isoformat()
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def decode_line(line: str | bytes) -> dict[str, Any]:
+    """Decode one log line into its JSON object.
+
+    Raises:
+        LogSyntaxError: the line is not JSON, or not an object.
+    """
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as e:
+        msg = f"not valid JSON: {e.msg} at column {e.colno}"
+        raise LogSyntaxError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"expected a JSON object, got {type(data).__name__} {data!r:.60}"
+        raise LogSyntaxError(msg)
+    return data
+
+
+def contract_version(value: object) -> int:
+    """``value`` as a contract version this library reads (1 to :data:`CONTRACT_VERSION`).
+
+    Raises:
+        LogSyntaxError: not a whole number from 1, or a version newer than this library's.
+    """
+    if type(value) is not int or value < 1:
+        msg = f"contract={value!r} must be a contract version: a whole number from 1"
+        raise LogSyntaxError(msg)
+    if value > CONTRACT_VERSION:
+        msg = (
+            f"the log follows contract version {value}, newer than this library's "
+            f"({CONTRACT_VERSION}): upgrade negotiation to read it"
+        )
+        raise LogSyntaxError(msg)
+    return value
+
+
+def contract_header(data: Mapping[str, Any]) -> int | None:
+    """The version a log's header line declares, or None when ``data`` is not a header.
+
+    A header is an object with the one key ``contract``: ``{"contract": 1}``.
+
+    Raises:
+        LogSyntaxError: a header whose version this library cannot read (see :func:`contract_version`).
+    """
+    if len(data) != 1 or "contract" not in data:
+        return None
+    return contract_version(data["contract"])
+
+
+def upcast(data: Mapping[str, Any], contract: int | None = None) -> Mapping[str, Any]:
+    """An event's JSON object of version ``contract`` (default: the current one) as the current
+    version's, through ``UPCASTERS[contract]``, ``UPCASTERS[contract + 1]``, ...
+
+    Each upcaster gets a copy: the object given is not changed.
+
+    Raises:
+        LogSyntaxError: ``contract`` is not a version this library reads.
+    """
+    version = CONTRACT_VERSION if contract is None else contract_version(contract)
+    while version < CONTRACT_VERSION:
+        data = UPCASTERS[version](dict(data))
+        version += 1
+    return data
+
+
+def from_dict(data: Mapping[str, Any], *, contract: int | None = None) -> Event:
+    """Build the event a JSON object of version ``contract`` (default: the current one) describes.
+
+    Raises:
+        LogSyntaxError: ``contract`` is not a version this library reads.
+        InvalidEvent: the object is not a well-formed event (see :meth:`Event.from_dict
+            <negotiation.Event.from_dict>`).
+    """
+    if not isinstance(data, Mapping):
+        return Event.from_dict(data)  # which says what is wrong with it
+    return Event.from_dict(upcast(data, contract))
+
+
+def parse_event(line: str | bytes, *, contract: int | None = None) -> Event:
+    """Decode one log line (a JSON object) of version ``contract`` (default: the current one).
+
+    Raises:
+        LogSyntaxError: the line is not JSON, or not an object; ``contract`` is not a version
+            this library reads.
+        InvalidEvent: the object is not a well-formed event.
+    """
+    return Event.from_dict(upcast(decode_line(line), contract))
+
+
+def from_stored(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from a store's row: JSON this library wrote, in the current version.
+
+    The event is built as :meth:`Event.from_dict <negotiation.Event.from_dict>` builds it,
+    its validators run again (there is no unchecked path).
+    """
+    return Event.from_dict(data)
+
+
+def stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
+    """The event with ``negotiation`` and ``recorded`` filled in where missing (itself when neither is).
+
+    A copy field by field: the values were validated already, and ``attrs.evolve`` would run
+    every converter again (most of a store import's time). ``recorded`` is set as given.
+    """
+    if event.negotiation is not None and event.recorded is not None:
+        return event
+    copy = object.__new__(type(event))
+    for field in attrs.fields(type(event)):
+        object.__setattr__(copy, field.name, getattr(event, field.name))
+    if event.negotiation is None:
+        object.__setattr__(copy, "negotiation", negotiation)
+    if event.recorded is None:
+        object.__setattr__(copy, "recorded", recorded)
+    return copy
