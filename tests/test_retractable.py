@@ -218,6 +218,7 @@ def test_retractable_and_permitted_equal_the_references(log: list[Event]) -> Non
     _assert_like_the_references(replay(log))
 
 
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(_talks_heavy_logs())
 def test_retractable_and_permitted_on_talks_heavy_logs_equal_the_references(log: list[Event]) -> None:

@@ -399,6 +399,7 @@ def _script(name: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_simulate_founding_script_prints_the_distribution_and_the_path_to_an_agreed_text() -> None:
     """scripts/simulate_founding.py: outcomes under the documented policy, then one TextAgreed."""
     done = _script("simulate_founding.py", "--runs", "100", "--steps", "15", "--json")
@@ -413,6 +414,7 @@ def test_simulate_founding_script_prints_the_distribution_and_the_path_to_an_agr
     assert done.stdout.rstrip().splitlines()[-1].startswith('{"type": "TextAgreed"')
 
 
+@pytest.mark.slow
 def test_stateful_example_script_runs() -> None:
     """scripts/stateful_example.py checks its invariants over continuations of the founding log."""
     done = _script("stateful_example.py")

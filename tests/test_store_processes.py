@@ -66,6 +66,7 @@ def wait(pid: int, deadline: float) -> int:
     return os.waitpid(pid, 0)[1]
 
 
+@pytest.mark.slow
 def test_appends_survive_sigkill_at_random_moments(tmp_path: Path) -> None:
     """Killed 60 times mid-append: the store opens, verifies, keeps every acknowledged batch and no partial one."""
     path = tmp_path / "crash.db"

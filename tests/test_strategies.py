@@ -86,6 +86,7 @@ def test_valid_logs_respect_bounds_and_exclusions(log: list[Event]) -> None:
     assert not {e.TYPE for e in log} & {"EventRetracted", "ContactProposed"}
 
 
+@pytest.mark.slow
 def test_valid_logs_shrink_to_a_short_example() -> None:
     """A log reaching `signed` shrinks to a first event, the agreed text and its signature(s): the shortest is 3."""
     log = find(
@@ -128,6 +129,7 @@ def test_invalid_logs_are_refused_at_their_last_event(log: nst.InvalidLog) -> No
     assert caught.value.event is log.event
 
 
+@pytest.mark.slow
 def test_invalid_logs_break_every_kind_of_rule() -> None:
     """Over enough draws, each of the seven kinds of fault appears."""
     seen: set[str] = set()
