@@ -63,17 +63,9 @@ def translate_error(error: sqlite3.Error, *, path: str, doing: str) -> StoreErro
 
 
 def _event(data: str) -> Event:
-    # The store validated this event on append and its rows are append-only and hash-chained
-    # (verify() finds a tampered row), so it is read back without running the validators; a
-    # row the trusted path cannot read gets the validating path and its precise error.
-    return _decoded(json.loads(data))
-
-
-def _decoded(decoded: Any) -> Event:
-    try:
-        return Event.from_stored(decoded)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return Event.from_dict(decoded)
+    # read back through the validating path: a row edited behind the store's back gets the
+    # precise error of a bad log line (verify() names the row)
+    return Event.from_dict(json.loads(data))
 
 
 def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
@@ -88,10 +80,7 @@ def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
         decoded = None
     if not isinstance(decoded, list) or len(decoded) != len(rows):
         return [_event(row[0]) for row in rows]
-    try:
-        return [Event.from_stored(data) for data in decoded]
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return [_decoded(data) for data in decoded]
+    return [Event.from_dict(data) for data in decoded]
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:
