@@ -578,6 +578,8 @@ def tx_snapshot_version(tx: Transaction, negotiation: str) -> int:
 
 def _snapshot_problem(tx: Transaction, negotiation: str, version: int, data: bytes) -> str | None:
     """What is wrong with a stored snapshot, or None."""
+    if not bytes(data).startswith(b"{"):
+        return None  # an earlier binary format: ignored, and retaken by the next appends
     try:
         taken_under = snapshot.check(data)
     except StoreError as e:
