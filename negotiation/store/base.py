@@ -447,7 +447,7 @@ class EventStore(Delivery, abc.ABC):
                 fold = snapshot.restore(snap[1], history, negotiation)
             except StoreError:  # a damaged snapshot is not used (verify reports it)
                 fold = None
-            tail = tx.events(negotiation, after_version=snap[0], up_to=version)
+            tail = [] if fold is None else tx.events(negotiation, after_version=snap[0], up_to=version)
             if fold is not None and all(e.TYPE != "EventRetracted" for e in tail):
                 # the events the tail names that the snapshot covers: the fold has no copy of them
                 fold.by_id.update(tx.stored(negotiation, {e.ref_id for e in tail if e.ref_id is not None}))
