@@ -28,10 +28,8 @@ import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
-
 from negotiation.errors import LogSyntaxError
-from negotiation.events import Event
+from negotiation.events import FIELDS, Event
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -70,13 +68,18 @@ def to_dict(event: Event) -> dict[str, Any]:
     return event.to_dict()
 
 
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``, built once (dumps builds an
+#: encoder per call when given options).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def compact_json(event: Event) -> str:
     """The event's compact JSON text, as a store hashes and writes it.
 
     ``to_dict()`` with no space between items and UTF-8 kept; its keys in ``to_dict``'s
     order, not sorted (the order of positions and unknown fields is part of the content).
     """
-    return json.dumps(event.to_dict(), separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(event.to_dict())
 
 
 # json.dumps escapes the control characters; these three it writes raw.
@@ -206,8 +209,8 @@ def stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
     if event.negotiation is not None and event.recorded is not None:
         return event
     copy = object.__new__(type(event))
-    for field in attrs.fields(type(event)):
-        object.__setattr__(copy, field.name, getattr(event, field.name))
+    for name in FIELDS[type(event)]:
+        object.__setattr__(copy, name, getattr(event, name))
     if event.negotiation is None:
         object.__setattr__(copy, "negotiation", negotiation)
     if event.recorded is None:

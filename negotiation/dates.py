@@ -93,6 +93,8 @@ class PartialDate:
     @classmethod
     def of(cls, value: PartialDate | dt.date | dt.datetime | str, *, field: str = "date") -> PartialDate:
         """Coerce a :class:`PartialDate`, a :class:`datetime.date`, an aware date-time or a string."""
+        if type(value) is str:
+            return cls.parse(value, field=field)
         if isinstance(value, PartialDate):
             return value
         if isinstance(value, dt.datetime):
@@ -168,6 +170,11 @@ def parse_timestamp(value: dt.datetime | dt.date | str, *, field: str = "timesta
             msg = f"{field}={value!r} is a naive date-time; give it a UTC offset"
             raise InvalidDate(msg)
         return value.astimezone(dt.UTC)
+    if type(value) is str and len(value) > 10 and _DATETIME.match(value):  # the common case: a stored stamp
+        try:
+            return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+        except ValueError:
+            pass  # an impossible date-time: PartialDate.parse says what is wrong
     return PartialDate.of(value, field=field).recorded_by()
 
 

@@ -28,6 +28,7 @@ from negotiation.errors import InvalidEvent
 
 __all__ = [
     "EVENT_TYPES",
+    "FIELDS",
     "PARTY_FIELDS",
     "AgreementEnteredIntoForce",
     "AgreementRatified",
@@ -419,11 +420,10 @@ class Event:
         if self.negotiation is not None:
             out["negotiation"] = self.negotiation
         out["occurred"] = str(self.occurred)
-        for field in attrs.fields(type(self)):
-            if field.name not in _ENVELOPE:
-                value = getattr(self, field.name)
-                if value is not None:
-                    out[field.name] = _jsonable(value)
+        for name in _OWN_FIELDS[type(self)]:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = _jsonable(value)
         if self.recorded is not None:
             out["recorded"] = self.recorded.isoformat()
         if self.source is not None:
@@ -786,6 +786,11 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
     )
 }
 
+#: Every field of each type, in attrs' order (the envelope's first).
+FIELDS: Mapping[type[Event], tuple[str, ...]] = {
+    cls: tuple(f.name for f in attrs.fields(cls)) for cls in EVENT_TYPES.values()
+}
+_OWN_FIELDS = {cls: tuple(name for name in names if name not in _ENVELOPE) for cls, names in FIELDS.items()}
 _FIELD_NAMES: Mapping[type[Event], frozenset[str]] = {
     cls: frozenset(f.name for f in attrs.fields(cls) if f.name != "extra") for cls in EVENT_TYPES.values()
 }
