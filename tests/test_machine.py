@@ -94,3 +94,34 @@ def test_table_replay_equals_transitions_replay(events: list[Event]) -> None:
                 outcomes.append(type(e))
         assert outcomes[0] == outcomes[1], event
         assert table.stage is machine.stage, event
+
+
+def test_transitions_offers_and_refuses_the_triggers_the_table_does() -> None:
+    """Per stage, transitions' own ``get_triggers`` and ``may_<type>`` agree with the compiled table.
+
+    For a type the table refuses, ``may_`` answers without evaluating a guard, so it gets no
+    fold and no event.
+    """
+    model = type("Model", (), {})()
+    machine = build_machine(model)
+    # every type is a trigger but EventRetracted, which replay undoes instead of firing
+    assert set(machine.events) == set(EVENT_TYPES) - {"EventRetracted"}
+    for stage in Stage:
+        assert set(machine.get_triggers(stage.value)) == set(permitted_types(stage)), stage
+        machine.set_state(stage.value, model)
+        for kind in machine.events:
+            if (stage, kind) not in TABLE:
+                assert getattr(model, f"may_{kind}")(None, None) is False, (stage, kind)
+
+
+@given(ns.valid_logs(max_events=30))
+def test_transitions_may_fire_every_event_the_table_accepts(events: list[Event]) -> None:
+    """Before each event of a valid log, transitions' ``may_<type>`` (guards evaluated) says yes."""
+    model = type("Model", (), {})()
+    machine = build_machine(model)
+    fold = Fold(None)
+    for event in events:
+        if event.TYPE != "EventRetracted":  # undone by replay, not a trigger of the machine
+            machine.set_state(fold.stage.value, model)
+            assert getattr(model, f"may_{event.TYPE}")(fold, event) is True, (fold.stage, event)
+        fold.apply(event)
