@@ -2,7 +2,7 @@
 
 A store keeps the latest snapshot of each negotiation beside its events, so that loading a
 long negotiation replays only the events after it (its tail). A snapshot is two lines of
-UTF-8 JSON: a header ``{"format": 6, "fingerprint": ..., "sha256": ...}`` and the body, the
+UTF-8 JSON: a header ``{"format": 7, "fingerprint": ..., "sha256": ...}`` and the body, the
 fold's stage, counters and records (documents, contacts, agreements, deadlines, positions,
 parties, owed moves), but not the events, which are in the store already: the restored fold
 reads them back when something needs them (:meth:`negotiation.fold.Fold.complete`).
@@ -33,7 +33,7 @@ from negotiation.rules import AgreementRecord, ContactRecord, DeadlineRecord, Do
 __all__ = ["FINGERPRINT", "FORMAT", "RULES_VERSION", "check", "fingerprint", "restore", "take"]
 
 #: The layout of a snapshot; bump it with any change to what :func:`take` writes.
-FORMAT = 6
+FORMAT = 7
 #: The version of the rules: bump it whenever a change makes the same events fold into
 #: different records (the fingerprint covers the machine and the records' fields already).
 RULES_VERSION = 3
@@ -67,12 +67,52 @@ def fingerprint() -> str:
 FINGERPRINT = fingerprint()
 
 
+#: The record classes a snapshot holds, by section; each section is stored by columns (one list
+#: per field, in the class's field order), which JSON reads back about twice as fast as one
+#: list per record, and which :func:`restore` turns into records with ``map``.
+_SECTIONS: dict[str, type[Any]] = {
+    "docs": DocRecord,
+    "contacts": ContactRecord,
+    "agreements": AgreementRecord,
+    "deadlines": DeadlineRecord,
+}
+
+#: How a column is read back where its JSON value is not the field's value.
+_READ_BACK: dict[tuple[type[Any], str], Callable[[Any], Any]] = {
+    (DocRecord, "addressees"): tuple,
+    (ContactRecord, "to"): tuple,
+    (ContactRecord, "declined_by"): lambda value: None if value is None else tuple(value),
+    (AgreementRecord, "parties"): tuple,
+    (DeadlineRecord, "deadline"): PartialDate.parse,
+}
+
+
+def _columns(cls: type[Any], records: Iterable[Any]) -> list[list[Any]]:
+    rows = list(records)
+    columns = []
+    for field in attrs.fields(cls):
+        column = [getattr(r, field.name) for r in rows]
+        columns.append([str(v) for v in column] if field.name == "deadline" else column)  # a PartialDate
+    return columns
+
+
+def _records(cls: type[Any], columns: list[list[Any]]) -> list[Any]:
+    read = [_READ_BACK.get((cls, f.name)) for f in attrs.fields(cls)]
+    return list(map(cls, *(column if r is None else map(r, column) for r, column in zip(read, columns, strict=True))))
+
+
 def take(fold: Fold) -> bytes:
     """The snapshot of ``fold`` (a whole fold: not one restored and still missing its events)."""
     if fold.history is not None:
         msg = "a fold restored from a snapshot is completed before it is snapshotted"
         raise ValueError(msg)
     text = fold.text
+    held: dict[str, dict[str, Any]] = {
+        "docs": fold.docs,
+        "contacts": fold.contacts,
+        "agreements": fold.agreements,
+        "deadlines": fold.deadlines,
+    }
     body = {
         "negotiation": fold.negotiation,
         "count": fold.count,
@@ -81,20 +121,8 @@ def take(fold: Fold) -> bytes:
         "any_proposal_answered": fold.any_proposal_answered,
         "open_proposals": fold.open_proposals,
         "latest": None if fold.latest is None else str(fold.latest),
-        "docs": [
-            [
-                *(d.id, d.kind, d.author, d.addressees, d.title, d.public, d.ref),
-                *(d.answers, d.withdrawn_by, d.disclosed_by),
-            ]
-            for d in fold.docs.values()
-        ],
-        "contacts": [[c.id, c.proposer, c.to, c.accepted_by, c.declined_by, c.held_by] for c in fold.contacts.values()],
-        "agreements": [
-            [a.id, a.kind, a.title, a.parties, a.signed, a.ratified, a.withdrawn, a.entered_into_force, a.terminated]
-            for a in fold.agreements.values()
-        ],
+        **{name: _columns(cls, held[name].values()) for name, cls in _SECTIONS.items()},
         "text": None if text is None else text.id,
-        "deadlines": [[r.id, str(r.deadline), r.ref, r.actor, r.met_by, r.lapsed_by] for r in fold.deadlines.values()],
         "positions": [[party, item, stance.value, event] for (party, item), (stance, event) in fold.positions.items()],
         "parties": fold.parties,
         "owed": [[ref, party, is_doc] for (ref, party), is_doc in fold.owed.items()],
@@ -150,17 +178,11 @@ def restore(snapshot: bytes, history: Callable[[], Iterable[Event]], negotiation
     fold.any_proposal_answered = data["any_proposal_answered"]
     fold.open_proposals = data["open_proposals"]
     fold.latest = None if data["latest"] is None else PartialDate.parse(data["latest"])
-    fold.docs = {row[0]: DocRecord(row[0], row[1], row[2], tuple(row[3]), *row[4:]) for row in data["docs"]}
-    fold.contacts = {
-        row[0]: ContactRecord(row[0], row[1], tuple(row[2]), row[3], None if row[4] is None else tuple(row[4]), row[5])
-        for row in data["contacts"]
-    }
-    fold.agreements = {
-        row[0]: AgreementRecord(row[0], row[1], row[2], tuple(row[3]), *row[4:]) for row in data["agreements"]
-    }
+    fold.docs = {r.id: r for r in _records(DocRecord, data["docs"])}
+    fold.contacts = {r.id: r for r in _records(ContactRecord, data["contacts"])}
+    fold.agreements = {r.id: r for r in _records(AgreementRecord, data["agreements"])}
     fold.text = None if data["text"] is None else fold.agreements[data["text"]]
-    for row in data["deadlines"]:
-        record = DeadlineRecord(row[0], PartialDate.parse(row[1]), *row[2:])
+    for record in _records(DeadlineRecord, data["deadlines"]):
         fold.deadlines[record.id] = record
         fold.deadlines_by_ref.setdefault(record.ref, []).append(record)
     stances = {s.value: s for s in Stance}
