@@ -394,6 +394,7 @@ class EventStore(Delivery, abc.ABC):
             fold, snapshot_version = self._replayed(tx, negotiation, current), tx_snapshot_version(tx, negotiation)
         rows = []
         version = current
+        recorded_text = recorded.isoformat()  # the stamp of every event that came without one
         for event in fresh:
             stamped = _stamped(event, negotiation, recorded)
             try:
@@ -414,7 +415,7 @@ class EventStore(Delivery, abc.ABC):
                     stamped.id,
                     stamped.TYPE,
                     str(stamped.occurred),
-                    stamped.recorded.isoformat(),
+                    recorded_text if stamped.recorded is recorded else stamped.recorded.isoformat(),
                     data,
                     head,
                     stamped,
