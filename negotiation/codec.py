@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from negotiation.errors import LogSyntaxError
+from negotiation.errors import InvalidEvent, LogSyntaxError
 from negotiation.events import FIELDS, Event
 
 __all__ = [
     "CONTRACT_VERSION",
+    "MAX_DEPTH",
     "UPCASTERS",
     "Upcaster",
+    "check_json",
     "compact_json",
     "contract_header",
     "contract_version",
@@ -68,9 +71,13 @@ def to_dict(event: Event) -> dict[str, Any]:
     return event.to_dict()
 
 
-#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False)``, built once (dumps builds an
-#: encoder per call when given options).
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: ``json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)``, built once
+#: (dumps builds an encoder per call when given options).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+#: How deep JSON values may nest in an event (its unknown fields, a source's): deeper ones are
+#: refused as they are read or written, before the interpreter's recursion limit refuses them later.
+MAX_DEPTH = 64
 
 
 def compact_json(event: Event) -> str:
@@ -78,8 +85,58 @@ def compact_json(event: Event) -> str:
 
     ``to_dict()`` with no space between items and UTF-8 kept; its keys in ``to_dict``'s
     order, not sorted (the order of positions and unknown fields is part of the content).
+
+    Raises:
+        InvalidEvent: the event holds what JSON in UTF-8 cannot carry faithfully: NaN or an
+            infinite number, an integer too long to write, a lone surrogate, values nested
+            deeper than :data:`MAX_DEPTH`.
     """
-    return _COMPACT.encode(event.to_dict())
+    return _written(event, _COMPACT.encode)
+
+
+def _written(event: Event, encode: Callable[[Any], str]) -> str:
+    """``encode(event.to_dict())``, refusing what would not read back as the same event."""
+    data = event.to_dict()
+    try:
+        if event.extra or event.source is not None:
+            check_json(data, "event")
+        text = encode(data)
+        if not text.isascii():
+            text.encode()  # raises for a lone surrogate
+    except (ValueError, RecursionError) as e:
+        reason = e.reason if isinstance(e, UnicodeEncodeError) else str(e).split(";")[0]
+        msg = f"{event.TYPE}: cannot be written as JSON: {reason}"
+        raise InvalidEvent(msg, event_id=event.id) from None
+    return text
+
+
+def check_json(value: object, where: str = "the value", depth: int = 0) -> None:
+    """Check a decoded JSON value: finite numbers, no lone surrogate, at most :data:`MAX_DEPTH` deep.
+
+    Raises:
+        ValueError: naming where in ``value`` (``notes[2]``) and what is wrong.
+    """
+    if depth > MAX_DEPTH:
+        msg = f"{where} is nested more than {MAX_DEPTH} levels deep"
+        raise ValueError(msg)
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                msg = f"{where} holds a lone surrogate ({value[:40]!r}), which UTF-8 cannot carry"
+                raise ValueError(msg) from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            msg = f"{where}={value!r}: NaN and infinite numbers are not JSON"
+            raise ValueError(msg)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            check_json(key, f"a key of {where}", depth + 1)
+            check_json(item, key if depth == 0 else f"{where}.{key}" if depth < 3 else where, depth + 1)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json(item, f"{where}[{index}]" if depth < 3 else where, depth + 1)
 
 
 # json.dumps escapes the control characters; these three it writes raw.
@@ -87,9 +144,17 @@ _LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
+#: How :func:`dump_event` writes a line.
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+
+
 def dump_event(event: Event) -> str:
-    """Encode an event as one log line (compact JSON, UTF-8 text, no newline)."""
-    line = json.dumps(event.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+    """Encode an event as one log line (compact JSON, UTF-8 text, no newline).
+
+    Raises:
+        InvalidEvent: as :func:`compact_json`.
+    """
+    line = _written(event, _LINE.encode)
     # Characters that str.splitlines() (and some editors) take for line breaks stay escaped,
     # so one event is always one line whatever splits it.
     return line.translate(_LINE_BREAKS) if _BREAKS.search(line) else line
@@ -107,17 +172,81 @@ def decode_line(line: str | bytes) -> dict[str, Any]:
     """Decode one log line into its JSON object.
 
     Raises:
-        LogSyntaxError: the line is not JSON, or not an object.
+        LogSyntaxError: the line is not JSON, or not an object; it repeats a key, holds NaN or
+            an infinite number, an integer of more than 4,300 digits, a lone surrogate, or
+            values nested more than :data:`MAX_DEPTH` levels deep.
     """
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            msg = f"not UTF-8 text: {e.reason} at byte {e.start}"
+            raise LogSyntaxError(msg) from None
+    # Brackets are what make depth, and escapes what make a lone surrogate: the full checks
+    # run on the rare line that has many of the one or any of the other.
+    if line.count("[") + line.count("{") > MAX_DEPTH and _nesting(line) > MAX_DEPTH:
+        msg = f"values nested more than {MAX_DEPTH} levels deep"
+        raise LogSyntaxError(msg)
     try:
-        data = json.loads(line)
+        data = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as e:
-        msg = f"not valid JSON: {e.msg} at column {e.colno}"
+        hint = ""
+        if line.strip() in ("[", "]") or line.lstrip().startswith(("[{", "[ {")):
+            hint = " (a log has one JSON object per line, JSON Lines, not a JSON array)"
+        where = "" if e.msg.endswith(" at") else " at"  # "Invalid control character at"
+        msg = f"not valid JSON: {e.msg}{where} column {e.colno}{hint}"
         raise LogSyntaxError(msg) from None
+    except ValueError as e:  # a repeated key, NaN, an integer too long to read
+        raise LogSyntaxError(
+            str(e).split(";")[0].replace("Exceeds the limit", "an integer exceeds the limit")
+        ) from None
     if not isinstance(data, dict):
         msg = f"expected a JSON object, got {type(data).__name__} {data!r:.60}"
         raise LogSyntaxError(msg)
+    if "\\u" in line:
+        try:
+            check_json(data, "the object")
+        except ValueError as e:
+            raise LogSyntaxError(str(e)) from None
     return data
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _nesting(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets in strings do not count)."""
+    depth = deepest = 0
+    for char in _STRINGS.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        msg = f"the key {repeated!r} appears twice in one object"
+        raise ValueError(msg)
+    return data
+
+
+def _no_constant(name: str) -> float:
+    msg = f"{name} is not a JSON number"
+    raise ValueError(msg)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        msg = f"{text} is too large for a JSON number (it reads as infinity)"
+        raise ValueError(msg)
+    return value
 
 
 def contract_version(value: object) -> int:

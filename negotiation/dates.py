@@ -81,6 +81,9 @@ class PartialDate:
         except ValueError as e:
             msg = f"{field}={text!r} is not a valid date: {e}"
             raise InvalidDate(msg) from e
+        except OverflowError:  # 9999-12-31T23:59:59-12:00 is in year 10000, UTC
+            msg = f"{field}={text!r} is out of range: its UTC date must lie in the years 1 to 9999"
+            raise InvalidDate(msg) from None
         if re.match(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
             msg = f"{field}={text!r} is a date-time without a UTC offset; add one, e.g. {text}+00:00"
         else:
@@ -101,7 +104,7 @@ class PartialDate:
             if value.tzinfo is None or value.utcoffset() is None:
                 msg = f"{field}={value!r} is a naive date-time; give it a UTC offset"
                 raise InvalidDate(msg)
-            day = value.astimezone(dt.UTC).date()
+            day = _utc(value, field).date()
             return cls("datetime", day, day, value)
         if isinstance(value, dt.date):
             return cls("day", value, value)
@@ -150,6 +153,14 @@ class PartialDate:
         return _END_OF_DAY(self.last_day)
 
 
+def _utc(moment: dt.datetime, field: str) -> dt.datetime:
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        msg = f"{field}={moment.isoformat()!r} is out of range: its UTC date must lie in the years 1 to 9999"
+        raise InvalidDate(msg) from None
+
+
 def _END_OF_DAY(day: dt.date) -> dt.datetime:  # noqa: N802 - reads as a constant-like helper
     return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
 
@@ -169,11 +180,11 @@ def parse_timestamp(value: dt.datetime | dt.date | str, *, field: str = "timesta
         if value.tzinfo is None or value.utcoffset() is None:
             msg = f"{field}={value!r} is a naive date-time; give it a UTC offset"
             raise InvalidDate(msg)
-        return value.astimezone(dt.UTC)
+        return _utc(value, field)
     if type(value) is str and len(value) > 10 and _DATETIME.match(value):  # the common case: a stored stamp
         try:
             return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
-        except ValueError:
+        except (ValueError, OverflowError):
             pass  # an impossible date-time: PartialDate.parse says what is wrong
     return PartialDate.of(value, field=field).recorded_by()
 

@@ -404,7 +404,10 @@ class EventStore(Delivery, abc.ABC):
                 raise e.locate(negotiation=negotiation) from None
             position += 1
             version += 1
-            data = compact_json(stamped)
+            try:
+                data = compact_json(stamped)
+            except InvalidEvent as e:
+                raise e.locate(negotiation=negotiation) from None
             head = chain_hash(head, data)
             assert stamped.recorded is not None
             rows.append(
