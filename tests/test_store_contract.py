@@ -27,6 +27,7 @@ from negotiation import (
     ReplyDelivered,
     SQLiteStore,
     Stage,
+    StoreError,
     TalksSuspended,
     UnknownNegotiation,
     UnknownReference,
@@ -345,6 +346,23 @@ class StoreContract:
         assert store.subscribe("ids", lambda s, _t: seen.append(s.event.id)) == 2
         assert seen == ["round-1", "draft", "reply", "call", "statement"]
         assert store.checkpoint("someone-else") == 0
+
+    def test_a_subscriber_handler_may_read_the_store_but_not_write_to_it(self, store: EventStore) -> None:
+        """A handler reads the store (as projections do) inside the delivery's transaction; an
+        append from it is refused, with the batch rolled back, the same on every backend."""
+        store.append(N, opening())
+        stages: list[str] = []
+        store.subscribe("reader", lambda s, _t: stages.append(store.load(N, as_of=s.event.occurred).stage.value))
+        assert stages == ["exploration", "proposal_open", "talks"]
+        assert store.version(N) == 3
+
+        def writer(stored: StoredEvent, _target: Any) -> None:
+            store.append(N, later())
+
+        with pytest.raises(StoreError, match="a subscriber's handler may read the store, not write to it"):
+            store.subscribe("writer", writer)
+        assert store.checkpoint("writer") == 0
+        assert store.version(N) == 3
 
     def test_a_failing_subscriber_handler_rolls_back_its_batch(self, store: EventStore) -> None:
         """When the handler raises, its checkpoint stays; the batch comes again next time."""

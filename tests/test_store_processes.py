@@ -202,3 +202,30 @@ def test_a_subscriber_killed_mid_batch_sees_each_event_once(tmp_path: Path) -> N
         positions = [r["position"] for r in store.db["seen"].rows_where(order_by="position")]
         assert positions == list(range(1, 40 * BATCH + 1))
         assert store.checkpoint("counter") == 40 * BATCH
+
+
+def test_eight_processes_creating_one_store_at_once_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL does not wait for a lock by itself: every opener retries."""
+    for attempt in range(20):
+        path = tmp_path / f"new-{attempt}.db"
+        go = tmp_path / f"go-{attempt}"
+
+        def child(fd: int, path: Path = path, go: Path = go) -> None:
+            while not go.exists():  # start together
+                time.sleep(0.001)
+            try:
+                with SQLiteStore(path) as store:
+                    store.append(f"n{os.getpid()}", batch(os.getpid()))
+                os.write(fd, b"ok")
+            except Exception as e:
+                os.write(fd, f"{type(e).__name__}: {e}".encode())
+
+        children = [fork(child) for _ in range(8)]
+        go.touch()
+        deadline = time.monotonic() + 30
+        outcomes = [drain(fd) for _, fd in children]
+        assert [wait(pid, deadline) for pid, _ in children] == [0] * 8
+        assert outcomes == ["ok"] * 8, outcomes
+        with SQLiteStore(path) as store:
+            assert len(store.negotiations()) == 8
+            assert store.verify().ok

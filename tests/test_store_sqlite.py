@@ -126,9 +126,12 @@ def test_a_sqlite_file_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     with closing(sqlite3.connect(path)) as conn:
         conn.execute("CREATE TABLE people (name TEXT)")
+    before = path.read_bytes()
     with pytest.raises(StoreError, match="a SQLite database, but not an event store"):
         SQLiteStore(path)
     assert dump(path) == ["BEGIN TRANSACTION;", "CREATE TABLE people (name TEXT);", "COMMIT;"]
+    assert path.read_bytes() == before  # not even switched to write-ahead logging
+    assert not Path(f"{path}-wal").exists()
 
 
 def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
@@ -252,6 +255,32 @@ def test_verify_finds_two_swapped_rows(db: Path) -> None:
             "statement",
         ]
     assert _verify(db)[:2] == (False, 2)
+
+
+@pytest.mark.parametrize(
+    ("statement", "reported"),
+    [
+        (
+            "UPDATE negotiations SET stage = 'in_force'",
+            "the read model records stage 'in_force' where replaying the events gives 'talks'",
+        ),
+        ("UPDATE negotiations SET owed = 0", "the read model records owed 0 where replaying the events gives"),
+        ("UPDATE negotiations SET last_event = '2031-01-01'", "the read model records last_event '2031-01-01'"),
+        ("UPDATE negotiations SET stage = 'on_the_moon'", "holds stage 'on_the_moon', which is not a stage"),
+        ("UPDATE events SET data = CAST(data AS BLOB) WHERE position = 3", "column data holds bytes"),
+        ("UPDATE events SET version = 'two' WHERE position = 2", "column version holds str 'two', not int"),
+    ],
+)
+def test_verify_reports_a_forged_read_model_or_a_cell_of_the_wrong_type(
+    db: Path, statement: str, reported: str
+) -> None:
+    """The read model is recomputed from the events; a cell of an unexpected type is a finding, not a crash."""
+    assert _verify(db)[0]
+    _tamper(db, statement)
+    ok, _position, problem = _verify(db)
+    assert not ok
+    assert problem is not None
+    assert reported in problem
 
 
 def test_check_reports_a_broken_chain(db: Path) -> None:

@@ -84,6 +84,9 @@ class Row(NamedTuple):
     event: Event | None = None
 
 
+_COLUMN_TYPES = (("position", int), ("negotiation", str), ("version", int), *((c, str) for c in Row._fields[3:9]))
+
+
 def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Verification:
     """Walk stored rows in position order and check what :meth:`EventStore.verify` promises."""
     chains: dict[str, tuple[int, str]] = {}
@@ -94,6 +97,11 @@ def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Ve
         bad = functools.partial(
             Verification, ok=False, events=count - 1, position=row.position, negotiation=row.negotiation
         )
+        for name, kind in _COLUMN_TYPES:
+            value = getattr(row, name)
+            if type(value) is not kind:  # SQLite keeps whatever type a cell was given
+                problem = f"column {name} holds {type(value).__name__} {value!r:.40}, not {kind.__name__}"
+                return bad(problem=problem)
         if row.position != expected_position:
             problem = f"missing: positions jump from {expected_position - 1} to {row.position}"
             return bad(problem=problem, position=expected_position, negotiation=None)

@@ -141,6 +141,7 @@ class MemoryStore(EventStore):
         self._projections: dict[str, dict[str, Any]] = {}
         self._commits = 0
         self._closed = False
+        self._writing = False  # inside a write transaction (which a handler may not nest)
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._events)} events)"
@@ -157,8 +158,15 @@ class MemoryStore(EventStore):
     def _write(self, doing: str) -> Iterator[_Transaction]:
         with self._lock:
             self._open()
+            if self._writing:
+                msg = f"{doing} inside a transaction of the same store (a subscriber's handler may read the store, not write to it)"
+                raise StoreError(msg)
             tx = _Transaction(self)
-            yield tx
+            self._writing = True
+            try:
+                yield tx
+            finally:
+                self._writing = False
             tx.commit()
             self._commits += 1
             self._changed.notify_all()

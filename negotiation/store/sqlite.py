@@ -87,7 +87,13 @@ def _stored(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(position=row[0], negotiation=row[1], version=row[2], event=_event(row[3]), hash=row[4])
 
 
+_STAGES = frozenset(s.value for s in Stage)
+
+
 def _summary(row: Sequence[Any]) -> NegotiationSummary:
+    if row[1] not in _STAGES:
+        msg = f"the read model's row of negotiation {row[0]!r} holds stage {row[1]!r}, which is not a stage"
+        raise StoreError(msg)
     return NegotiationSummary(
         id=row[0],
         stage=Stage(row[1]),
@@ -277,19 +283,36 @@ class SQLiteStore(EventStore):
                 conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
             raise translate_error(e, path=self.path, doing="opening the store") from e
-        try:
-            if not self._memory and not readonly:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = FULL")
-                conn.execute(f"PRAGMA journal_size_limit = {int(WAL_SIZE_LIMIT)}")
-        except sqlite3.Error as e:
-            conn.close()
-            raise translate_error(e, path=self.path, doing="opening the store") from e
         return conn
 
+    def _configure(self) -> None:
+        """Write-ahead logging, each commit synced to disk: set once the file is known to be a store.
+
+        Switching a new file to WAL takes a lock that SQLite does not wait for (the busy timeout
+        does not apply), so several processes creating one store at once retry until ``timeout``.
+        """
+        conn = self._connection()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute(f"PRAGMA journal_size_limit = {int(WAL_SIZE_LIMIT)}")
+
     def _prepare(self) -> None:
-        """Check the schema version; create or migrate (under the write lock) when needed."""
+        """Check the schema version; create or migrate (under the write lock) when needed.
+
+        Nothing is changed in a file until it is known to be a store or an empty database.
+        """
         version = self._schema_version()
+        if not self._memory and not self.readonly:
+            self._configure()
         if version == SCHEMA_VERSION:
             return
         if self.readonly:
@@ -374,6 +397,9 @@ class SQLiteStore(EventStore):
     def _write(self, doing: str) -> Iterator[_Transaction]:
         """``BEGIN IMMEDIATE``, then ``COMMIT`` if the block succeeds, ``ROLLBACK`` otherwise."""
         with self._lock:
+            if self._connection().in_transaction:
+                msg = f"{self.path}: {doing} inside a transaction of the same store (a subscriber's handler may read the store, not write to it)"
+                raise StoreError(msg)
             conn = self._begin("BEGIN IMMEDIATE", doing)
             try:
                 yield _Transaction(self, conn)
@@ -388,8 +414,18 @@ class SQLiteStore(EventStore):
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[_Transaction]:
-        """A read transaction (a consistent view), always rolled back."""
+        """A read transaction (a consistent view), always rolled back.
+
+        Inside this store's own write transaction (a subscriber's handler reading the store),
+        the read joins it.
+        """
         with self._lock:
+            if self._connection().in_transaction:
+                try:
+                    yield _Transaction(self, self._connection())
+                except sqlite3.Error as e:
+                    raise translate_error(e, path=self.path, doing=doing) from e
+                return
             conn = self._begin("BEGIN", doing)
             try:
                 yield _Transaction(self, conn)
