@@ -102,9 +102,9 @@ def test_diagram_is_mermaid() -> None:
 
 
 def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
-    """Through the real entry point, a missing file and a bad option give one line, no traceback."""
+    """Through ``python -m negotiation``, a missing file gives one line, no traceback."""
     missing = subprocess.run(
-        [sys.executable, "-m", "negotiation.cli", "status", str(tmp_path / "none.jsonl")],
+        [sys.executable, "-m", "negotiation", "status", str(tmp_path / "none.jsonl")],
         capture_output=True,
         text=True,
         check=False,
@@ -115,7 +115,7 @@ def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
     assert (
         "Usage:"
         in subprocess.run(
-            [sys.executable, "-m", "negotiation.cli", "--help"], capture_output=True, text=True, check=True
+            [sys.executable, "-m", "negotiation", "--help"], capture_output=True, text=True, check=True
         ).stdout
     )
 
