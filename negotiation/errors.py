@@ -27,6 +27,7 @@ __all__ = [
     "NegotiationError",
     "NotPermitted",
     "StoreError",
+    "StoreWarning",
     "UnknownNegotiation",
     "UnknownReference",
     "WrongActor",
@@ -171,3 +172,8 @@ class ConcurrencyError(StoreError):
         super().__init__(message, **where)  # type: ignore[arg-type]
         self.expected = expected
         self.actual = actual
+
+
+class StoreWarning(UserWarning):
+    """Something a store did that its user should know of, though nothing failed: a migration
+    that left out of the read model the events today's rules refuse."""

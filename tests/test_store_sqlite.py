@@ -21,6 +21,7 @@ from negotiation import (
     NotPermitted,
     PositionStated,
     ProposalPublished,
+    ReplyDelivered,
     SQLiteStore,
     StoreError,
     UnknownReference,
@@ -29,9 +30,12 @@ from negotiation import (
 )
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
+from negotiation.codec import compact_json
+from negotiation.errors import StoreWarning
 from negotiation.fold import Fold
 from negotiation.store import sqlite as sqlite_module
 from negotiation.store.base import FoldCache
+from negotiation.store.chain import chain_hash
 from negotiation.store.logs import check_store, import_log
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION
 from negotiation.store.sqlite import translate_error
@@ -96,13 +100,71 @@ def test_a_version_1_database_is_migrated_and_its_read_model_rebuilt(db: Path) -
         for table in ("negotiations", "snapshots", "checkpoints"):
             conn.execute(f"DROP TABLE {table}")
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="open it once for writing to migrate it"):
-        SQLiteStore(db, readonly=True)
+    with SQLiteStore(db, readonly=True) as store:  # read as it is, the read model derived
+        assert [s.to_dict() for s in store.negotiations()] == expected
+        assert store.verify().ok
     with SQLiteStore(db) as store:
         assert [s.to_dict() for s in store.negotiations()] == expected
         assert store.verify().ok
     with closing(raw(db)) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+def _as_version_1_with_a_refused_event(db: Path) -> None:
+    """Make ``db`` a schema-1 store whose last event today's rules refuse (a reply to nothing)."""
+    with closing(raw(db)) as conn:
+        for table in ("negotiations", "snapshots", "checkpoints"):
+            conn.execute(f"DROP TABLE {table}")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        position, version, head = conn.execute(
+            "SELECT position, version, hash FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        event = ReplyDelivered(
+            id="ghost",
+            negotiation=N,
+            occurred="2022-03-01",
+            actor="US",
+            ref="nothing",
+            recorded="2022-03-01T00:00:00+00:00",
+        )
+        data = compact_json(event)
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                position + 1,
+                N,
+                version + 1,
+                "ghost",
+                event.TYPE,
+                "2022-03-01",
+                event.recorded.isoformat(),
+                data,
+                chain_hash(head, data),
+            ),
+        )
+
+
+def test_an_old_store_holding_an_event_todays_rules_refuse_is_read_and_migrated_leniently(db: Path) -> None:
+    """Read-only use works on any schema version; the migration leaves the refused event out of
+    the read model and says so."""
+    with SQLiteStore(db) as store:
+        before = store.negotiations()[0]
+    _as_version_1_with_a_refused_event(db)
+    with SQLiteStore(db, readonly=True) as store:
+        with pytest.warns(StoreWarning, match="event 'ghost'.*the read model leaves it out"):
+            (summary,) = store.negotiations()
+        assert (summary.stage, summary.version, summary.owed) == (before.stage, 6, before.owed)
+        with pytest.warns(StoreWarning):
+            assert store.verify().ok
+        assert [e.event.id for e in store.read(N)][-1] == "ghost"
+        assert store.load(N, strict=False).rejected[0].event_id == "ghost"
+    with pytest.warns(StoreWarning, match="event 'ghost'"):
+        store = SQLiteStore(db)
+    with store:
+        assert store.negotiations()[0].stage == before.stage
+    with SQLiteStore(db) as store:  # migrated once: no warning any more
+        assert store.verify().ok
+        assert store.checkpoint("anyone") == 0
 
 
 def test_migrations_build_the_current_schema_from_nothing(tmp_path: Path) -> None:

@@ -13,17 +13,20 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import attrs
 import sqlite_utils
 
 from negotiation import snapshot
 from negotiation.dates import parse_timestamp, utc_now
-from negotiation.errors import StoreError
+from negotiation.errors import StoreError, StoreWarning
 from negotiation.events import Event
+from negotiation.fold import Fold
 from negotiation.machine import Stage
 from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent, summary_of
 from negotiation.store.chain import GENESIS, Row
@@ -138,6 +141,8 @@ class _Transaction:
         self.conn.executemany(_INSERT, [r[:9] for r in rows])
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
+        if not self.store.derived:
+            return self._derived_summary(negotiation)
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return None if row is None else _summary(row)
@@ -160,11 +165,15 @@ class _Transaction:
         )
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
+        if not self.store.derived:
+            return None
         sql = "SELECT version, data FROM snapshots WHERE negotiation = ? AND fingerprint = ?"
         row = self.conn.execute(sql, (negotiation, snapshot.FINGERPRINT)).fetchone()
         return None if row is None else (int(row[0]), bytes(row[1]))
 
     def snapshots(self) -> Iterator[tuple[str, int, bytes]]:
+        if not self.store.derived:
+            return
         for negotiation, version, data in self.conn.execute("SELECT negotiation, version, data FROM snapshots"):
             yield negotiation, int(version), bytes(data)
 
@@ -182,6 +191,8 @@ class _Transaction:
         return _events(self.conn.execute(sql, (negotiation, after_version, limit)).fetchall())
 
     def checkpoint(self, name: str) -> int:
+        if not self.store.derived:
+            return 0
         row = self.conn.execute("SELECT position FROM checkpoints WHERE name = ?", (name,)).fetchone()
         return 0 if row is None else int(row[0])
 
@@ -207,8 +218,31 @@ class _Transaction:
         return [_stored(r) for r in self.conn.execute(sql, (negotiation, after_version))]
 
     def summaries(self) -> list[NegotiationSummary]:
+        if not self.store.derived:
+            names = [r[0] for r in self.conn.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
+            return [s for s in map(self._derived_summary, names) if s is not None]
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id"
         return [_summary(r) for r in self.conn.execute(sql)]
+
+    def _derived_summary(self, negotiation: str) -> NegotiationSummary | None:
+        """The read-model row of a negotiation, from its events (for a store whose schema has no
+        read model, or while one is rebuilt); what today's rules refuse is left out."""
+        version, head = self.tip(negotiation)
+        if not version:
+            return None
+        fold = Fold(negotiation)
+        events = self.events(negotiation)
+        for event in events:
+            fold.apply(event, strict=False)
+        for rejected in fold.rejected:
+            warnings.warn(
+                f"{self.store.path}: negotiation {negotiation!r}: {rejected}; "
+                "the read model leaves it out (status --lenient shows the state without it)",
+                StoreWarning,
+                stacklevel=2,
+            )
+        recorded = max((e.recorded for e in events if e.recorded is not None), default=utc_now())
+        return attrs.evolve(summary_of(negotiation, fold, head, recorded), version=version)  # refused ones count
 
     def rows(self) -> Iterator[Row]:
         for r in self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position"):
@@ -248,6 +282,9 @@ class SQLiteStore(EventStore):
         self._lock = threading.RLock()
         self._commits = 0
         self._conn: sqlite3.Connection | None = None
+        #: Whether the schema holds the derived tables (the read model, snapshots, checkpoints);
+        #: False for an older store opened read-only, whose read model is derived from its events.
+        self.derived = True
         self._conn = self._connect()
         try:
             self.db = sqlite_utils.Database(self._conn, recursive_triggers=False, execute_plugins=False)
@@ -315,12 +352,9 @@ class SQLiteStore(EventStore):
             self._configure()
         if version == SCHEMA_VERSION:
             return
-        if self.readonly:
-            msg = (
-                f"{self.path}: schema version {version} is older than {SCHEMA_VERSION}; "
-                "open it once for writing to migrate it"
-            )
-            raise StoreError(msg)
+        if self.readonly:  # read as it is: what the read model would hold is derived from the events
+            self.derived = False
+            return
         with self._write("migrating the schema") as tx:
             version = self._schema_version()  # again, under the lock: another process may have
             for migrate in MIGRATIONS[version:]:
@@ -347,13 +381,15 @@ class SQLiteStore(EventStore):
         return version
 
     def _rebuild_read_model(self, tx: _Transaction) -> None:
-        names = [r[0] for r in self.db.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
-        for name in names:
-            version, head = tx.tip(name)
-            events = tx.events(name)
-            fold = self._replayed(tx, name, version)
-            recorded = max(e.recorded for e in events if e.recorded is not None)
-            tx.put_summary(summary_of(name, fold, head, recorded))
+        """Fill the read model from the events; an event today's rules refuse is left out of it,
+        with a :class:`~negotiation.errors.StoreWarning` naming it."""
+        self.derived = False
+        try:
+            summaries = tx.summaries()
+        finally:
+            self.derived = True
+        for summary in summaries:
+            tx.put_summary(summary)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
