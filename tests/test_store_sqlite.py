@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import sqlite3
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
@@ -751,3 +755,48 @@ def test_an_append_whose_commit_fails_leaves_no_trace_in_the_writer(db: Path, ma
         ids = [e.id for e in store.load(N).events]
         assert ids[-2:] == ["c8", "c10"]
         assert store.verify().ok
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_store_in_a_directory_nobody_may_write_to_is_read(db: Path) -> None:
+    """A copy on someone else's share: read commands work; SQLite cannot create the files of its
+    write-ahead log there, so the store is read as a file that does not change. (As root, the
+    check runs in a child that has become ``nobody``: root may write anywhere.)"""
+    from click.testing import CliRunner
+
+    from negotiation.cli import cli
+
+    share = Path(tempfile.mkdtemp(prefix="share-"))
+    shutil.copy(db, share / "s.db")
+    (share / "s.db").chmod(0o444)
+    share.chmod(0o555)
+    CliRunner().invoke(cli, ["list", str(db)])  # everything the child needs is imported before it forks
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            if os.geteuid() == 0:
+                import pwd
+
+                nobody = pwd.getpwnam("nobody")
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+            with SQLiteStore(share / "s.db", readonly=True) as store:
+                found = [store.version(N), store.verify().ok, store.load(N).stage.value]
+            found += [
+                CliRunner().invoke(cli, [cmd, str(share / "s.db"), *extra]).exit_code
+                for cmd, extra in (("list", []), ("status", [N]), ("export", [N]))
+            ]
+            os.write(write_fd, json.dumps(found).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        found = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    share.chmod(0o755)
+    shutil.rmtree(share)
+    assert status == 0
+    assert json.loads(found) == [5, True, "talks", 0, 0, 0]

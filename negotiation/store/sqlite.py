@@ -312,15 +312,25 @@ class SQLiteStore(EventStore):
                 if not file.is_file():
                     msg = f"{self.path}: no such database file"
                     raise StoreError(msg)
-                uri = f"{file.resolve().as_uri()}?mode=ro"
-                conn = sqlite3.connect(
-                    uri, uri=True, timeout=self.timeout, isolation_level=None, check_same_thread=False
-                )
+                conn = self._connect_uri(f"{file.resolve().as_uri()}?mode=ro")
+                try:
+                    conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+                except sqlite3.OperationalError as e:
+                    if getattr(e, "sqlite_errorname", "") != "SQLITE_READONLY_DIRECTORY":
+                        raise
+                    # A directory this process cannot write to (a copy on someone's share): SQLite
+                    # cannot create the files it reads a write-ahead log through, and nobody can
+                    # write the store there, so it is read as a file that does not change.
+                    conn.close()
+                    conn = self._connect_uri(f"{file.resolve().as_uri()}?immutable=1")
             else:
                 conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
             raise translate_error(e, path=self.path, doing="opening the store") from e
         return conn
+
+    def _connect_uri(self, uri: str) -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=self.timeout, isolation_level=None, check_same_thread=False)
 
     def _configure(self) -> None:
         """Write-ahead logging, each commit synced to disk: set once the file is known to be a store.
