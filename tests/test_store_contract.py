@@ -347,6 +347,28 @@ class StoreContract:
         assert seen == ["round-1", "draft", "reply", "call", "statement"]
         assert store.checkpoint("someone-else") == 0
 
+    def test_the_store_head_moves_with_each_append_and_verifies_later(self, store: EventStore) -> None:
+        """head() is (last position, running hash); a head kept from earlier still verifies after
+        more appends, and one that was never the store's does not."""
+        assert store.head() == (0, "")
+        assert store.verify(head=(0, "")).ok
+        store.append(N, opening())
+        kept = store.head()
+        assert kept[0] == 3
+        assert len(kept[1]) == 64
+        store.append(N, later())
+        assert store.head()[0] == 5
+        assert store.head() != kept
+        assert store.verify(head=kept).ok
+        assert store.verify(head=store.head()).ok
+        wrong = store.verify(head=(2, "0" * 64))
+        assert not wrong.ok
+        assert (wrong.position, wrong.problem) == (
+            2,
+            "the events up to here do not give the head kept elsewhere (000000000000...)",
+        )
+        assert not store.verify(head=(9, kept[1])).ok
+
     def test_a_subscriber_handler_may_read_the_store_but_not_write_to_it(self, store: EventStore) -> None:
         """A handler reads the store (as projections do) inside the delivery's transaction; an
         append from it is refused, with the batch rolled back, the same on every backend."""

@@ -35,11 +35,12 @@ from negotiation import (
 from negotiation import snapshot as snapshots
 from negotiation import strategies as nst
 from negotiation.codec import compact_json
+from negotiation.dates import utc_now
 from negotiation.errors import StoreWarning
 from negotiation.fold import Fold
 from negotiation.store import sqlite as sqlite_module
-from negotiation.store.base import FoldCache
-from negotiation.store.chain import chain_hash
+from negotiation.store.base import FoldCache, summary_of
+from negotiation.store.chain import Row, chain_hash, parse_head, store_hash
 from negotiation.store.logs import check_store, import_log
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION
 from negotiation.store.sqlite import translate_error
@@ -347,6 +348,68 @@ def test_verify_reports_a_forged_read_model_or_a_cell_of_the_wrong_type(
     assert not ok
     assert problem is not None
     assert reported in problem
+
+
+def test_verify_finds_positions_swapped_between_negotiations(tmp_path: Path) -> None:
+    """Each negotiation's chain survives two negotiations' events exchanging positions; the
+    store head, which ties every event to its position, does not."""
+    path = tmp_path / "two.db"
+    with SQLiteStore(path) as store:
+        store.append(N, opening()[:1])
+        store.append("other", [ConsultationHeld(id="o1", occurred="2022-01-10", parties=["A", "B"])])
+    _tamper(
+        path,
+        "UPDATE events SET position = -1 WHERE position = 1",
+        "UPDATE events SET position = 1 WHERE position = 2",
+        "UPDATE events SET position = 2 WHERE position = -1",
+    )
+    ok, _position, problem = _verify(path)
+    assert not ok
+    assert problem is not None
+    assert "where its events give position 2" in problem
+    assert "positions were changed" in problem
+
+
+def test_a_head_kept_elsewhere_finds_a_tail_removed_with_every_record_of_it(db: Path) -> None:
+    """A forger who removes the last event and rewrites the read model and the store head to
+    match leaves a store that verifies by itself; a head kept elsewhere still shows the loss."""
+    with SQLiteStore(db) as store:
+        kept = store.head()
+        assert kept[0] == 5
+        assert store.verify(head=kept).ok
+        rows = [Row(s.position, s.negotiation, s.version, "", "", "", "", "", s.hash) for s in store.read_all()][:4]
+        fold = Fold(N)
+        for stored in store.read(N)[:4]:
+            fold.apply(stored.event)
+    forged = summary_of(N, fold, rows[-1].hash, utc_now())
+    running = ""
+    for row in rows:
+        running = store_hash(running, row)
+    _tamper(
+        db,
+        "DELETE FROM events WHERE position = 5",
+        f"UPDATE meta SET value = '4:{running}' WHERE key = 'head'",
+    )
+    with closing(raw(db)) as conn:
+        conn.execute(
+            "UPDATE negotiations SET version = 4, head = ?, stage = ?, owed = ?, last_event = ?",
+            (forged.head, forged.stage.value, forged.owed, forged.last_event),
+        )
+    with SQLiteStore(db, readonly=True) as store:
+        assert store.verify().ok  # nothing inside the file contradicts the forgery
+        against = store.verify(head=kept)
+    assert not against.ok
+    assert against.problem == "the store ends at position 4, before position 5 of the head kept elsewhere"
+
+
+def test_a_head_kept_elsewhere_finds_an_event_rewritten_before_it(db: Path) -> None:
+    """An event before the kept head's position rewritten, chains and all, no longer gives it."""
+    with SQLiteStore(db) as store:
+        kept = store.head()
+    _tamper(db, "UPDATE events SET data = replace(data, '\"Draft\"', '\"Forged\"') WHERE position = 2")
+    with SQLiteStore(db, readonly=True) as store:
+        assert not store.verify(head=kept).ok
+        assert not store.verify().ok
 
 
 def test_check_reports_a_broken_chain(db: Path) -> None:
@@ -693,9 +756,10 @@ def test_a_writer_sees_what_another_connection_appended_between_its_appends(tmp_
         assert store.load(N) == replay([s.event for s in store.read(N)], negotiation=N)
 
 
-def test_a_writer_sees_rows_written_through_its_own_connection(tmp_path: Path) -> None:
-    """Rows written through the store's own connection between two appends are seen too: the
-    next append takes the next position."""
+def test_a_writer_refuses_to_go_on_after_rows_written_behind_its_back(tmp_path: Path) -> None:
+    """A row inserted through the store's own connection between two appends (outside the
+    library) is seen: the store head no longer matches, so the next append is refused, nothing
+    is written, and verify names the problem."""
     path = tmp_path / "own.db"
     with SQLiteStore(path) as store:
         store.append(N, opening())
@@ -710,10 +774,14 @@ def test_a_writer_sees_rows_written_through_its_own_connection(tmp_path: Path) -
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (4, *row),
         )
-        store.append(N, later())
-        assert [s.position for s in store.read_all()] == list(range(1, 7))
-        assert [s.version for s in store.read(N)] == list(range(1, 6))
-        # (verify() would report the row written behind the read model's back, rightly)
+        with pytest.raises(StoreError, match="store head was recorded at position 3 but the events end at position 4"):
+            store.append(N, later())
+        assert [s.position for s in store.read_all()] == [1, 2, 3, 4]
+        assert [s.version for s in store.read(N)] == [1, 2, 3]
+        result = store.verify()
+        assert not result.ok
+        assert result.problem is not None
+        assert "read model records version 0" in result.problem  # the negotiation it does not know
 
 
 class _FailingCommit:
@@ -800,3 +868,14 @@ def test_a_store_in_a_directory_nobody_may_write_to_is_read(db: Path) -> None:
     shutil.rmtree(share)
     assert status == 0
     assert json.loads(found) == [5, True, "talks", 0, 0, 0]
+
+
+@pytest.mark.parametrize("text", ["", "5", "5:", "x:ab", "0:ab", "3:" + "g" * 64, "3:" + "a" * 63])
+def test_a_malformed_head_is_refused_with_the_form_expected(text: str) -> None:
+    with pytest.raises(ValueError, match="must be POSITION:HEX as `negotiation head` prints it"):
+        parse_head(text)
+
+
+def test_a_head_reads_back_as_printed() -> None:
+    assert parse_head("0:") == (0, "")
+    assert parse_head(" 12:" + "ab" * 32 + "\n") == (12, "ab" * 32)

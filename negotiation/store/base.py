@@ -37,7 +37,7 @@ from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.rules import owed
 from negotiation.state import NegotiationState
-from negotiation.store.chain import Row, Verification, chain_hash, verify_rows
+from negotiation.store.chain import Row, Verification, chain_hash, store_hash, verify_rows
 from negotiation.store.subscriptions import Delivery, Handler
 
 __all__ = [
@@ -116,8 +116,13 @@ class NegotiationSummary:
 class Transaction(Protocol):
     """What the shared logic needs of a backend inside one transaction."""
 
-    def position(self) -> int:
-        """The position of the store's last event (0 when empty)."""
+    def head(self) -> tuple[int, str]:
+        """The position of the store's last event (0 when empty) and the store head there
+        (:func:`~negotiation.store.chain.store_hash`)."""
+        ...
+
+    def put_head(self, position: int, head: str) -> None:
+        """Record the store head after an append."""
         ...
 
     def tip(self, negotiation: str) -> tuple[int, str]:
@@ -330,16 +335,19 @@ class EventStore(Delivery, abc.ABC):
         done = 0
         try:
             with self._write("appending") as tx:
-                position = tx.position()
+                position, head = tx.head()
                 for name, events in prepared.items():
                     tick = None if progress is None else functools.partial(_offset, progress, done)
-                    versions[name], written = self._append_one(
+                    versions[name], rows = self._append_one(
                         tx, name, events, expected.get(name), recorded, position, tick
                     )
-                    position += written
+                    for row in rows:
+                        head = store_hash(head, row)
+                    position += len(rows)
                     done += len(events)
                     if progress is not None:
                         progress(done)
+                tx.put_head(position, head)
         except BaseException:
             self._folds.drop(prepared)  # what the appends cached was not committed
             raise
@@ -354,9 +362,9 @@ class EventStore(Delivery, abc.ABC):
         recorded: dt.datetime,
         position: int,
         progress: Callable[[int], None] | None,
-    ) -> tuple[int, int]:
+    ) -> tuple[int, list[Row]]:
         """Append one negotiation's events after the store's last ``position``; returns
-        (its new version, how many rows were written)."""
+        (its new version, the rows written)."""
         tip = current, head = tx.tip(negotiation)
         cached = self._folds.take(negotiation, tip)
         if not current:
@@ -379,7 +387,7 @@ class EventStore(Delivery, abc.ABC):
         if not fresh:
             if cached is not None:
                 self._folds.put(negotiation, tip, *cached)  # still valid: nothing was written
-            return current, 0
+            return current, []
         if expected_version is not None and expected_version != current:
             msg = (
                 f"negotiation {negotiation!r} is at version {current}, "
@@ -392,7 +400,7 @@ class EventStore(Delivery, abc.ABC):
             fold, snapshot_version = Fold(negotiation), 0
         else:
             fold, snapshot_version = self._replayed(tx, negotiation, current), tx_snapshot_version(tx, negotiation)
-        rows = []
+        rows: list[Row] = []
         version = current
         recorded_text = recorded.isoformat()  # the stamp of every event that came without one
         for event in fresh:
@@ -432,7 +440,7 @@ class EventStore(Delivery, abc.ABC):
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
             snapshot_version = version
         self._folds.put(negotiation, (version, head), fold, snapshot_version)
-        return version, len(rows)
+        return version, rows
 
     def _replayed(self, tx: Transaction, negotiation: str, version: int) -> Fold:
         """The negotiation's fold at ``version``, by replaying its events (strictly)."""
@@ -550,22 +558,43 @@ class EventStore(Delivery, abc.ABC):
 
     # -- verification ----------------------------------------------------------------------------
 
-    def verify(self) -> Verification:
+    def head(self) -> tuple[int, str]:
+        """The store head: the position of the last event and the running hash there.
+
+        Keep it elsewhere (``negotiation head DB`` prints it as ``POSITION:HEX``): ``verify(head=...)``
+        then finds events removed from the end, or anything before that position rewritten,
+        which the store's own records cannot show once they are rewritten too.
+        """
+        with self._read("reading the store head") as tx:
+            return tx.head()
+
+    def verify(self, *, head: tuple[int, str] | None = None) -> Verification:
         """Recompute every hash chain and check every snapshot; report the first problem.
 
         Checks that positions run 1, 2, ... without a gap, versions 1, 2, ... per
-        negotiation, each row's columns agree with its JSON, the read model's version and
-        head agree with the chains (a truncated tail), and each snapshot matches its checksum
-        and, when taken under today's rules, what replaying its events gives.
+        negotiation, each row's columns agree with its JSON, the store head recorded with the
+        last append is what the rows give (positions swapped), the read model's version and
+        head agree with the chains (a truncated tail) and its stage, owed count and last date
+        with a replay, and each snapshot matches its checksum and, when taken under today's
+        rules, what replaying its events gives. With ``head`` (a :meth:`head` kept elsewhere),
+        also that the events up to its position still give it.
         """
         with self._read("verifying") as tx:
             try:
                 summaries = tx.summaries()
             except StoreError as e:
                 return Verification(ok=False, events=0, problem=e.message)
-            found = verify_rows(tx.rows(), {s.id: (s.version, s.head) for s in summaries})
+            try:
+                recorded: tuple[int, str] | None = tx.head()
+                unrecorded = None
+            except StoreError as e:  # recorded at another position than the events end at
+                recorded, unrecorded = None, e
+            heads = {s.id: (s.version, s.head) for s in summaries}
+            found = verify_rows(tx.rows(), heads, recorded_head=recorded, kept_head=head)
             if not found:
                 return found
+            if unrecorded is not None:
+                return Verification(ok=False, events=found.events, problem=unrecorded.message)
             for summary in summaries:
                 problem = _summary_problem(tx, summary)
                 if problem is not None:

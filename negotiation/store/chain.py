@@ -18,7 +18,7 @@ import attrs
 
 from negotiation.events import Event
 
-__all__ = ["GENESIS", "Row", "Verification", "chain_hash", "verify_rows"]
+__all__ = ["GENESIS", "Row", "Verification", "chain_hash", "parse_head", "store_hash", "verify_rows"]
 
 #: The "previous hash" of a negotiation's first event.
 GENESIS = ""
@@ -87,11 +87,49 @@ class Row(NamedTuple):
 _COLUMN_TYPES = (("position", int), ("negotiation", str), ("version", int), *((c, str) for c in Row._fields[3:9]))
 
 
-def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Verification:
-    """Walk stored rows in position order and check what :meth:`EventStore.verify` promises."""
+def store_hash(previous: str, row: Row) -> str:
+    """The store's head after ``row``: SHA-256 over the head before it (:data:`GENESIS` before
+    the first row), the row's position, its event hash and its negotiation.
+
+    The negotiations' chains prove each negotiation's order and content; this running hash
+    also ties each event to its global position (the order ``follow`` delivers), so that
+    positions swapped between negotiations, or a store cut short, no longer give the same head.
+    """
+    return hashlib.sha256(f"{previous}|{row.position}|{row.hash}|{row.negotiation}".encode()).hexdigest()
+
+
+def parse_head(text: str) -> tuple[int, str]:
+    """A store head as printed by ``negotiation head``: ``POSITION:HEX`` (``0:`` for an empty store).
+
+    Raises:
+        ValueError: naming the text and the form expected.
+    """
+    position, sep, digest = text.strip().partition(":")
+    if not sep or not position.isdigit() or not (digest == "" if position == "0" else _is_digest(digest)):
+        msg = f"head={text!r} must be POSITION:HEX as `negotiation head` prints it (e.g. 42:9f86d0...)"
+        raise ValueError(msg)
+    return int(position), digest
+
+
+def _is_digest(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+def verify_rows(
+    rows: Iterable[Row],
+    heads: Mapping[str, tuple[int, str]],
+    recorded_head: tuple[int, str] | None = None,
+    kept_head: tuple[int, str] | None = None,
+) -> Verification:
+    """Walk stored rows in position order and check what :meth:`EventStore.verify` promises.
+
+    ``heads`` are the read model's (version, head) per negotiation; ``recorded_head`` is the
+    store head the store recorded with its last append, ``kept_head`` one kept elsewhere.
+    """
     chains: dict[str, tuple[int, str]] = {}
     expected_position = 1
     count = 0
+    running = GENESIS
     for row in rows:
         count += 1
         bad = functools.partial(
@@ -128,12 +166,25 @@ def verify_rows(rows: Iterable[Row], heads: Mapping[str, tuple[int, str]]) -> Ve
             if data.get(column) != value:
                 return bad(problem=f"column {column}={value!r} but the event says {data.get(column)!r}")
         chains[row.negotiation] = (row.version, row.hash)
+        running = store_hash(running, row)
+        if kept_head is not None and row.position == kept_head[0] and running != kept_head[1]:
+            problem = f"the events up to here do not give the head kept elsewhere ({kept_head[1][:12]}...)"
+            return Verification(ok=False, events=count, position=row.position, problem=problem)
+    if kept_head is not None and count < kept_head[0]:
+        problem = f"the store ends at position {count}, before position {kept_head[0]} of the head kept elsewhere"
+        return Verification(ok=False, events=count, position=count + 1, problem=problem)
+    if recorded_head is not None and recorded_head != (count, running):
+        problem = (
+            f"the store recorded its head at position {recorded_head[0]} ({recorded_head[1][:12] or '-'}) "
+            f"where its events give position {count} ({running[:12] or '-'}): positions were changed"
+        )
+        return Verification(ok=False, events=count, position=None, problem=problem)
     for negotiation in sorted(set(heads) | set(chains)):
         version, head = chains.get(negotiation, (0, GENESIS))
-        recorded_version, recorded_head = heads.get(negotiation, (0, GENESIS))
-        if (version, head) != (recorded_version, recorded_head):
+        model_version, model_head = heads.get(negotiation, (0, GENESIS))
+        if (version, head) != (model_version, model_head):
             problem = (
-                f"the read model records version {recorded_version} (head {recorded_head[:12] or '-'}) "
+                f"the read model records version {model_version} (head {model_head[:12] or '-'}) "
                 f"where the events end at version {version} (head {head[:12] or '-'})"
             )
             return Verification(

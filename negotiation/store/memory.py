@@ -33,9 +33,13 @@ class _Transaction:
         self.staged_snapshots: dict[str, tuple[int, bytes]] = {}
         self.checkpoints: dict[str, int] = {}
         self.projections: dict[str, dict[str, Any]] = {}
+        self.staged_head: tuple[int, str] | None = None
 
-    def position(self) -> int:
-        return len(self.store._events)
+    def head(self) -> tuple[int, str]:
+        return self.store._head if self.staged_head is None else self.staged_head
+
+    def put_head(self, position: int, head: str) -> None:
+        self.staged_head = (position, head)
 
     def tip(self, negotiation: str) -> tuple[int, str]:
         stream = self.store._stream(negotiation)
@@ -117,6 +121,8 @@ class _Transaction:
         store._snapshots.update(self.staged_snapshots)
         store._checkpoints.update(self.checkpoints)
         store._projections.update(self.projections)
+        if self.staged_head is not None:
+            store._head = self.staged_head
 
 
 class MemoryStore(EventStore):
@@ -142,6 +148,7 @@ class MemoryStore(EventStore):
         self._commits = 0
         self._closed = False
         self._writing = False  # inside a write transaction (which a handler may not nest)
+        self._head = (0, GENESIS)  # the store head: position and running hash
 
     def __repr__(self) -> str:
         return f"MemoryStore({len(self._events)} events)"

@@ -8,6 +8,8 @@ Version 1 is the log itself: ``meta``, the ``events`` table with its unique inde
 triggers that refuse UPDATE and DELETE. Version 2 adds what is derived from it and can be
 rebuilt: the ``negotiations`` read model, ``snapshots`` and the subscribers' ``checkpoints``
 (the store rebuilds the read model from the events when it migrates a version-1 database).
+Version 3 records the store head (the running hash that ties events to their positions) in
+``meta``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
+
+from negotiation.store.chain import GENESIS, Row, store_hash
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLITE_HEADER", "is_sqlite_file", "read_schema_version"]
 
@@ -78,8 +82,20 @@ def _v2_derived(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v3_store_head(db: sqlite_utils.Database) -> None:
+    """The store head (:func:`~negotiation.store.chain.store_hash`) over the events stored so far."""
+    head, position = GENESIS, 0
+    for r in db.execute("SELECT position, negotiation, version, hash FROM events ORDER BY position"):
+        position = r[0]
+        head = store_hash(head, Row(r[0], r[1], r[2], "", "", "", "", "", r[3]))
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('head', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (f"{position}:{head}",),
+    )
+
+
 #: The migrations, in order: migration ``i`` takes a database from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_log, _v2_derived)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_log, _v2_derived, _v3_store_head)
 
 #: The schema version this library writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,7 +29,7 @@ from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.machine import Stage
 from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent, summary_of
-from negotiation.store.chain import GENESIS, Row
+from negotiation.store.chain import GENESIS, Row, store_hash
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_version
 
 __all__ = ["SQLiteStore", "translate_error"]
@@ -117,9 +117,25 @@ class _Transaction:
         self.store = store
         self.conn = conn
 
-    def position(self) -> int:
-        row = self.conn.execute("SELECT MAX(position) FROM events").fetchone()
-        return int(row[0] or 0)
+    def head(self) -> tuple[int, str]:
+        if not self.store.derived:  # an older schema, read as it is: computed from the rows
+            head, position = GENESIS, 0
+            for row in self.rows():
+                head, position = store_hash(head, row), row.position
+            return position, head
+        sql = "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
+        last, recorded = self.conn.execute(sql).fetchone()
+        at, _, head = str(recorded or "0:").partition(":")
+        if int(at) != (last or 0):
+            msg = (
+                f"{self.store.path}: the store head was recorded at position {at} but the events end "
+                f"at position {last or 0}: the store was changed outside this library; run `negotiation verify`"
+            )
+            raise StoreError(msg)
+        return int(at), head
+
+    def put_head(self, position: int, head: str) -> None:
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'head'", (f"{position}:{head}",))
 
     def tip(self, negotiation: str) -> tuple[int, str]:
         sql = "SELECT version, hash FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
