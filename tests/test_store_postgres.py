@@ -5,14 +5,21 @@ Each test runs in a fresh database (see :mod:`tests.postgres` for how the server
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from negotiation import ConsultationHeld, StoredEvent, StoreError
+from negotiation.cli import cli
 from negotiation.store import EventStore, SQLiteStore, is_store_url, open_store
+from negotiation.store.logs import import_log
+from tests.conftest import EVENTS, FOUNDING
 from tests.test_store_contract import N, StoreContract, later, opening, run_together
 
 try:
@@ -166,3 +173,102 @@ def test_a_url_password_never_appears_in_a_message() -> None:
     with pytest.raises(StoreError, match=r"postgresql://ann:\*\*\*@127.0.0.1:1/x: cannot connect") as caught:
         PostgresStore("postgresql://ann:s3cret@127.0.0.1:1/x", timeout=1)
     assert "s3cret" not in str(caught.value)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_store_commands_take_a_url(postgres_url: str, tmp_path: Path) -> None:
+    """append, list, status, export and verify work on a postgresql:// URL as on a file."""
+    code, out, err = run("append", postgres_url, FOUNDING)
+    assert code == 0, err
+    assert "security-guarantees-2021: 27 events appended, now at version 27" in out
+    code, out, err = run("list", postgres_url, "--json")
+    assert code == 0, err
+    assert [s["id"] for s in json.loads(out)] == ["security-guarantees-2021"]
+    code, out, err = run("status", postgres_url, "security-guarantees-2021", "--json")
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "broken_off"
+    code, out, err = run("export", postgres_url, "security-guarantees-2021", "-o", tmp_path / "out.jsonl")
+    assert code == 0, err
+    assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) == 27
+    code, out, err = run("verify", postgres_url)
+    assert code == 0, err
+    assert out.endswith("27 events verified: every hash chain matches\n")
+
+
+@pytest.mark.parametrize("command", [("list",), ("verify",), ("status",), ("append", FOUNDING)])
+def test_a_server_that_is_down_is_one_line_and_exit_1(command: tuple[str | Path, ...]) -> None:
+    """No server at the URL: one line naming it (without its password), no traceback."""
+    url = "postgresql://ann:s3cret@127.0.0.1:1/talks"
+    code, _out, err = run(command[0], url, *command[1:])
+    assert code == 1
+    assert err.startswith("Error: postgresql://ann:***@127.0.0.1:1/talks: cannot connect to PostgreSQL")
+    assert len(err.strip().splitlines()) == 1
+    assert "s3cret" not in err
+
+
+def test_copy_sqlite_to_postgresql_and_back(postgres_url: str, tmp_path: Path) -> None:
+    """copy keeps positions, versions and hashes both ways, with the read model and snapshots."""
+    source = tmp_path / "source.db"
+    with SQLiteStore(source, snapshot_every=10) as store:
+        for log in sorted(EVENTS.glob("*.jsonl"))[:3]:
+            import_log(store, log)
+        rows = [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()]
+        summaries = [s.to_dict() for s in store.negotiations()]
+    code, out, err = run("copy", source, postgres_url, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["events"], report["negotiations"], report["verified"]) == (len(rows), len(summaries), True)
+    assert report["snapshots"] > 0
+    with PostgresStore(postgres_url) as store:
+        assert [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()] == rows
+        assert [s.to_dict() for s in store.negotiations()] == summaries
+        assert store.verify().ok
+    back = tmp_path / "back.db"
+    code, out, err = run("copy", postgres_url, back)
+    assert code == 0, err
+    assert f"copied {len(rows)} events ({len(summaries)} negotiations" in out
+    assert out.splitlines()[1].endswith(f"{len(rows)} events verified: every hash chain matches")
+    with SQLiteStore(back) as store:
+        assert [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()] == rows
+        assert [s.to_dict() for s in store.negotiations()] == summaries
+
+
+def test_copy_into_a_store_that_holds_events_changes_nothing(postgres_url: str, tmp_path: Path) -> None:
+    """The target must be empty: a non-empty one is refused as it is; a new file is not left behind."""
+    source = tmp_path / "source.db"
+    with SQLiteStore(source) as store:
+        store.append(N, opening())
+    with PostgresStore(postgres_url) as store:
+        store.append("other", later()[1:])
+    code, _out, err = run("copy", source, postgres_url)
+    assert code == 1
+    assert "holds 1 events already: copy into an empty store" in err
+    with PostgresStore(postgres_url) as store:
+        assert [s.negotiation for s in store.read_all()] == ["other"]
+    code, _out, err = run("copy", postgres_url, tmp_path / "missing" / "x.db")
+    assert code == 1
+    assert err.startswith("Error: ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_copy_of_a_broken_chain_writes_nothing(postgres_url: str, tmp_path: Path) -> None:
+    """A source whose chain does not verify is not copied: the target stays empty."""
+    source = tmp_path / "source.db"
+    with SQLiteStore(source) as store:
+        store.append(N, opening())
+    with closing(sqlite3.connect(source)) as conn:
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("UPDATE events SET data = replace(data, 'Draft', 'Forged') WHERE position = 2")
+        conn.commit()
+    code, _out, err = run("copy", source, postgres_url)
+    assert code == 1
+    assert "does not verify, nothing was copied: position 2" in err
+    with PostgresStore(postgres_url) as store:
+        assert store.read_all() == []
