@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,6 +214,14 @@ TARGETS = (
     Target("append at the large step >= 0.8 x at the small", "growth.append.large", "growth.append.large" + REF, 0.8),
     Target("load at the large step >= 0.8 x at the small", "growth.load.large", "growth.load.large" + REF, 0.8),
     Target("loading every negotiation raises peak memory < 100 MB", "growth.memory", None, 100.0, below=True),
+    Target(
+        "PostgreSQL: validated batched append >= 1.2 x eventsourcing's PostgreSQL recorder",
+        "pg.store.append_batch",
+        "pg.peer.append_batch",
+        1.2,
+    ),
+    Target("PostgreSQL: load >= 2 x eventsourcing repository.get", "pg.store.load", "pg.peer.get", 2.0),
+    Target("PostgreSQL: 4 writer processes in all >= 2 x one writer", "pg.store.writers4", "pg.store.writers1", 2.0),
 )
 
 
@@ -636,6 +645,205 @@ def bench_stores(bench: Bench) -> None:
     bench.group({"peer.get": peer_get, "store.load": store_load}, repeat=disk_repeat(bench.repeat))
 
 
+# -- PostgreSQL: the store and the peer on one server ----------------------------------------
+
+#: The server the PostgreSQL rows use: its maintenance database, where they create their own.
+POSTGRES_ENV = ("NEGOTIATION_BENCH_POSTGRES", "NEGOTIATION_TEST_POSTGRES")
+POSTGRES_LOCAL = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: Writer processes in the concurrent-writers row.
+WRITERS = 4
+
+
+def postgres_server() -> str:
+    """The URL of the server's maintenance database; Missing when psycopg or the server is not there."""
+    url = next((os.environ[name] for name in POSTGRES_ENV if os.environ.get(name)), POSTGRES_LOCAL)
+    try:
+        import psycopg
+    except ImportError as e:
+        msg = "psycopg not installed (pip install -e '.[postgres]')"
+        raise Missing(msg) from e
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error as e:
+        msg = f"no PostgreSQL server at {url} ({' '.join(str(e).split())[:80]})"
+        raise Missing(msg) from e
+    return url
+
+
+def postgres_database(server: str, name: str, created: list[str]) -> str:
+    """A fresh database on the server (listed in ``created``, to drop at the end); its URL."""
+    import psycopg
+
+    database = f"negotiation_bench_{os.getpid()}_{name}_{len(created)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {database}")
+        conn.execute(f"CREATE DATABASE {database}")
+    created.append(database)
+    parts = urllib.parse.urlsplit(server)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + database))
+
+
+def peer_postgres_app(url: str) -> Any:
+    """An eventsourcing application on its PostgreSQL recorder, on the database ``url`` names."""
+    application, _ = peer()
+    try:
+        import psycopg_pool  # noqa: F401  (eventsourcing's PostgreSQL recorder needs it)
+    except ImportError as e:
+        msg = "psycopg_pool not installed (pip install -e '.[bench]')"
+        raise Missing(msg) from e
+    parts = urllib.parse.urlsplit(url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": parts.username or "postgres",
+        "POSTGRES_PASSWORD": parts.password or "",
+    }
+    return application(env=env)
+
+
+def writers_job(bench: Bench, server: str, created: list[str], writers: int, work: list[Any]) -> Job:
+    """``writers`` processes, forked and waiting, then appending their share of ``work`` at once."""
+
+    def job() -> Iterator[tuple[int, float]]:
+        from negotiation.store.postgres import PostgresStore
+
+        url = postgres_database(server, f"w{writers}", created)
+        PostgresStore(url).close()  # the schema, before the writers start
+        share = len(work) // WRITERS  # each writer's share is the same in both rows
+        go_read, go_write = os.pipe()
+        children = []
+        for w in range(writers):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                code = 1
+                try:
+                    os.close(go_write)
+                    with PostgresStore(url) as store:
+                        os.read(go_read, 1)
+                        for name, events in work[w * share : (w + 1) * share]:
+                            store.append(name, events)
+                    code = 0
+                finally:
+                    os._exit(code)
+            children.append(pid)
+        os.close(go_read)
+        time.sleep(0.5)  # the children connect
+        with Clock() as c:
+            os.write(go_write, b"x" * writers)
+            statuses = [os.waitpid(pid, 0)[1] for pid in children]
+        os.close(go_write)
+        if any(statuses):
+            msg = f"a writer process failed: exit statuses {statuses}"
+            raise RuntimeError(msg)
+        yield writers * share * PER, c.seconds
+
+    return job
+
+
+def bench_postgres(bench: Bench) -> None:
+    """The store and eventsourcing's PostgreSQL recorder on one server: appends, loads, concurrent writers."""
+    s = bench.scale
+    shape = f"{s.negotiations:,} x {PER}"
+    bench.row(
+        "pg.peer.append_batch", "postgres", f"eventsourcing on PostgreSQL: save one aggregate per negotiation ({shape})"
+    )
+    bench.row("pg.peer.get", "postgres", "eventsourcing on PostgreSQL: repository.get of every aggregate")
+    bench.row(
+        "pg.store.append_batch", "postgres", f"PostgresStore: validated append, one batch per negotiation ({shape})"
+    )
+    bench.row("pg.store.load", "postgres", "PostgresStore: load every negotiation: stage, owed moves, next steps")
+    per_writer = max(1, s.negotiations // WRITERS)
+    bench.row("pg.store.writers1", "postgres", f"PostgresStore: one writer process ({per_writer:,} x {PER})")
+    bench.row("pg.store.writers4", "postgres", f"PostgresStore: {WRITERS} writer processes at once, in all")
+    ids = ["pg.peer.append_batch", "pg.peer.get", "pg.store.append_batch", "pg.store.load"]
+    ids += ["pg.store.writers1", "pg.store.writers4"]
+    try:
+        server = postgres_server()
+    except Missing as e:
+        bench.mark(ids, e)
+        return
+    from negotiation.store.postgres import PostgresStore
+
+    created: list[str] = []
+    work = negotiations(s.negotiations, prefix="pg")
+    bodies = [(name, [e.to_dict() for e in events]) for name, events in work]
+    names = [name for name, _ in work]
+    last: dict[str, Any] = {}
+
+    def peer_batch() -> Iterator[tuple[int, float]]:
+        url = postgres_database(server, "peer", created)
+        app = peer_postgres_app(url)
+        _, aggregate = peer()
+        agg_ids = []
+        try:
+            for part in chunks(bodies, SLICE):
+                with Clock() as c:
+                    for name, body in part:
+                        agg = aggregate(name)
+                        for b in body:
+                            agg.trigger_event(getattr(aggregate, b["type"]), body=b)
+                        app.save(agg)
+                        agg_ids.append(agg.id)
+                yield len(part) * PER, c.seconds
+        finally:
+            app.close()
+        last["peer"] = (url, agg_ids)
+
+    def store_batch() -> Iterator[tuple[int, float]]:
+        url = postgres_database(server, "store", created)
+        store = PostgresStore(url)
+        try:
+            for part in chunks(work, SLICE):
+                with Clock() as c:
+                    for name, events in part:
+                        store.append(name, events)
+                yield len(part) * PER, c.seconds
+        finally:
+            store.close()
+        last["store"] = url
+
+    def peer_get() -> Iterator[tuple[int, float]]:
+        url, agg_ids = needs(last, "peer", "pg.peer.append_batch")
+        app = peer_postgres_app(url)
+        try:
+            for part in chunks(agg_ids, SLICE):
+                with Clock() as c:
+                    count = sum(app.repository.get(agg_id).count for agg_id in part)
+                yield count, c.seconds
+        finally:
+            app.close()
+
+    def store_load() -> Iterator[tuple[int, float]]:
+        store = PostgresStore(needs(last, "store", "pg.store.append_batch"))
+        try:
+            for part in chunks(names, SLICE):
+                with Clock() as c:
+                    count = load_all(store, part)
+                yield count, c.seconds
+        finally:
+            store.close()
+
+    try:
+        progress(f"PostgreSQL: appending {shape} (peer, store), then loading it back")
+        bench.group({"pg.peer.append_batch": peer_batch, "pg.store.append_batch": store_batch})
+        bench.group({"pg.peer.get": peer_get, "pg.store.load": store_load})
+        progress(f"PostgreSQL: one writer process, then {WRITERS} at once")
+        bench.group(
+            {
+                "pg.store.writers1": writers_job(bench, server, created, 1, work),
+                "pg.store.writers4": writers_job(bench, server, created, WRITERS, work),
+            }
+        )
+    finally:
+        import psycopg
+
+        with psycopg.connect(server, autocommit=True) as conn:
+            for database in created:
+                conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
 def bench_memory(bench: Bench) -> None:
     """In-memory replay of many short negotiations, by the table and through transitions triggers."""
     s = bench.scale
@@ -970,6 +1178,7 @@ SECTIONS = {
     "peer": "peer: the eventsourcing library on SQLite",
     "ours": "this project",
     "growth": "growth: a store filled to each size",
+    "postgres": "PostgreSQL: this project and the eventsourcing peer on one server",
 }
 
 
@@ -1046,6 +1255,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_long(bench)
         bench_simulation(bench)
         bench_growth(bench)
+        bench_postgres(bench)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     info["seconds"] = round(time.perf_counter() - started, 1)
     targets = evaluate(bench)

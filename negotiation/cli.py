@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
+from negotiation.cli_copy import copy_command
 from negotiation.cli_simulate import paths_command, simulate_command
 from negotiation.cli_store import (
     append_command,
@@ -237,6 +238,7 @@ cli.add_command(append_command)
 cli.add_command(export_command)
 cli.add_command(list_command)
 cli.add_command(verify_command)
+cli.add_command(copy_command)
 
 
 def main() -> None:

@@ -20,13 +20,15 @@ import click
 from negotiation.errors import NegotiationError
 from negotiation.logfile import read_log
 from negotiation.state import NegotiationState
-from negotiation.store import SQLiteStore, is_sqlite_file
+from negotiation.store import EventStore, SQLiteStore, is_sqlite_file, is_store_url
+from negotiation.store import open_store as open_any_store
 from negotiation.store.logs import check_store, export_log, import_log, select_negotiation
 
 __all__ = [
     "PROGRESS_FROM",
     "append_command",
     "check_store_file",
+    "existing_store",
     "export_command",
     "is_store",
     "list_command",
@@ -43,16 +45,31 @@ def _fail(error: Exception) -> NoReturn:
     raise click.ClickException(str(error)) from None
 
 
+def existing_store(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check a store argument: a ``postgresql://`` URL as given, or a file that exists."""
+    if is_store_url(value):
+        return value
+    return str(click.Path(dir_okay=False, exists=True).convert(value, param, ctx))
+
+
+def _open(path: str, *, readonly: bool) -> EventStore:
+    """The store at ``path``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
+    if is_store_url(path):
+        return open_any_store(path, readonly=readonly)
+    return SQLiteStore(path, readonly=readonly)
+
+
 def is_store(path: str) -> bool:
-    """Whether ``path`` is a SQLite file (a store) rather than a JSONL log."""
-    return is_sqlite_file(path)
+    """Whether ``path`` is a store (a ``postgresql://`` URL or a SQLite file) rather than a JSONL log."""
+    return is_store_url(path) or is_sqlite_file(path)
 
 
 @contextmanager
-def open_store(path: str, *, readonly: bool = True) -> Iterator[SQLiteStore]:
-    """Open the store at ``path`` (read-only unless asked); library errors end the command."""
+def open_store(path: str, *, readonly: bool = True) -> Iterator[EventStore]:
+    """Open the store at ``path``, a file or a ``postgresql://`` URL (read-only unless asked);
+    library errors end the command."""
     try:
-        store = SQLiteStore(path, readonly=readonly)
+        store = _open(path, readonly=readonly)
     except NegotiationError as e:
         _fail(e)
     with store:
@@ -63,14 +80,14 @@ def load_from_store(
     path: str, *, negotiation: str | None, as_of: str | None, known_at: str | None, lenient: bool
 ) -> NegotiationState:
     """Load a negotiation of the store at ``path`` (the only one, when none is named)."""
-    with SQLiteStore(path, readonly=True) as store:
+    with _open(path, readonly=True) as store:
         name = select_negotiation(store, negotiation)
         return store.load(name, as_of=as_of, known_at=known_at, strict=not lenient)
 
 
 def check_store_file(path: str, negotiation: str | None) -> list[NegotiationError]:
     """What ``check`` reports for a store: a broken hash chain, then what today's rules refuse."""
-    with SQLiteStore(path, readonly=True) as store:
+    with _open(path, readonly=True) as store:
         return check_store(store, negotiation)
 
 
@@ -116,7 +133,7 @@ def append_command(db: str, log: str, negotiation: str | None) -> None:
 
 
 @click.command("export")
-@click.argument("db", type=click.Path(dir_okay=False, exists=True))
+@click.argument("db", callback=existing_store)
 @click.argument("negotiation")
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout."
@@ -135,7 +152,7 @@ def export_command(db: str, negotiation: str, output: str | None) -> None:
 
 
 @click.command("list")
-@click.argument("db", type=click.Path(dir_okay=False, exists=True))
+@click.argument("db", callback=existing_store)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_command(db: str, as_json: bool) -> None:
     """List the negotiations in the store DB with their stage, version and owed moves."""
@@ -155,7 +172,7 @@ def list_command(db: str, as_json: bool) -> None:
 
 
 @click.command("verify")
-@click.argument("db", type=click.Path(dir_okay=False, exists=True))
+@click.argument("db", callback=existing_store)
 def verify_command(db: str) -> None:
     """Recompute every hash chain of the store DB; exit 1 at the first position that does not match."""
     with open_store(db) as store:
@@ -163,6 +180,7 @@ def verify_command(db: str) -> None:
             result = store.verify()
         except NegotiationError as e:
             _fail(e)
+        where = getattr(store, "path", db)  # a URL without its password
     if not result.ok:
-        _fail(Exception(f"{db}: {result}"))
-    click.echo(f"{db}: {result}")
+        _fail(Exception(f"{where}: {result}"))
+    click.echo(f"{where}: {result}")

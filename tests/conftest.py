@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.postgres import postgres_server, postgres_url  # noqa: F401  (fixtures: a server, a fresh database)
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 FOUNDING = EVENTS / "security-guarantees-2021.jsonl"

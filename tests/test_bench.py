@@ -37,6 +37,9 @@ ROWS = {
     "simulation",
     *(f"growth.{kind}.{step}" for kind in ("append", "load") for step in ("small", "mid", "large", "huge")),
     "growth.memory",
+    *(f"pg.{row}" for row in ("peer.append_batch", "peer.get", "store.append_batch", "store.load")),
+    "pg.store.writers1",
+    "pg.store.writers4",
 }
 
 #: The targets (numerator, denominator, required): the issue's table, nothing else.
@@ -50,6 +53,9 @@ TARGETS = [
     ("growth.append.large", "growth.append.large#ref", 0.8),
     ("growth.load.large", "growth.load.large#ref", 0.8),
     ("growth.memory", None, 100.0),
+    ("pg.store.append_batch", "pg.peer.append_batch", 1.2),
+    ("pg.store.load", "pg.peer.get", 2.0),
+    ("pg.store.writers4", "pg.store.writers1", 2.0),
 ]
 
 #: Runs benchmarks/bench.py as a script, optionally with a module made unimportable first.
@@ -90,14 +96,15 @@ def test_smoke_run_reports_every_row_and_judges_every_target(tmp_path: Path) -> 
     for row_id, row in report["rows"].items():
         assert (row["value"] is None) != (row["status"] is None), row_id  # a figure, or why there is none
         assert row["label"] in done.stdout
-        if row["status"] is not None:  # only the peer (not installed) and the --ten-million step
-            assert row_id.startswith("peer.") or row_id.endswith(".huge"), (row_id, row["status"])
+        if row["status"] is not None:  # only the peer (not installed), the --ten-million step, no server
+            assert row_id.startswith(("peer.", "pg.")) or row_id.endswith(".huge"), (row_id, row["status"])
     assert [(t["numerator"], t["denominator"], t["required"]) for t in report["targets"]] == TARGETS
     for target in report["targets"]:
         assert target["result"] in {"PASS", "MISS", "n/a"}
         assert f"{target['result']:<5} {target['target']}" in done.stdout
-        peer = (target["denominator"] or "").startswith("peer.")
-        assert (target["result"] == "n/a") == (peer and report["rows"][target["denominator"]]["status"] is not None)
+        compared = [target["numerator"], target["denominator"] or ""]
+        empty = any(report["rows"].get(row_id, {}).get("status") is not None for row_id in compared)
+        assert (target["result"] == "n/a") == empty
     assert {"cpus", "cpu", "python", "sqlite", "load_average"} <= set(report["machine"])
 
 
@@ -109,8 +116,10 @@ def test_without_eventsourcing_the_peer_rows_say_not_installed(tmp_path: Path) -
     assert "not installed" in done.stdout
     for row_id in ("peer.append_batch", "peer.get"):
         assert report["rows"][row_id]["status"] == "not installed (pip install -e '.[bench]')"
-    peer_targets = [t for t in report["targets"] if t["denominator"] and t["denominator"].startswith("peer.")]
-    assert len(peer_targets) == 2
+    peer_targets = [
+        t for t in report["targets"] if t["denominator"] and t["denominator"].startswith(("peer.", "pg.peer."))
+    ]
+    assert len(peer_targets) == 4
     assert all(t["result"] == "n/a" for t in peer_targets)
     assert all(t["result"] != "n/a" for t in report["targets"] if t not in peer_targets)
     assert report["rows"]["floor.append_batch"]["value"] is not None

@@ -22,7 +22,7 @@ import attrs
 
 from negotiation import codec, snapshot
 from negotiation.codec import compact_json
-from negotiation.dates import PartialDate, utc_now
+from negotiation.dates import PartialDate, parse_timestamp, utc_now
 from negotiation.errors import (
     ConcurrencyError,
     DuplicateEventId,
@@ -48,6 +48,8 @@ __all__ = [
     "NegotiationSummary",
     "StoredEvent",
     "Transaction",
+    "summary_from_row",
+    "summary_of",
 ]
 
 #: Write a snapshot once this many events have been appended since the last usable one.
@@ -220,6 +222,29 @@ def _check_negotiation(negotiation: object) -> str:
         msg = f"negotiation={negotiation!r} must be a non-empty string"
         raise InvalidEvent(msg)
     return negotiation
+
+
+_STAGES = frozenset(s.value for s in Stage)
+
+
+def summary_from_row(row: Sequence[Any]) -> NegotiationSummary:
+    """A read-model row as a backend stores it: ``(id, stage, version, last_event, owed, head, updated)``.
+
+    Raises:
+        StoreError: the stage is not one (the row was changed outside this library).
+    """
+    if row[1] not in _STAGES:
+        msg = f"the read model's row of negotiation {row[0]!r} holds stage {row[1]!r}, which is not a stage"
+        raise StoreError(msg)
+    return NegotiationSummary(
+        id=row[0],
+        stage=Stage(row[1]),
+        version=int(row[2]),
+        last_event=row[3],
+        owed=int(row[4]),
+        head=row[5],
+        updated=parse_timestamp(row[6], field="updated"),
+    )
 
 
 def summary_of(negotiation: str, fold: Fold, head: str, updated: dt.datetime) -> NegotiationSummary:

@@ -23,12 +23,18 @@ import attrs
 import sqlite_utils
 
 from negotiation import snapshot
-from negotiation.dates import parse_timestamp, utc_now
+from negotiation.dates import utc_now
 from negotiation.errors import StoreError, StoreWarning
 from negotiation.events import Event
 from negotiation.fold import Fold
-from negotiation.machine import Stage
-from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent, summary_of
+from negotiation.store.base import (
+    SNAPSHOT_EVERY,
+    EventStore,
+    NegotiationSummary,
+    StoredEvent,
+    summary_from_row,
+    summary_of,
+)
 from negotiation.store.chain import GENESIS, Row, store_hash
 from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_version
 
@@ -90,24 +96,6 @@ def _stored(row: Sequence[Any]) -> StoredEvent:
     return StoredEvent(position=row[0], negotiation=row[1], version=row[2], event=_event(row[3]), hash=row[4])
 
 
-_STAGES = frozenset(s.value for s in Stage)
-
-
-def _summary(row: Sequence[Any]) -> NegotiationSummary:
-    if row[1] not in _STAGES:
-        msg = f"the read model's row of negotiation {row[0]!r} holds stage {row[1]!r}, which is not a stage"
-        raise StoreError(msg)
-    return NegotiationSummary(
-        id=row[0],
-        stage=Stage(row[1]),
-        version=row[2],
-        last_event=row[3],
-        owed=row[4],
-        head=row[5],
-        updated=parse_timestamp(row[6], field="updated"),
-    )
-
-
 class _Transaction:
     """The shared logic's view of one SQLite transaction."""
 
@@ -161,7 +149,7 @@ class _Transaction:
             return self._derived_summary(negotiation)
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
-        return None if row is None else _summary(row)
+        return None if row is None else summary_from_row(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
         self.conn.execute(
@@ -238,7 +226,7 @@ class _Transaction:
             names = [r[0] for r in self.conn.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
             return [s for s in map(self._derived_summary, names) if s is not None]
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id"
-        return [_summary(r) for r in self.conn.execute(sql)]
+        return [summary_from_row(r) for r in self.conn.execute(sql)]
 
     def _derived_summary(self, negotiation: str) -> NegotiationSummary | None:
         """The read-model row of a negotiation, from its events (for a store whose schema has no

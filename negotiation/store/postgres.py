@@ -1,0 +1,515 @@
+"""The PostgreSQL store: the SQLite store's promises, on a server several machines share.
+
+Every write is one transaction that starts by taking ``LOCK TABLE events IN EXCLUSIVE MODE``
+(as eventsourcing's PostgreSQL recorder does): writers queue one behind another, so positions
+are assigned from ``MAX(position) + 1`` without gaps and become visible in their order, while
+readers (which take no such lock) never wait. Reads run in ``REPEATABLE READ READ ONLY``
+transactions, a consistent view. Triggers refuse UPDATE, DELETE and TRUNCATE of ``events``;
+a statement trigger sends ``NOTIFY negotiation_events`` on every insert, which wakes
+``follow`` and live subscribers (on a second, listening connection) instead of polling.
+
+Needs ``psycopg`` 3 (the ``postgres`` extra: ``pip install 'negotiation[postgres]'``). Errors
+from ``psycopg`` are translated into :class:`~negotiation.StoreError` here, at the boundary;
+the password of a URL never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
+from typing import Any
+
+import psycopg
+
+from negotiation import snapshot
+from negotiation.dates import utc_now
+from negotiation.errors import StoreError
+from negotiation.events import Event
+from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent, summary_from_row
+from negotiation.store.chain import GENESIS, Row, store_hash
+
+__all__ = ["CHANNEL", "POSTGRES_SCHEMA_VERSION", "URL_SCHEMES", "PostgresStore", "display_url", "translate_error"]
+
+#: The URL schemes that name a PostgreSQL store.
+URL_SCHEMES = ("postgresql", "postgres")
+
+#: The channel every insert into ``events`` notifies (``follow`` listens on it).
+CHANNEL = "negotiation_events"
+
+#: The version of the PostgreSQL schema this library writes (kept in ``meta``): 2 records the
+#: store head (:func:`~negotiation.store.chain.store_hash`) in ``meta``.
+POSTGRES_SCHEMA_VERSION = 2
+
+#: A key for ``pg_advisory_xact_lock``: two processes creating the schema at once take turns.
+_SCHEMA_LOCK = 0x6E65_6731
+
+_COLUMNS = "position, negotiation, version, id, type, occurred, recorded, data, hash"
+
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE events (
+        position BIGINT PRIMARY KEY,
+        negotiation TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        occurred TEXT NOT NULL,
+        recorded TEXT NOT NULL,
+        data TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        CONSTRAINT events_negotiation_version UNIQUE (negotiation, version),
+        CONSTRAINT events_negotiation_id UNIQUE (negotiation, id)
+    )""",
+    """CREATE FUNCTION negotiation_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'events are append-only: % is refused', TG_OP;
+    END $$""",
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION negotiation_events_append_only()",
+    "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION negotiation_events_append_only()",
+    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION negotiation_events_append_only()",
+    f"""CREATE FUNCTION negotiation_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NOTIFY {CHANNEL};
+        RETURN NULL;
+    END $$""",
+    "CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION negotiation_events_notify()",
+    """CREATE TABLE negotiations (
+        id TEXT PRIMARY KEY,
+        stage TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        last_event TEXT,
+        owed INTEGER NOT NULL,
+        head TEXT NOT NULL,
+        updated TEXT NOT NULL
+    )""",
+    """CREATE TABLE snapshots (
+        negotiation TEXT PRIMARY KEY,
+        version BIGINT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        taken TEXT NOT NULL,
+        data BYTEA NOT NULL
+    )""",
+    "CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated TEXT NOT NULL)",
+)
+
+
+def display_url(url: str) -> str:
+    """The URL as it may appear in a message: its password replaced by ``***``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def translate_error(error: psycopg.Error, *, url: str, doing: str) -> StoreError:
+    """The :class:`~negotiation.StoreError` that says what a ``psycopg`` error means here."""
+    where = display_url(url)
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        msg = f"{where}: the events table is locked by another writer; gave up {doing}"
+    elif isinstance(error, psycopg.errors.ReadOnlySqlTransaction):
+        msg = f"{where}: the store is opened read-only; cannot write while {doing}"
+    elif isinstance(error, psycopg.errors.IntegrityError | psycopg.errors.RaiseException):
+        msg = f"{where}: refused by the database while {doing}: {text}"
+    elif isinstance(error, psycopg.OperationalError) and doing in ("opening the store", "reconnecting"):
+        msg = f"{where}: cannot connect to PostgreSQL ({text})"
+    elif isinstance(error, psycopg.OperationalError):
+        msg = (
+            f"{where}: the connection to PostgreSQL failed while {doing} ({text}); "
+            "an append that was not acknowledged may be retried (stored events are skipped)"
+        )
+    else:
+        msg = f"{where}: PostgreSQL error while {doing}: {text}"
+    return StoreError(msg)
+
+
+def _event(data: str) -> Event:
+    # read back through the validating path, as the SQLite store does
+    return Event.from_dict(json.loads(data))
+
+
+def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
+    """The events of rows whose first column is their JSON, decoded in one ``json.loads``
+    (one by one when they do not make an array of as many items, so that a bad row gets its
+    own error)."""
+    try:
+        decoded = json.loads("".join(("[", ",".join([row[0] for row in rows]), "]")))
+    except (ValueError, TypeError):
+        decoded = None
+    if not isinstance(decoded, list) or len(decoded) != len(rows):
+        return [_event(row[0]) for row in rows]
+    return [Event.from_dict(data) for data in decoded]
+
+
+def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
+    events = _events([(r[3],) for r in rows])
+    return [
+        StoredEvent(position=int(r[0]), negotiation=r[1], version=int(r[2]), event=event, hash=r[4])
+        for r, event in zip(rows, events, strict=True)
+    ]
+
+
+class _Transaction:
+    """The shared logic's view of one PostgreSQL transaction."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, params).fetchone()
+
+    def head(self) -> tuple[int, str]:
+        last, recorded = self._one(
+            "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
+        )
+        at, _, head = str(recorded or "0:").partition(":")
+        if int(at) != (last or 0):
+            msg = (
+                f"the store head was recorded at position {at} but the events end at position {last or 0}: "
+                "the store was changed outside this library; run `negotiation verify`"
+            )
+            raise StoreError(msg)
+        return int(at), head
+
+    def put_head(self, position: int, head: str) -> None:
+        self.conn.execute("UPDATE meta SET value = %s WHERE key = 'head'", (f"{position}:{head}",))
+
+    def tip(self, negotiation: str) -> tuple[int, str]:
+        sql = "SELECT version, hash FROM events WHERE negotiation = %s ORDER BY version DESC LIMIT 1"
+        row = self._one(sql, (negotiation,))
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
+
+    def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        sql = "SELECT id, data FROM events WHERE negotiation = %s AND id = ANY(%s)"
+        return {event_id: _event(data) for event_id, data in self.conn.execute(sql, (negotiation, unique))}
+
+    def insert(self, rows: Sequence[Row]) -> None:
+        with self.conn.cursor() as cursor, cursor.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row[:9])
+
+    def summary(self, negotiation: str) -> NegotiationSummary | None:
+        sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = %s"
+        row = self._one(sql, (negotiation,))
+        return None if row is None else summary_from_row(row)
+
+    def put_summary(self, summary: NegotiationSummary) -> None:
+        self.conn.execute(
+            "INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
+            "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
+            "head = excluded.head, updated = excluded.updated",
+            (
+                summary.id,
+                summary.stage.value,
+                summary.version,
+                summary.last_event,
+                summary.owed,
+                summary.head,
+                summary.updated.isoformat(),
+            ),
+        )
+
+    def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
+        sql = "SELECT version, data FROM snapshots WHERE negotiation = %s AND fingerprint = %s"
+        row = self._one(sql, (negotiation, snapshot.FINGERPRINT))
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def snapshots(self) -> Iterator[tuple[str, int, bytes]]:
+        rows = self.conn.execute("SELECT negotiation, version, data FROM snapshots ORDER BY negotiation").fetchall()
+        for negotiation, version, data in rows:
+            yield negotiation, int(version), bytes(data)
+
+    def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
+        self.conn.execute(
+            "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
+            "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data",
+            (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)),
+        )
+
+    def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
+        sql = "SELECT data FROM events WHERE negotiation = %s AND version > %s AND version <= %s ORDER BY version"
+        limit = up_to if up_to is not None else 2**62
+        return _events(self.conn.execute(sql, (negotiation, after_version, limit)).fetchall())
+
+    def checkpoint(self, name: str) -> int:
+        row = self._one("SELECT position FROM checkpoints WHERE name = %s", (name,))
+        return 0 if row is None else int(row[0])
+
+    def put_checkpoint(self, name: str, position: int) -> None:
+        self.conn.execute(
+            "INSERT INTO checkpoints (name, position, updated) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated = excluded.updated",
+            (name, position, utc_now().isoformat()),
+        )
+
+    def read_all(self, after_position: int, limit: int | None) -> list[StoredEvent]:
+        sql = "SELECT position, negotiation, version, data, hash FROM events WHERE position > %s ORDER BY position LIMIT %s"
+        return _stored(self.conn.execute(sql, (after_position, limit)).fetchall())
+
+    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
+        sql = (
+            "SELECT position, negotiation, version, data, hash FROM events "
+            "WHERE negotiation = %s AND version > %s ORDER BY version"
+        )
+        return _stored(self.conn.execute(sql, (negotiation, after_version)).fetchall())
+
+    def summaries(self) -> list[NegotiationSummary]:
+        sql = 'SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id COLLATE "C"'
+        return [summary_from_row(r) for r in self.conn.execute(sql)]
+
+    def rows(self) -> Iterator[Row]:
+        # a server-side cursor: verify walks a store larger than memory in chunks
+        with self.conn.cursor(name="negotiation_rows") as cursor:
+            cursor.itersize = 5000
+            cursor.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position")
+            for r in cursor:
+                yield Row(int(r[0]), r[1], int(r[2]), *r[3:])
+
+    def projection(self, name: str) -> psycopg.Connection[Any]:
+        return self.conn
+
+
+class PostgresStore(EventStore):
+    """The event store in a PostgreSQL database, with the interface of :class:`~negotiation.SQLiteStore`.
+
+    Args:
+        url: a libpq connection URL, ``postgresql://[user[:password]@]host[:port]/database``
+            (query parameters such as ``?options=-csearch_path%3Dmyschema`` pass through). The
+            tables are created in the first schema of the search path if missing.
+        readonly: open for reading only (every transaction is read-only; nothing is created).
+        timeout: seconds to wait for the server when connecting, and for another writer's
+            lock, before giving up.
+        snapshot_every: see :class:`~negotiation.store.base.EventStore`.
+
+    A subscriber's handler gets the store's ``psycopg.Connection`` inside the transaction that
+    moves its checkpoint: what it executes there commits or rolls back with the checkpoint.
+
+    Raises:
+        StoreError: the server cannot be reached, the database is not a store, it was written
+            by a newer version, or the URL is not a PostgreSQL URL.
+    """
+
+    def __init__(
+        self, url: str, *, readonly: bool = False, timeout: float = 5.0, snapshot_every: int = SNAPSHOT_EVERY
+    ) -> None:
+        super().__init__(snapshot_every=snapshot_every)
+        if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in URL_SCHEMES:
+            msg = f"url={url!r} must be a PostgreSQL URL (postgresql://[user@]host[:port]/database)"
+            raise StoreError(msg)
+        self.url = url
+        self.path = display_url(url)  # what messages name (no password), as SQLiteStore.path
+        self.readonly = readonly
+        self.timeout = timeout
+        self._lock = threading.RLock()
+        self._listen_lock = threading.Lock()
+        self._listener: psycopg.Connection[Any] | None = None
+        self._notified = 0
+        self._conn: psycopg.Connection[Any] | None = self._connect("opening the store")
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.path!r}{', readonly=True' if self.readonly else ''})"
+
+    # -- the connection ------------------------------------------------------------------------
+
+    def _connect(self, doing: str, *, readonly: bool | None = None) -> psycopg.Connection[Any]:
+        readonly = self.readonly if readonly is None else readonly
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=max(1, round(self.timeout)))
+        except psycopg.Error as e:
+            raise translate_error(e, url=self.url, doing=doing) from None
+        try:  # set here, not as connection options: those would replace the URL's own ``options``
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{max(1, int(self.timeout * 1000))}ms",))
+            if readonly:
+                conn.execute("SET default_transaction_read_only = on")
+        except psycopg.Error as e:
+            conn.close()
+            raise translate_error(e, url=self.url, doing=doing) from None
+        return conn
+
+    def _prepare(self) -> None:
+        """Check the schema version; create the schema (under an advisory lock) when missing."""
+        with self._read("opening the store") as tx:
+            version = self._schema_version(tx)
+        if version == POSTGRES_SCHEMA_VERSION:
+            return
+        if self.readonly:
+            msg = f"{self.path}: no event store in this database (open it once for writing to create one)"
+            raise StoreError(msg)
+        with self._transaction("BEGIN", "creating the schema") as tx:
+            tx.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            version = self._schema_version(tx)  # again, under the lock: another process may have
+            if version == 0:
+                for statement in _SCHEMA:
+                    tx.conn.execute(statement)
+                tx.conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+            if version < 2:  # the store head over the events stored so far
+                head, position = GENESIS, 0
+                for row in tx.rows():
+                    head, position = store_hash(head, row), row.position
+                tx.conn.execute("INSERT INTO meta (key, value) VALUES ('head', %s)", (f"{position}:{head}",))
+            tx.conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(POSTGRES_SCHEMA_VERSION),))
+
+    def _schema_version(self, tx: _Transaction) -> int:
+        tables = {r[0] for r in tx.conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+        if not tables & {"meta", "events"}:
+            return 0
+        version = None
+        if {"meta", "events"} <= tables:
+            row = tx._one("SELECT value FROM meta WHERE key = 'schema_version'")
+            version = int(row[0]) if row is not None and str(row[0]).isdigit() else None
+        if version is None:
+            msg = f"{self.path}: a PostgreSQL database, but not an event store (no meta and events tables)"
+            raise StoreError(msg)
+        if version > POSTGRES_SCHEMA_VERSION:
+            msg = (
+                f"{self.path}: written by a newer version of negotiation (schema version {version}; "
+                f"this version reads up to {POSTGRES_SCHEMA_VERSION}); upgrade negotiation to open it"
+            )
+            raise StoreError(msg)
+        return version
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The open connection; a new one if the last was broken (the server restarted, say)."""
+        if self._conn is None:
+            msg = f"{self.path}: the store is closed"
+            raise StoreError(msg)
+        if self._conn.broken:
+            self._conn.close()
+            self._conn = None
+            self._conn = self._connect("reconnecting")
+        return self._conn
+
+    def _covered(self, negotiation: str, version: int) -> list[Event]:
+        # a state loaded before the store was closed still reads its events, on a short-lived connection
+        sql = "SELECT data FROM events WHERE negotiation = %s AND version <= %s ORDER BY version"
+        with self._lock:
+            if self._conn is not None:
+                with self._read("reading events") as tx:
+                    return _events(tx.conn.execute(sql, (negotiation, version)).fetchall())
+        conn = self._connect("reading events", readonly=True)
+        try:
+            return _events(conn.execute(sql, (negotiation, version)).fetchall())
+        except psycopg.Error as e:
+            raise translate_error(e, url=self.url, doing="reading events") from None
+        finally:
+            conn.close()
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, begin: str, doing: str) -> Iterator[_Transaction]:
+        """Run ``begin`` (and what follows it in the block), ``COMMIT`` if the block succeeds,
+        ``ROLLBACK`` otherwise.
+
+        Inside this store's own transaction (a subscriber's handler using the store) a read
+        joins it; a write is refused.
+        """
+        with self._lock:
+            conn = self._connection()
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                if "LOCK TABLE" in begin:
+                    msg = f"{self.path}: {doing} inside a transaction of the same store (a subscriber's handler may read the store, not write to it)"
+                    raise StoreError(msg)
+                try:
+                    yield _Transaction(conn)
+                except psycopg.Error as e:
+                    raise translate_error(e, url=self.url, doing=doing) from None
+                return
+            try:
+                conn.execute(begin)
+                yield _Transaction(conn)
+                conn.execute("COMMIT")
+            except psycopg.Error as e:
+                self._rollback(conn)
+                raise translate_error(e, url=self.url, doing=doing) from None
+            except BaseException:
+                self._rollback(conn)
+                raise
+
+    def _write(self, doing: str) -> AbstractContextManager[_Transaction]:
+        """A write transaction, exclusive among writers (the table lock), rolled back on any exception."""
+        return self._transaction("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE", doing)
+
+    def _read(self, doing: str) -> AbstractContextManager[_Transaction]:
+        """A read transaction (a consistent view); nothing in it is written."""
+        return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", doing)
+
+    @staticmethod
+    def _rollback(conn: psycopg.Connection[Any]) -> None:
+        with suppress(psycopg.Error):  # the connection is gone: the server rolls the transaction back
+            conn.execute("ROLLBACK")
+
+    # -- waking on NOTIFY ------------------------------------------------------------------------
+
+    def _listening(self) -> psycopg.Connection[Any]:
+        """The listening connection (opened, with ``LISTEN``, on first use); call under ``_listen_lock``."""
+        self._connection()  # closed stores do not listen
+        if self._listener is not None and self._listener.broken:
+            self._listener.close()
+            self._listener = None
+            self._notified += 1  # notifications may have been missed: the caller reads again
+        if self._listener is None:
+            listener = self._connect("listening for new events", readonly=True)
+            try:
+                listener.execute(f"LISTEN {CHANNEL}")
+            except psycopg.Error as e:
+                listener.close()
+                raise translate_error(e, url=self.url, doing="listening for new events") from None
+            self._listener = listener
+        return self._listener
+
+    def _drain(self, timeout: float) -> None:
+        """Count the notifications that arrive within ``timeout`` seconds (stop at the first)."""
+        listener = self._listening()
+        try:
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
+                self._notified += 1
+            # whatever else is queued already: one wake-up is enough
+            for _ in listener.notifies(timeout=0):
+                self._notified += 1
+        except psycopg.Error as e:
+            raise translate_error(e, url=self.url, doing="waiting for new events") from None
+
+    def _change_token(self) -> object:
+        """How many notifications this store has received; ``LISTEN`` is on before the caller reads."""
+        with self._listen_lock:
+            self._drain(0)
+            return self._notified
+
+    def _wait(self, token: object, timeout: float) -> None:
+        """Wait until a notification arrives after ``token`` was taken, or ``timeout`` seconds pass."""
+        with self._listen_lock:
+            if self._notified == token:
+                self._drain(max(0.0, timeout))
+
+    def close(self) -> None:
+        """Close the connections (idempotent). States loaded earlier read their events anew."""
+        with self._lock, self._listen_lock:
+            for conn in (self._conn, self._listener):
+                if conn is not None:
+                    conn.close()
+            self._conn = None
+            self._listener = None

@@ -1,0 +1,274 @@
+"""The PostgreSQL store: the shared contract, and what is particular to a server.
+
+Each test runs in a fresh database (see :mod:`tests.postgres` for how the server is found).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from negotiation import ConsultationHeld, StoredEvent, StoreError
+from negotiation.cli import cli
+from negotiation.store import EventStore, SQLiteStore, is_store_url, open_store
+from negotiation.store.logs import import_log
+from tests.conftest import EVENTS, FOUNDING
+from tests.test_store_contract import N, StoreContract, later, opening, run_together
+
+try:
+    import psycopg
+
+    from negotiation.store.postgres import PostgresStore, display_url
+except ImportError:  # without the postgres extra, the postgres_url fixture skips (or fails under CI)
+    pass
+
+
+class TestPostgresStore(StoreContract):
+    url: str
+
+    @pytest.fixture(autouse=True)
+    def _database(self, postgres_url: str) -> None:
+        self.url = postgres_url
+
+    def make_store(self, tmp_path: Path, **options: Any) -> EventStore:
+        return PostgresStore(self.url, **options)
+
+    @pytest.mark.parametrize(
+        ("statement", "operation"),
+        [
+            ("UPDATE events SET type = 'Forged' WHERE position = 2", "UPDATE"),
+            ("DELETE FROM events WHERE position = 3", "DELETE"),
+            ("TRUNCATE events", "TRUNCATE"),
+        ],
+    )
+    def test_the_database_refuses_to_change_a_stored_event(self, statement: str, operation: str) -> None:
+        """Triggers refuse UPDATE, DELETE and TRUNCATE of events, whoever connects."""
+        with PostgresStore(self.url) as store:
+            store.append(N, opening())
+        with psycopg.connect(self.url) as conn, pytest.raises(psycopg.Error, match=f"{operation} is refused"):
+            conn.execute(statement)
+        with PostgresStore(self.url) as store:
+            assert [s.position for s in store.read_all()] == [1, 2, 3]
+            assert store.verify().ok
+
+    def test_a_subscriber_writes_its_projection_in_the_same_transaction(self) -> None:
+        """The handler gets the connection; its rows and the checkpoint commit or roll back together."""
+        with PostgresStore(self.url) as store:
+            store.append(N, opening())
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute("CREATE TABLE types (position BIGINT PRIMARY KEY, type TEXT)")
+
+            def project(stored: StoredEvent, conn: Any) -> None:
+                conn.execute("INSERT INTO types VALUES (%s, %s)", (stored.position, stored.event.TYPE))
+                if stored.position == 3:
+                    raise RuntimeError("crash in the middle")
+
+            with pytest.raises(RuntimeError):
+                store.subscribe("types", project, batch_size=2)
+            assert store.checkpoint("types") == 2
+            with psycopg.connect(self.url) as conn:
+                assert [r[0] for r in conn.execute("SELECT position FROM types ORDER BY 1")] == [1, 2]
+
+    def test_two_store_objects_write_one_gapless_log(self) -> None:
+        """Writers on separate connections (as on separate machines) queue behind the table lock:
+        every append lands, positions run without a gap, each chain verifies."""
+        with PostgresStore(self.url) as store:
+            store.append(N, opening())
+        errors: list[BaseException] = []
+        each = 40
+
+        def writer(t: int) -> None:
+            try:
+                with PostgresStore(self.url) as own:
+                    for i in range(each):
+                        name = N if i % 2 else f"side-{t}"
+                        event = ConsultationHeld(id=f"w{t}-{i}", occurred="2022-03-01", parties=["A", "B"])
+                        own.append(name, [event])
+            except BaseException as e:  # reported below
+                errors.append(e)
+
+        run_together([threading.Thread(target=writer, args=(t,)) for t in range(4)])
+        assert errors == []
+        with PostgresStore(self.url) as store:
+            positions = [s.position for s in store.read_all()]
+            assert positions == list(range(1, len(opening()) + 4 * each + 1))
+            assert store.verify().ok
+            assert store.version(N) == len(opening()) + 4 * each // 2
+
+    def test_another_connections_append_moves_the_change_token(self) -> None:
+        """follow() wakes on NOTIFY: an append through another connection moves the token it waits on
+        (the token counts notifications only; without one, the wait would end at its timeout with
+        the token unmoved)."""
+        with PostgresStore(self.url) as follower, PostgresStore(self.url) as writer:
+            token = follower._change_token()
+            writer.append(N, opening())
+            follower._wait(token, timeout=30)
+            assert follower._change_token() != token
+
+    def test_a_read_only_store_refuses_to_write(self) -> None:
+        """readonly=True makes every transaction read-only; a fresh database is not made a store."""
+        with pytest.raises(StoreError, match="no event store in this database"):
+            PostgresStore(self.url, readonly=True)
+        with PostgresStore(self.url) as store:
+            store.append(N, opening())
+        with PostgresStore(self.url, readonly=True) as store:
+            assert store.version(N) == 3
+            with pytest.raises(StoreError, match="read-only"):
+                store.append(N, later())
+
+    def test_a_database_that_is_not_a_store_is_refused(self) -> None:
+        """A database with an events table of its own is not taken for a store."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE events (x INT)")
+        with pytest.raises(StoreError, match="not an event store"):
+            PostgresStore(self.url)
+
+    def test_the_store_reconnects_after_its_connection_is_killed(self) -> None:
+        """A connection the server ended fails the call in progress with a StoreError; the next
+        call opens a new one."""
+        with PostgresStore(self.url) as store:
+            store.append(N, opening())
+            with psycopg.connect(self.url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            with pytest.raises(StoreError, match="connection to PostgreSQL failed"):
+                store.append(N, later())
+            assert store.append(N, later()) == 5
+            assert store.verify().ok
+
+    def test_events_survive_reopening_and_open_store_picks_the_backend(self, tmp_path: Path) -> None:
+        """open_store opens a URL as PostgreSQL and a path as SQLite."""
+        with open_store(self.url) as store:
+            assert isinstance(store, PostgresStore)
+            store.append(N, opening())
+        with open_store(self.url, readonly=True) as store:
+            assert store.load(N).version == 3
+        with open_store(tmp_path / "s.db") as store:
+            assert isinstance(store, SQLiteStore)
+
+
+def test_is_store_url() -> None:
+    """Only postgresql:// and postgres:// URLs name a server; anything else is a file."""
+    assert is_store_url("postgresql://localhost/db")
+    assert is_store_url("postgres://u@h:5433/db?sslmode=disable")
+    assert not is_store_url("store.db")
+    assert not is_store_url("postgresql.db")
+    assert not is_store_url(Path("postgresql://x"))
+
+
+def test_a_url_password_never_appears_in_a_message() -> None:
+    """display_url masks the password; an unreachable server's error names the URL without it."""
+    pytest.importorskip("psycopg")
+    assert display_url("postgresql://ann:s3cret@db.example:5432/talks") == "postgresql://ann:***@db.example:5432/talks"
+    assert display_url("postgresql://ann@db/talks") == "postgresql://ann@db/talks"
+    with pytest.raises(StoreError, match=r"postgresql://ann:\*\*\*@127.0.0.1:1/x: cannot connect") as caught:
+        PostgresStore("postgresql://ann:s3cret@127.0.0.1:1/x", timeout=1)
+    assert "s3cret" not in str(caught.value)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def run(*args: str | Path) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_store_commands_take_a_url(postgres_url: str, tmp_path: Path) -> None:
+    """append, list, status, export and verify work on a postgresql:// URL as on a file."""
+    code, out, err = run("append", postgres_url, FOUNDING)
+    assert code == 0, err
+    assert "security-guarantees-2021: 27 events appended, now at version 27" in out
+    code, out, err = run("list", postgres_url, "--json")
+    assert code == 0, err
+    assert [s["id"] for s in json.loads(out)] == ["security-guarantees-2021"]
+    code, out, err = run("status", postgres_url, "security-guarantees-2021", "--json")
+    assert code == 0, err
+    assert json.loads(out)["stage"] == "broken_off"
+    code, out, err = run("export", postgres_url, "security-guarantees-2021", "-o", tmp_path / "out.jsonl")
+    assert code == 0, err
+    assert len((tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()) == 27
+    code, out, err = run("verify", postgres_url)
+    assert code == 0, err
+    assert out.endswith("27 events verified: every hash chain matches\n")
+
+
+@pytest.mark.parametrize("command", [("list",), ("verify",), ("status",), ("append", FOUNDING)])
+def test_a_server_that_is_down_is_one_line_and_exit_1(command: tuple[str | Path, ...]) -> None:
+    """No server at the URL: one line naming it (without its password), no traceback."""
+    url = "postgresql://ann:s3cret@127.0.0.1:1/talks"
+    code, _out, err = run(command[0], url, *command[1:])
+    assert code == 1
+    assert err.startswith("Error: postgresql://ann:***@127.0.0.1:1/talks: cannot connect to PostgreSQL")
+    assert len(err.strip().splitlines()) == 1
+    assert "s3cret" not in err
+
+
+def test_copy_sqlite_to_postgresql_and_back(postgres_url: str, tmp_path: Path) -> None:
+    """copy keeps positions, versions and hashes both ways, with the read model and snapshots."""
+    source = tmp_path / "source.db"
+    with SQLiteStore(source, snapshot_every=10) as store:
+        for log in sorted(EVENTS.glob("*.jsonl"))[:3]:
+            import_log(store, log)
+        rows = [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()]
+        summaries = [s.to_dict() for s in store.negotiations()]
+    code, out, err = run("copy", source, postgres_url, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["events"], report["negotiations"], report["verified"]) == (len(rows), len(summaries), True)
+    assert report["snapshots"] > 0
+    with PostgresStore(postgres_url) as store:
+        assert [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()] == rows
+        assert [s.to_dict() for s in store.negotiations()] == summaries
+        assert store.verify().ok
+    back = tmp_path / "back.db"
+    code, out, err = run("copy", postgres_url, back)
+    assert code == 0, err
+    assert f"copied {len(rows)} events ({len(summaries)} negotiations" in out
+    assert out.splitlines()[1].endswith(f"{len(rows)} events verified: every hash chain matches")
+    with SQLiteStore(back) as store:
+        assert [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()] == rows
+        assert [s.to_dict() for s in store.negotiations()] == summaries
+
+
+def test_copy_into_a_store_that_holds_events_changes_nothing(postgres_url: str, tmp_path: Path) -> None:
+    """The target must be empty: a non-empty one is refused as it is; a new file is not left behind."""
+    source = tmp_path / "source.db"
+    with SQLiteStore(source) as store:
+        store.append(N, opening())
+    with PostgresStore(postgres_url) as store:
+        store.append("other", later()[1:])
+    code, _out, err = run("copy", source, postgres_url)
+    assert code == 1
+    assert "holds 1 events already: copy into an empty store" in err
+    with PostgresStore(postgres_url) as store:
+        assert [s.negotiation for s in store.read_all()] == ["other"]
+    code, _out, err = run("copy", postgres_url, tmp_path / "missing" / "x.db")
+    assert code == 1
+    assert err.startswith("Error: ")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_copy_of_a_broken_chain_writes_nothing(postgres_url: str, tmp_path: Path) -> None:
+    """A source whose chain does not verify is not copied: the target stays empty."""
+    source = tmp_path / "source.db"
+    with SQLiteStore(source) as store:
+        store.append(N, opening())
+    with closing(sqlite3.connect(source)) as conn:
+        conn.execute("DROP TRIGGER events_no_update")
+        conn.execute("UPDATE events SET data = replace(data, 'Draft', 'Forged') WHERE position = 2")
+        conn.commit()
+    code, _out, err = run("copy", source, postgres_url)
+    assert code == 1
+    assert "does not verify, nothing was copied: position 2" in err
+    with PostgresStore(postgres_url) as store:
+        assert store.read_all() == []
