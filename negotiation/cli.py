@@ -7,8 +7,10 @@ code 1; no traceback reaches the user.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, cast
@@ -18,12 +20,16 @@ import click
 from negotiation.cli_copy import copy_command
 from negotiation.cli_simulate import paths_command, simulate_command
 from negotiation.cli_store import (
+    STDIN,
     append_command,
     check_store_file,
     export_command,
+    head_command,
     is_store,
     list_command,
     load_from_store,
+    printable,
+    read_cli_log,
     verify_command,
 )
 from negotiation.errors import NegotiationError
@@ -36,13 +42,20 @@ __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: How many owed moves, next steps and refs a step names ``status`` prints without ``--all``.
+SHOWN = 20
+
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(_C1.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, indent=2)))
+
+
+#: What ``json.dumps`` leaves raw that a terminal may act on (DEL and the C1 controls).
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def _fail(error: Exception) -> NoReturn:
-    raise click.ClickException(str(error)) from None
+    raise click.ClickException(printable(str(error))) from None
 
 
 def _cutoff_options(func: F) -> F:
@@ -87,9 +100,10 @@ def load_state(
     log: str, *, negotiation: str | None, as_of: str | None, known_at: str | None, lenient: bool
 ) -> NegotiationState:
     """Replay the negotiation a command names (a log file, or a store and a negotiation id)."""
-    if is_store(log):
+    if log != STDIN and is_store(log):
         return load_from_store(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
-    return replay_log(log, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
+    source = read_cli_log(log, negotiation) if log == STDIN else log
+    return replay_log(source, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,12 +120,15 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @_cutoff_options
 @_negotiation_option
 @click.option("--lenient", is_flag=True, help="Skip events that are not permitted and report them, instead of failing.")
 @click.option(
     "--detail", is_flag=True, help="With --json: add documents, contacts, agreements, positions, deadlines, timeline."
+)
+@click.option(
+    "--all", "everything", is_flag=True, help=f"List everything: no cap at {SHOWN} entries, and the retractions."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def status(
@@ -121,21 +138,34 @@ def status(
     negotiation: str | None,
     lenient: bool,
     detail: bool,
+    everything: bool,
     as_json: bool,
 ) -> None:
-    """Print the stage, the owed moves and the permitted next steps of LOG (a log file, or a store DB and a NEGOTIATION)."""
+    """Print the stage, the owed moves and the permitted next steps of LOG (a log file, - for
+    standard input, or a store DB and a NEGOTIATION)."""
     try:
         state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
         if as_json:
             _emit_json(state.to_dict(detail=detail))
         else:
-            click.echo(format_status(state))
+            click.echo(format_status(state, everything=everything))
     except NegotiationError as e:
         _fail(e)
 
 
-def format_status(state: NegotiationState) -> str:
-    """The status of a negotiation as text for a person."""
+def _capped(lines: list[str], everything: bool, what: str) -> list[str]:
+    if everything or len(lines) <= SHOWN:
+        return lines
+    return [*lines[:SHOWN], f"  ... and {len(lines) - SHOWN} more {what} (--all shows them)"]
+
+
+def format_status(state: NegotiationState, *, everything: bool = False) -> str:
+    """The status of a negotiation as text for a person.
+
+    Owed moves say who owes what to whom, on which document or contact, since when and for
+    how many days (to ``as_of``, or today). Without ``everything`` long lists stop after
+    :data:`SHOWN` entries and the retractions are left out of the next steps.
+    """
     when = f" as of {state.as_of}" if state.as_of is not None else ""
     if state.known_at is not None:
         when += f" (known at {state.known_at.isoformat()})"
@@ -143,21 +173,43 @@ def format_status(state: NegotiationState) -> str:
     lines.append("Owed moves:")
     if not state.awaiting:
         lines.append("  none")
+    today = state.as_of.last_day if state.as_of is not None else dt.datetime.now(dt.UTC).date()
+    by_id = {e.id: e for e in state.events} if state.awaiting else {}
+    owed_lines = []
     for owed in state.awaiting:
-        lines.append(f"  {owed.party} owes {' or '.join(owed.types)} on {owed.ref!r}")
+        ref = by_id.get(owed.ref)
+        line = f"  {owed.party} owes {' or '.join(owed.types)} on {owed.ref!r}"
+        if ref is not None:
+            author = getattr(ref, "actor", None)
+            about = [f"{getattr(ref, 'title', None)!r}"] if getattr(ref, "title", None) else []
+            about += [f"from {author}"] if author else []
+            days = (today - ref.occurred.last_day).days
+            about.append(f"since {ref.occurred}, {days:,} day{'s' if days != 1 else ''}")
+            line += f" ({', '.join(about)})"
+        owed_lines.append(line)
+    lines += _capped(owed_lines, everything, "owed moves")
     lines += ["", "Permitted next steps:"]
+    step_lines = []
     for step in state.permitted:
+        if step.type == "EventRetracted" and not everything:
+            continue
         who = "anyone" if step.actors is None else "by " + ", ".join(step.actors)
-        refs = f" on {', '.join(map(repr, step.refs))}" if step.refs else ""
-        lines.append(f"  {step.type:<26} {who}{refs}")
+        refs = list(map(repr, step.refs))
+        if len(refs) > SHOWN and not everything:
+            refs = [*refs[:SHOWN], f"... {len(step.refs) - SHOWN} more"]
+        step_lines.append(f"  {step.type:<26} {who}" + (f" on {', '.join(refs)}" if refs else ""))
+    lines += _capped(step_lines, everything, "next steps")
+    if not everything and any(step.type == "EventRetracted" for step in state.permitted):
+        lines.append("  (and retractions: --all lists the events that may be retracted)")
     overdue = state.overdue()
     if overdue:
         lines += ["", "Overdue deadlines:"]
-        lines += [f"  {d.id}: due {d.deadline}" + (f" from {d.actor}" if d.actor else "") for d in overdue]
+        overdue_lines = [f"  {d.id}: due {d.deadline}" + (f" from {d.actor}" if d.actor else "") for d in overdue]
+        lines += _capped(overdue_lines, everything, "overdue deadlines")
     if state.rejected:
         lines += ["", f"Skipped ({len(state.rejected)} events not permitted):"]
-        lines += [f"  {e}" for e in state.rejected]
-    return "\n".join(lines)
+        lines += _capped([f"  {e}" for e in state.rejected], everything, "skipped events")
+    return printable("\n".join(lines))
 
 
 def describe(event: Event) -> str:
@@ -176,7 +228,7 @@ def describe(event: Event) -> str:
 
 
 @cli.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @_cutoff_options
 @_negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines events instead of text.")
@@ -190,17 +242,20 @@ def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str
         if as_json:
             click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
         else:
-            click.echo(f"{event.occurred!s:<12} {event.TYPE:<26} {describe(event)}  [{event.id}]")
+            click.echo(printable(f"{event.occurred!s:<12} {event.TYPE:<26} {describe(event)}  [{event.id}]"))
 
 
 @cli.command()
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @_negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of errors.")
 def check(log: str, negotiation: str | None, as_json: bool) -> None:
     """Report every error in LOG (a log file, or a store DB); exit 1 if there is any."""
     try:
-        errors = check_store_file(log, negotiation) if is_store(log) else check_log(log, negotiation=negotiation)
+        if log == STDIN:
+            errors = check_log(sys.stdin.buffer, negotiation=negotiation, name="<stdin>")
+        else:
+            errors = check_store_file(log, negotiation) if is_store(log) else check_log(log, negotiation=negotiation)
     except NegotiationError as e:
         _fail(e)
     if as_json:
@@ -219,7 +274,7 @@ def check(log: str, negotiation: str | None, as_json: bool) -> None:
         )
     else:
         for error in errors:
-            click.echo(str(error), err=True)
+            click.echo(printable(str(error)), err=True)
         click.echo(f"{log}: {len(errors)} error{'s' if len(errors) != 1 else ''}", err=bool(errors))
     if errors:
         sys.exit(1)
@@ -238,16 +293,32 @@ cli.add_command(append_command)
 cli.add_command(export_command)
 cli.add_command(list_command)
 cli.add_command(verify_command)
+cli.add_command(head_command)
 cli.add_command(copy_command)
 
 
 def main() -> None:
-    """The console script: run the CLI; an unexpected error is one line, never a traceback."""
+    """The console script: run the CLI; an unexpected error is one line, never a traceback.
+
+    Output is UTF-8 whatever the locale says (a log exported through a cp1252 stdout must
+    re-import); Ctrl-C ends the command with exit code 130 and one line.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8")
     try:
-        cli.main(prog_name="negotiation", standalone_mode=True)
+        code = cli.main(prog_name="negotiation", standalone_mode=False)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
     except Exception as e:  # the last line of defence: no traceback reaches a CLI user
-        click.echo(f"Error: internal error: {type(e).__name__}: {e} (please report this)", err=True)
+        click.echo(printable(f"Error: internal error: {type(e).__name__}: {e} (please report this)"), err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ exit code 1. :func:`open_store` and :func:`load_from_store` also serve ``status`
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import click
 
@@ -22,27 +25,69 @@ from negotiation.logfile import read_log
 from negotiation.state import NegotiationState
 from negotiation.store import EventStore, SQLiteStore, is_sqlite_file, is_store_url
 from negotiation.store import open_store as open_any_store
+from negotiation.store.chain import parse_head
 from negotiation.store.logs import check_store, export_log, import_log, select_negotiation
 
 __all__ = [
     "PROGRESS_FROM",
+    "STDIN",
+    "TIMEOUT",
     "append_command",
     "check_store_file",
     "existing_store",
     "export_command",
+    "head_command",
     "is_store",
     "list_command",
     "load_from_store",
     "open_store",
+    "printable",
+    "read_cli_log",
+    "timeout_option",
     "verify_command",
 ]
 
 #: A log with at least this many events gets a progress bar on import.
 PROGRESS_FROM = 5000
 
+#: The LOG argument that means standard input.
+STDIN = "-"
+
+#: Seconds a command waits for another writer's lock before giving up (``--timeout``).
+TIMEOUT = 30.0
+
+#: Control characters (but tab and newline): escaped before text reaches a terminal, so that an
+#: id or a title from an imported log cannot move the cursor or recolour the screen.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x1b``), for a person's screen."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
 
 def _fail(error: Exception) -> NoReturn:
-    raise click.ClickException(str(error)) from None
+    raise click.ClickException(printable(str(error))) from None
+
+
+def timeout_option(func: Any) -> Any:
+    """``--timeout SECONDS``: how long to wait for another writer's lock."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0),
+        default=TIMEOUT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for another writer's lock on the store before giving up.",
+    )(func)
+
+
+def read_cli_log(log: str, negotiation: str | None) -> Any:
+    """Read the LOG argument: a file, or standard input for ``-`` (whose lines must name their
+    negotiation, or ``-n`` names it)."""
+    if log == STDIN:
+        return read_log(sys.stdin.buffer, negotiation=negotiation, name="<stdin>")
+    return read_log(log, negotiation=negotiation)
 
 
 def existing_store(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -52,11 +97,11 @@ def existing_store(ctx: click.Context, param: click.Parameter, value: str) -> st
     return str(click.Path(dir_okay=False, exists=True).convert(value, param, ctx))
 
 
-def _open(path: str, *, readonly: bool) -> EventStore:
+def _open(path: str, *, readonly: bool, timeout: float = TIMEOUT) -> EventStore:
     """The store at ``path``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
     if is_store_url(path):
-        return open_any_store(path, readonly=readonly)
-    return SQLiteStore(path, readonly=readonly)
+        return open_any_store(path, readonly=readonly, timeout=timeout)
+    return SQLiteStore(path, readonly=readonly, timeout=timeout)
 
 
 def is_store(path: str) -> bool:
@@ -65,11 +110,11 @@ def is_store(path: str) -> bool:
 
 
 @contextmanager
-def open_store(path: str, *, readonly: bool = True) -> Iterator[EventStore]:
+def open_store(path: str, *, readonly: bool = True, timeout: float = TIMEOUT) -> Iterator[EventStore]:
     """Open the store at ``path``, a file or a ``postgresql://`` URL (read-only unless asked);
     library errors end the command."""
     try:
-        store = _open(path, readonly=readonly)
+        store = _open(path, readonly=readonly, timeout=timeout)
     except NegotiationError as e:
         _fail(e)
     with store:
@@ -93,62 +138,121 @@ def check_store_file(path: str, negotiation: str | None) -> list[NegotiationErro
 
 @click.command("append")
 @click.argument("db", type=click.Path(dir_okay=False))
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--negotiation",
     "-n",
     metavar="ID",
     help="The negotiation of lines that name none (default: the log file's stem).",
 )
-def append_command(db: str, log: str, negotiation: str | None) -> None:
-    """Import LOG (JSON Lines) into the store DB: all its events or none.
+@timeout_option
+def append_command(db: str, log: str, negotiation: str | None, timeout: float) -> None:
+    """Import LOG (JSON Lines; - for standard input) into the store DB: all its events or none.
 
     DB is created if it does not exist. Events already in the store with the same content
     are skipped, so a log that has grown since its last import appends only what is new.
     """
     try:
-        parsed = read_log(log, negotiation=negotiation)
+        parsed = read_cli_log(log, negotiation)
     except NegotiationError as e:
         _fail(e)
     total = sum(len(events) for events in parsed.negotiations.values())
-    with open_store(db, readonly=False) as store:
+    if not total:
+        _fail(Exception(f"{parsed.name}: the log holds no event; nothing was appended"))
+    with open_store(db, readonly=False, timeout=timeout) as store:
         try:
             before = {s.id: s.version for s in store.negotiations()}
-            if total >= PROGRESS_FROM:
-                with click.progressbar(length=total, label=f"Appending {log}", file=sys.stderr) as bar:
-                    seen = [0]
+            try:
+                if total >= PROGRESS_FROM:
+                    with click.progressbar(length=total, label=f"Appending {log}", file=sys.stderr) as bar:
+                        seen = [0]
 
-                    def progress(done: int) -> None:
-                        bar.update(done - seen[0])
-                        seen[0] = done
+                        def progress(done: int) -> None:
+                            bar.update(done - seen[0])
+                            seen[0] = done
 
-                    versions = import_log(store, parsed, progress=progress)
-            else:
-                versions = import_log(store, parsed)
+                        versions = import_log(store, parsed, progress=progress)
+                else:
+                    versions = import_log(store, parsed)
+            except KeyboardInterrupt:
+                versions = _after_interrupt(store, parsed, before)
         except NegotiationError as e:
             _fail(e)
     for name, version in versions.items():
         added = version - before.get(name, 0)
-        click.echo(f"{name}: {added} event{'s' if added != 1 else ''} appended, now at version {version}")
+        click.echo(printable(f"{name}: {added} event{'s' if added != 1 else ''} appended, now at version {version}"))
+
+
+def _after_interrupt(store: EventStore, parsed: Any, before: dict[str, int]) -> dict[str, int]:
+    """What an interrupted import left: the new versions if its transaction had committed (Ctrl-C
+    came after COMMIT), else the command ends saying nothing was appended."""
+    now = {s.id: s.version for s in store.negotiations()}
+    if all(now.get(name, 0) > before.get(name, 0) or not events for name, events in parsed.negotiations.items()):
+        click.echo("Interrupted after the import was complete:", err=True)
+        return {name: now[name] for name in parsed.negotiations if name in now}
+    click.echo("Interrupted: nothing was appended.", err=True)
+    sys.exit(130)
 
 
 @click.command("export")
 @click.argument("db", callback=existing_store)
 @click.argument("negotiation")
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout."
-)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
 def export_command(db: str, negotiation: str, output: str | None) -> None:
-    """Print NEGOTIATION's events from the store DB as JSON Lines (they re-import identically)."""
+    """Print NEGOTIATION's events from the store DB as JSON Lines (they re-import identically).
+
+    With --output the file is written whole or not at all: into a temporary file beside it,
+    renamed over it once every event is written. The store itself (or its -wal and -shm
+    files) is refused as the output.
+    """
+    if output is not None:
+        _check_output(Path(output), db)
     with open_store(db) as store:
         try:
             if output is None:
                 export_log(store, negotiation, sys.stdout)
             else:
-                with Path(output).open("w", encoding="utf-8") as out:
+                with _replaced(Path(output)) as out:
                     export_log(store, negotiation, out)
         except NegotiationError as e:
             _fail(e)
+
+
+def _check_output(output: Path, db: str) -> None:
+    """Refuse an output that is the store (the same file, whatever its name) or a directory that is missing."""
+    if not is_store_url(db):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            part = Path(db + suffix)
+            same = output.resolve() == part.resolve()
+            with suppress(OSError):
+                same = same or os.path.samefile(output, part)
+            if same:
+                _fail(
+                    Exception(
+                        f"--output {output}: that is the store {db}{' (its ' + suffix[1:] + ' file)' if suffix else ''}; choose another file"
+                    )
+                )
+    if not output.parent.is_dir():
+        _fail(Exception(f"--output {output}: cannot write there: the directory {output.parent} does not exist"))
+
+
+@contextmanager
+def _replaced(path: Path) -> Iterator[IO[str]]:
+    """A file to write ``path``'s new content into; it replaces ``path`` only if the block succeeds."""
+    try:
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed or removed
+            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as e:
+        _fail(Exception(f"--output {path}: cannot write there: {e.strerror}"))
+    try:
+        with handle:
+            yield handle
+        os.replace(handle.name, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(handle.name)
+        raise
 
 
 @click.command("list")
@@ -168,19 +272,53 @@ def list_command(db: str, as_json: bool) -> None:
     rows += [(s.id, s.stage.value, s.version, s.last_event or "-", s.owed) for s in summaries]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        click.echo(
+            printable("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        )
 
 
 @click.command("verify")
 @click.argument("db", callback=existing_store)
-def verify_command(db: str) -> None:
-    """Recompute every hash chain of the store DB; exit 1 at the first position that does not match."""
+@click.option(
+    "--head",
+    "kept",
+    metavar="POSITION:HEX",
+    help="A store head kept elsewhere (from `negotiation head`): also find events removed or rewritten up to it.",
+)
+def verify_command(db: str, kept: str | None) -> None:
+    """Recompute every hash chain of the store DB, its store head and read model, and its
+    snapshots; exit 1 at the first thing that does not match."""
+    try:
+        head = None if kept is None else parse_head(kept)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--head") from None
     with open_store(db) as store:
         try:
-            result = store.verify()
+            result = store.verify(head=head)
         except NegotiationError as e:
             _fail(e)
         where = getattr(store, "path", db)  # a URL without its password
     if not result.ok:
         _fail(Exception(f"{where}: {result}"))
-    click.echo(f"{where}: {result}")
+    click.echo(printable(f"{where}: {result}"))
+
+
+@click.command("head")
+@click.argument("db", callback=existing_store)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of POSITION:HEX.")
+def head_command(db: str, as_json: bool) -> None:
+    """Print the store head of DB: the position of its last event and the running hash there.
+
+    Keep it somewhere else (a notebook, a commit message, another machine); `negotiation
+    verify DB --head POSITION:HEX` later finds events removed from the end of the store or
+    rewritten before that position, even by someone who rewrote every record in the file.
+    """
+    with open_store(db) as store:
+        try:
+            position, head = store.head()
+        except NegotiationError as e:
+            _fail(e)
+    if as_json:
+        click.echo(json.dumps({"position": position, "head": head}))
+    else:
+        click.echo(f"{position}:{head}")

@@ -109,15 +109,31 @@ def _lines(source: Source) -> tuple[str, str | None, Iterator[tuple[int, str | b
         except OSError as e:
             msg = f"cannot read the log: {e.strerror}"
             raise NegotiationError(msg, path=os.fspath(source)) from e
-        return os.fspath(source), path.stem, enumerate(handle, start=1), handle
+        return os.fspath(source), _stem(path), enumerate(handle, start=1), handle
+    name = getattr(source, "name", None)  # an open file: named by its path, if it has one
+    if isinstance(name, str) and not name.startswith("<"):
+        return name, _stem(Path(name)), enumerate(source, start=1), None
     return "<lines>", None, enumerate(source, start=1), None
 
 
-def read_log(source: Source, *, negotiation: str | None = None, collect_errors: bool = False) -> Log:
-    """Parse a JSONL log (a path, or any iterable of lines) into a :class:`Log`.
+def _stem(path: Path) -> str | None:
+    """The file's stem, the default negotiation of its lines; None when the name is not valid
+    UTF-8 (its undecodable bytes would make an id that cannot be stored or printed)."""
+    try:
+        path.stem.encode()
+    except UnicodeEncodeError:
+        return None
+    return path.stem
+
+
+def read_log(
+    source: Source, *, negotiation: str | None = None, collect_errors: bool = False, name: str | None = None
+) -> Log:
+    """Parse a JSONL log (a path, an open file, or any iterable of lines) into a :class:`Log`.
 
     Args:
-        source: a file path, or lines (str or bytes).
+        source: a file path, an open file (text or binary), or lines (str or bytes).
+        name: what errors call the source (default: its path, or ``"<lines>"``).
         negotiation: the negotiation of lines that name none (default: the file's stem).
         collect_errors: keep reading past bad lines and return them in :attr:`Log.errors`
             instead of raising the first.
@@ -132,7 +148,8 @@ def read_log(source: Source, *, negotiation: str | None = None, collect_errors: 
         InvalidEvent: a line is not a well-formed event (with file, line and event id).
         UnknownNegotiation: lines of iterable input name no negotiation and none was given.
     """
-    name, stem, numbered, handle = _lines(source)
+    found, stem, numbered, handle = _lines(source)
+    name = name or found
     default = negotiation or stem
     groups: dict[str, list[LoggedEvent]] = {}
     generated: dict[str, dict[str, int]] = {}
@@ -157,7 +174,7 @@ def read_log(source: Source, *, negotiation: str | None = None, collect_errors: 
                 event = Event.from_dict(upcast(data, contract))
                 group = event.negotiation or default
                 if group is None:
-                    msg = "the event names no negotiation and none was given"
+                    msg = "the event names no negotiation and none was given (name one with -n)"
                     raise UnknownNegotiation(msg, event_id=event.id)
                 if "id" not in data:
                     seen = generated.setdefault(group, {})
@@ -210,13 +227,13 @@ def replay_log(
     return state
 
 
-def check_log(source: Source, *, negotiation: str | None = None) -> list[NegotiationError]:
+def check_log(source: Source, *, negotiation: str | None = None, name: str | None = None) -> list[NegotiationError]:
     """Every error in a log, in line order: unreadable lines, then what replay refuses.
 
     Each negotiation is replayed leniently, so one refused event does not hide the next
     (an event that depends on a refused one is reported too).
     """
-    log = read_log(source, negotiation=negotiation, collect_errors=True)
+    log = read_log(source, negotiation=negotiation, collect_errors=True, name=name)
     found: list[NegotiationError] = list(log.errors)
     chosen: Sequence[str] = [log.select(negotiation)] if negotiation is not None else log.ids()
     for name in chosen:
@@ -227,8 +244,12 @@ def check_log(source: Source, *, negotiation: str | None = None) -> list[Negotia
     return sorted(found, key=lambda e: e.line or 0)
 
 
-def write_log(events: Iterable[Event], out: IO[str]) -> int:
-    """Write events as JSON Lines; returns how many were written."""
+def write_log(events: Iterable[Event], out: IO[str] | str | os.PathLike[str]) -> int:
+    """Write events as JSON Lines to an open text file or a path (created or replaced, UTF-8);
+    returns how many were written."""
+    if isinstance(out, str | os.PathLike):
+        with Path(out).open("w", encoding="utf-8") as handle:
+            return write_log(events, handle)
     count = 0
     for event in events:
         out.write(dump_event(event))

@@ -1,0 +1,266 @@
+"""The command line at its edges: outputs that could destroy a store, standard input, odd
+terminals and locales, interrupts, long lists, and the store head."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from negotiation import ConsultationHeld, ProposalPublished, SQLiteStore, read_log, write_log
+from negotiation import cli_store as cli_store_module
+from negotiation.cli import cli
+from negotiation.cli import main as console_main
+from tests.conftest import FOUNDING
+
+FOUNDING_ID = FOUNDING.stem
+
+
+def run(*args: str | Path, input: bytes | str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args], input=input)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"internal error: {result.exception!r}")
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "s.db"
+    assert run("append", path, FOUNDING)[0] == 0
+    return path
+
+
+# -- export: never over the store, whole or not at all ----------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["{db}", "./{db}", "{db}-wal", "{db}-shm", "link"])
+def test_export_refuses_to_write_over_the_store(db: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(db.parent)
+    os.link(db, db.parent / "link")  # the same file under another name
+    before = db.read_bytes()
+    code, _, err = run("export", db.name, FOUNDING_ID, "-o", name.format(db=db.name))
+    assert code == 1
+    assert "that is the store" in err
+    assert db.read_bytes() == before
+    with SQLiteStore(db, readonly=True) as store:
+        assert store.verify().ok
+
+
+def test_a_failed_export_leaves_the_output_file_as_it_was(db: Path) -> None:
+    keep = db.parent / "keep.jsonl"
+    keep.write_text("precious\n")
+    code, _, err = run("export", db, "no-such-negotiation", "-o", keep)
+    assert code == 1
+    assert "'no-such-negotiation' is not in" in err
+    assert keep.read_text() == "precious\n"
+    assert sorted(p.name for p in db.parent.iterdir() if p.name.startswith(".keep")) == []  # no temporary left
+
+
+def test_an_export_replaces_the_output_whole_and_re_imports_identically(db: Path) -> None:
+    out = db.parent / "out.jsonl"
+    out.write_text("old content\n")
+    assert run("export", db, FOUNDING_ID, "-o", out)[0] == 0
+    again = db.parent / "again.db"
+    assert run("append", again, out)[0] == 0
+    with SQLiteStore(db) as a, SQLiteStore(again) as b:
+        assert [s.event for s in a.read(FOUNDING_ID)] == [s.event for s in b.read(FOUNDING_ID)]
+
+
+def test_an_export_into_a_missing_directory_is_one_clear_line(db: Path) -> None:
+    code, _, err = run("export", db, FOUNDING_ID, "-o", "/nonexistent/dir/x.jsonl")
+    assert code == 1
+    assert (
+        err
+        == "Error: --output /nonexistent/dir/x.jsonl: cannot write there: the directory /nonexistent/dir does not exist\n"
+    )
+
+
+# -- what append refuses ---------------------------------------------------------------------------
+
+
+def test_an_empty_log_is_refused_and_creates_no_store(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    code, _, err = run("append", tmp_path / "new.db", empty)
+    assert code == 1
+    assert "the log holds no event; nothing was appended" in err
+    assert not (tmp_path / "new.db").exists()
+
+
+def test_a_file_name_that_is_not_utf8_does_not_become_a_negotiation_id(tmp_path: Path) -> None:
+    log = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfe.jsonl"))
+    log.write_text(json.dumps({"type": "ConsultationHeld", "occurred": "2022-01-01", "parties": ["A", "B"]}) + "\n")
+    code, _, err = run("append", tmp_path / "s.db", log)
+    assert code == 1
+    assert "names no negotiation and none was given (name one with -n)" in err
+    assert run("append", tmp_path / "s.db", log, "-n", "talks")[0] == 0
+
+
+# -- standard input ------------------------------------------------------------------------------------
+
+
+def test_a_dash_reads_the_log_from_standard_input(tmp_path: Path) -> None:
+    text = FOUNDING.read_bytes()
+    code, out, _ = run("status", "-", "-n", FOUNDING_ID, "--as-of", "2022-02-02", input=text)
+    assert code == 0
+    assert out.startswith(f"{FOUNDING_ID} as of 2022-02-02: stage talks")
+    code, _, err = run("check", "-", input=text)
+    assert (code, err) == (0, "")
+    assert run("append", tmp_path / "s.db", "-", "-n", FOUNDING_ID, input=text)[0] == 0
+    code, _, err = run("check", "-", input=b'{"type": "Nope", "occurred": "2022"}\n')
+    assert code == 1
+    assert err.startswith("<stdin>:1: type='Nope' is not an event type")
+
+
+# -- what reaches a terminal ---------------------------------------------------------------------------
+
+
+def test_control_characters_in_ids_and_titles_are_escaped(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    events = [
+        ProposalPublished(
+            id="p\x1b[31m1", negotiation="n\x9b2J", occurred="2022-01-01", actor="RU", to=["US"], title="T\x07"
+        ),
+    ]
+    write_log(events, log)
+    code, out, _ = run("append", tmp_path / "s.db", log)
+    assert code == 0
+    for args in (("list", tmp_path / "s.db"), ("status", log), ("timeline", log), ("status", log, "--json")):
+        code, out, _ = run(*args)
+        assert code == 0
+        assert not any(c in out for c in "\x1b\x9b\x07"), args
+    assert "p\\x1b[31m1" in run("status", log)[1]
+
+
+def test_output_is_utf8_whatever_the_locale(db: Path, tmp_path: Path) -> None:
+    """With a cp1252 stdout (what Windows gives a redirected stdout) an export still re-imports
+    and Cyrillic names print."""
+    log = tmp_path / "ru.jsonl"
+    write_log(
+        [ConsultationHeld(id="к1", negotiation="переговоры", occurred="2022-01-01", parties=["Россия", "США"])], log
+    )
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252", "PYTHONUTF8": "0"}
+    store = tmp_path / "ru.db"
+    assert run("append", store, log)[0] == 0
+    for args in (["export", str(store), "переговоры"], ["timeline", str(log)], ["status", str(log)]):
+        done = subprocess.run([sys.executable, "-m", "negotiation", *args], capture_output=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "Россия" in done.stdout.decode("utf-8")
+    exported = tmp_path / "exported.jsonl"
+    exported.write_bytes(
+        subprocess.run(
+            [sys.executable, "-m", "negotiation", "export", str(store), "переговоры"],
+            capture_output=True,
+            env=env,
+            check=True,
+        ).stdout
+    )
+    assert [le.event for le in read_log(exported).negotiations["переговоры"]] == [
+        s.event for s in SQLiteStore(store).read("переговоры")
+    ]
+
+
+# -- interrupts ------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_after_the_commit_reports_the_import_as_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = cli_store_module.import_log
+
+    def then_interrupted(*args: object, **kwargs: object) -> dict[str, int]:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_store_module, "import_log", then_interrupted)
+    code, out, err = run("append", tmp_path / "s.db", FOUNDING)
+    assert code == 0
+    assert "Interrupted after the import was complete" in err
+    assert out.startswith(f"{FOUNDING_ID}: ")
+
+
+def test_ctrl_c_before_the_commit_says_nothing_was_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> dict[str, int]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_store_module, "import_log", interrupted)
+    code, _, err = run("append", tmp_path / "s.db", FOUNDING)
+    assert code == 130
+    assert "Interrupted: nothing was appended." in err
+
+
+def test_ctrl_c_anywhere_is_one_line_and_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "main", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        console_main()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err == "Interrupted.\n"
+
+
+def test_timeout_is_how_long_append_waits_for_another_writer(db: Path) -> None:
+    with closing(sqlite3.connect(db, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        code, _, err = run("append", db, FOUNDING, "--timeout", "0.2")
+        other.execute("ROLLBACK")
+    assert code == 1
+    assert "locked" in err
+
+
+# -- long lists ---------------------------------------------------------------------------------------
+
+
+def test_status_caps_long_lists_and_lists_retractions_only_with_all(tmp_path: Path) -> None:
+    log = tmp_path / "many.jsonl"
+    write_log(
+        [
+            ProposalPublished(
+                id=f"p{i}", negotiation="many", occurred="2022-01-01", actor="RU", to=["US"], title=f"Draft {i}"
+            )
+            for i in range(30)
+        ],
+        log,
+    )
+    code, out, _ = run("status", log, "--as-of", "2022-01-31")
+    assert code == 0
+    owed = [line for line in out.splitlines() if " owes " in line]
+    assert len(owed) == 20
+    assert "  ... and 10 more owed moves (--all shows them)" in out
+    assert "US owes ReplyDelivered or ProposalPublished on 'p0' ('Draft 0', from RU, since 2022-01-01, 30 days)" in out
+    assert "EventRetracted" not in out
+    assert "(and retractions: --all lists the events that may be retracted)" in out
+    code, everything, _ = run("status", log, "--as-of", "2022-01-31", "--all")
+    assert len([line for line in everything.splitlines() if " owes " in line]) == 30
+    assert "EventRetracted" in everything
+
+
+# -- the store head ---------------------------------------------------------------------------------------
+
+
+def test_head_then_verify_head_finds_a_store_cut_short(db: Path) -> None:
+    code, out, _ = run("head", db)
+    assert code == 0
+    kept = out.strip()
+    position, _, digest = kept.partition(":")
+    assert int(position) == len(FOUNDING.read_text().splitlines())
+    assert len(digest) == 64
+    assert json.loads(run("head", db, "--json")[1]) == {"position": int(position), "head": digest}
+    assert run("verify", db, "--head", kept)[0] == 0
+    code, _, err = run("verify", db, "--head", "nonsense")
+    assert code == 2
+    assert "must be POSITION:HEX" in err
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TRIGGER events_no_delete")
+        conn.execute("DELETE FROM events WHERE position = ?", (int(position),))
+        conn.commit()
+    code, _, err = run("verify", db, "--head", kept)
+    assert code == 1
