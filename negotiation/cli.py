@@ -8,12 +8,11 @@ code 1; no traceback reaches the user.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -27,14 +26,14 @@ from negotiation.cli_store import (
     head_command,
     is_store,
     list_command,
-    load_from_store,
+    load_state,
+    negotiation_option,
     printable,
-    read_cli_log,
     verify_command,
 )
 from negotiation.errors import NegotiationError
 from negotiation.events import Event
-from negotiation.logfile import check_log, replay_log
+from negotiation.logfile import check_log
 from negotiation.machine import diagram as machine_diagram
 from negotiation.state import NegotiationState
 
@@ -72,40 +71,6 @@ def _cutoff_options(func: F) -> F:
     return func
 
 
-def _negotiation_option(func: F) -> F:
-    """``--negotiation ID``, and the same as an optional argument after a store (``DB ID``)."""
-
-    @functools.wraps(func)
-    def merged(*args: Any, negotiation_id: str | None = None, **kwargs: Any) -> Any:
-        if negotiation_id is not None:
-            if kwargs.get("negotiation") not in (None, negotiation_id):
-                msg = f"two negotiations named: {negotiation_id!r} and --negotiation {kwargs['negotiation']!r}"
-                raise click.UsageError(msg)
-            kwargs["negotiation"] = negotiation_id
-        return func(*args, **kwargs)
-
-    merged = click.argument("negotiation_id", metavar="[NEGOTIATION]", required=False)(merged)
-    return cast(
-        F,
-        click.option(
-            "--negotiation",
-            "-n",
-            metavar="ID",
-            help="The negotiation to use when the log or store holds several (default: the only one).",
-        )(merged),
-    )
-
-
-def load_state(
-    log: str, *, negotiation: str | None, as_of: str | None, known_at: str | None, lenient: bool
-) -> NegotiationState:
-    """Replay the negotiation a command names (a log file, or a store and a negotiation id)."""
-    if log != STDIN and is_store(log):
-        return load_from_store(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
-    source = read_cli_log(log, negotiation) if log == STDIN else log
-    return replay_log(source, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="negotiation")
 def cli() -> None:
@@ -122,7 +87,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @_cutoff_options
-@_negotiation_option
+@negotiation_option
 @click.option("--lenient", is_flag=True, help="Skip events that are not permitted and report them, instead of failing.")
 @click.option(
     "--detail", is_flag=True, help="With --json: add documents, contacts, agreements, positions, deadlines, timeline."
@@ -230,7 +195,7 @@ def describe(event: Event) -> str:
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @_cutoff_options
-@_negotiation_option
+@negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines events instead of text.")
 def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str | None, as_json: bool) -> None:
     """Print the events of LOG (a log file, or a store DB and a NEGOTIATION) sorted by when they occurred."""
@@ -247,7 +212,7 @@ def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str
 
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
-@_negotiation_option
+@negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of errors.")
 def check(log: str, negotiation: str | None, as_json: bool) -> None:
     """Report every error in LOG (a log file, or a store DB); exit 1 if there is any."""

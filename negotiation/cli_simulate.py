@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from negotiation.cli_store import STDIN, is_store, load_state, negotiation_option, read_cli_log
 from negotiation.codec import dump_event
 from negotiation.errors import NegotiationError
-from negotiation.logfile import read_log, replay_log
 from negotiation.machine import Stage
 
 if TYPE_CHECKING:  # the simulation imports Hypothesis: only the commands that need it load it
@@ -68,16 +68,11 @@ def format_simulation(result: SimulationResult, *, as_of: str | None = None, pol
 
 
 @click.command("simulate")
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--as-of", metavar="DATE", help="Start from the state as of this date (YYYY, YYYY-MM, YYYY-MM-DD or a date-time)."
 )
-@click.option(
-    "--negotiation",
-    "-n",
-    metavar="ID",
-    help="The negotiation to use when the log holds several (default: the only one).",
-)
+@negotiation_option
 @click.option("--runs", type=click.IntRange(min=1), required=True, metavar="N", help="How many runs.")
 @click.option("--steps", type=click.IntRange(min=1), required=True, metavar="K", help="At most this many events a run.")
 @click.option(
@@ -98,7 +93,8 @@ def simulate_command(
     seed: int,
     as_json: bool,
 ) -> None:
-    """Monte Carlo: RUNS continuations of LOG of at most STEPS events each.
+    """Monte Carlo: RUNS continuations of LOG (a log file, -, or a store DB and a NEGOTIATION)
+    of at most STEPS events each.
 
     Prints how many runs ended in each stage, and how many steps the runs took to first reach
     each stage. The same seed gives the same output.
@@ -106,7 +102,7 @@ def simulate_command(
     from negotiation.simulation import Policy, simulate
 
     try:
-        state = replay_log(log, negotiation=negotiation, as_of=as_of)
+        state = load_state(log, negotiation=negotiation, as_of=as_of)
         rules = Policy.of(policy)
         with click.progressbar(length=runs, label="Simulating", file=sys.stderr, show_pos=True) as bar:
             result = simulate(state, rules, runs=runs, max_steps=steps, seed=seed, progress=lambda n: bar.update(n))
@@ -132,7 +128,7 @@ def format_paths(found: ShortestPaths) -> list[tuple[str, list[str]]]:
 
 
 @click.command("paths")
-@click.argument("log", type=click.Path(dir_okay=False))
+@click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
     "--to",
     "to_stage",
@@ -142,12 +138,7 @@ def format_paths(found: ShortestPaths) -> list[tuple[str, list[str]]]:
     help="The stage to reach.",
 )
 @click.option("--as-of", metavar="DATE", help="Start from the state as of this date.")
-@click.option(
-    "--negotiation",
-    "-n",
-    metavar="ID",
-    help="The negotiation to use when the log holds several (default: the only one).",
-)
+@negotiation_option
 @click.option(
     "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Print at most this many paths."
 )
@@ -155,7 +146,8 @@ def format_paths(found: ShortestPaths) -> list[tuple[str, list[str]]]:
 def paths_command(
     log: str, to_stage: str, as_of: str | None, negotiation: str | None, limit: int, as_json: bool
 ) -> None:
-    """Print the shortest event sequences that take LOG to STAGE.
+    """Print the shortest event sequences that take LOG (a log file, -, or a store DB and a
+    NEGOTIATION) to STAGE.
 
     Each path is printed as JSON Lines events, ready to append to the log; paths are separated
     by a blank line and described on stderr. With --limit 1 the output is one path:
@@ -168,10 +160,14 @@ def paths_command(
     from negotiation.simulation import shortest_paths
 
     try:
-        parsed = read_log(log, negotiation=negotiation)
-        chosen = parsed.select(negotiation)
-        state = replay_log(parsed, negotiation=chosen, as_of=as_of)
-        taken = [e.id for events in parsed.negotiations.values() for e in (le.event for le in events)]
+        source: Any = log
+        if log == STDIN or not is_store(log):  # read once (standard input cannot be read twice)
+            source = read_cli_log(log, negotiation)
+            negotiation = source.select(negotiation)
+        state = load_state(source, negotiation=negotiation, as_of=as_of)
+        everything = load_state(source, negotiation=negotiation, as_of=None, lenient=True)
+        taken = [e.id for e in (*everything.events, *everything.retractions, *everything.retracted)]
+        taken += [e.event_id for e in everything.rejected if e.event_id is not None]
         found = shortest_paths(state, to_stage, limit=limit, reserved=taken)
     except NegotiationError as e:
         _fail(e)

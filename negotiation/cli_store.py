@@ -8,20 +8,21 @@ exit code 1. :func:`open_store` and :func:`load_from_store` also serve ``status`
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypeVar, cast
 
 import click
 
 from negotiation.errors import NegotiationError
-from negotiation.logfile import read_log
+from negotiation.logfile import Log, read_log, replay_log
 from negotiation.state import NegotiationState
 from negotiation.store import EventStore, SQLiteStore, is_sqlite_file, is_store_url
 from negotiation.store import open_store as open_any_store
@@ -40,6 +41,8 @@ __all__ = [
     "is_store",
     "list_command",
     "load_from_store",
+    "load_state",
+    "negotiation_option",
     "open_store",
     "printable",
     "read_cli_log",
@@ -82,7 +85,7 @@ def timeout_option(func: Any) -> Any:
     )(func)
 
 
-def read_cli_log(log: str, negotiation: str | None) -> Any:
+def read_cli_log(log: str, negotiation: str | None) -> Log:
     """Read the LOG argument: a file, or standard input for ``-`` (whose lines must name their
     negotiation, or ``-n`` names it)."""
     if log == STDIN:
@@ -95,6 +98,51 @@ def existing_store(ctx: click.Context, param: click.Parameter, value: str) -> st
     if is_store_url(value):
         return value
     return str(click.Path(dir_okay=False, exists=True).convert(value, param, ctx))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def negotiation_option(func: F) -> F:
+    """``--negotiation ID``, and the same as an optional argument after a store (``DB ID``)."""
+
+    @functools.wraps(func)
+    def merged(*args: Any, negotiation_id: str | None = None, **kwargs: Any) -> Any:
+        if negotiation_id is not None:
+            if kwargs.get("negotiation") not in (None, negotiation_id):
+                msg = f"two negotiations named: {negotiation_id!r} and --negotiation {kwargs['negotiation']!r}"
+                raise click.UsageError(msg)
+            kwargs["negotiation"] = negotiation_id
+        return func(*args, **kwargs)
+
+    merged = click.argument("negotiation_id", metavar="[NEGOTIATION]", required=False)(merged)
+    return cast(
+        F,
+        click.option(
+            "--negotiation",
+            "-n",
+            metavar="ID",
+            help="The negotiation to use when the log or store holds several (default: the only one).",
+        )(merged),
+    )
+
+
+def load_state(
+    log: str | Log,
+    *,
+    negotiation: str | None,
+    as_of: str | None,
+    known_at: str | None = None,
+    lenient: bool = False,
+) -> NegotiationState:
+    """The state of the negotiation a command names: in a log file, standard input (``-``), a
+    log read already, or a store and a negotiation id."""
+    if isinstance(log, Log):
+        return replay_log(log, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
+    if log != STDIN and is_store(log):
+        return load_from_store(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
+    source = read_cli_log(log, negotiation) if log == STDIN else log
+    return replay_log(source, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
 
 
 def _open(path: str, *, readonly: bool, timeout: float = TIMEOUT) -> EventStore:

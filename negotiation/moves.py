@@ -247,7 +247,10 @@ def build(
     elif kind == "AgreementSigned":
         fields.update(parties=move.parties, ref=move.ref)
     elif kind == "DeadlineSet":
-        fields["deadline"] = PartialDate.of(occurred.last_day + DEADLINE_AFTER)
+        last = occurred.last_day  # a month on, or the calendar's last day for a log dated at its end
+        fields["deadline"] = PartialDate.of(
+            last + DEADLINE_AFTER if last <= dt.date.max - DEADLINE_AFTER else dt.date.max
+        )
     elif kind == "EventRetracted":
         fields.update(ref=move.ref, reason="simulated retraction")
     else:

@@ -264,3 +264,40 @@ def test_head_then_verify_head_finds_a_store_cut_short(db: Path) -> None:
         conn.commit()
     code, _, err = run("verify", db, "--head", kept)
     assert code == 1
+
+
+# -- simulate and paths take what status takes -----------------------------------------------------------
+
+
+def test_simulate_and_paths_take_a_store_and_a_negotiation_like_status(db: Path) -> None:
+    from_file = run("simulate", FOUNDING, "--as-of", "2022-02-02", "--runs", "20", "--steps", "5", "--json")
+    from_store = run("simulate", db, FOUNDING_ID, "--as-of", "2022-02-02", "--runs", "20", "--steps", "5", "--json")
+    assert from_file[0] == from_store[0] == 0
+    assert json.loads(from_file[1]) == json.loads(from_store[1])
+    paths_file = run("paths", FOUNDING, "--to", "text_agreed", "--as-of", "2022-02-02", "--json")
+    paths_store = run("paths", db, FOUNDING_ID, "--to", "text_agreed", "--as-of", "2022-02-02", "--json")
+    assert paths_file[0] == paths_store[0] == 0
+    assert json.loads(paths_file[1]) == json.loads(paths_store[1])
+    piped = run(
+        "paths",
+        "-",
+        "-n",
+        FOUNDING_ID,
+        "--to",
+        "text_agreed",
+        "--as-of",
+        "2022-02-02",
+        "--json",
+        input=FOUNDING.read_bytes(),
+    )
+    assert json.loads(piped[1]) == json.loads(paths_file[1])
+
+
+def test_a_log_dated_at_the_end_of_the_calendar_simulates(tmp_path: Path) -> None:
+    log = tmp_path / "late.jsonl"
+    write_log(
+        [ProposalPublished(id="p1", negotiation="late", occurred="9999-12-31", actor="RU", to=["US"], title="x")], log
+    )
+    code, out, _ = run("simulate", log, "--runs", "40", "--steps", "20", "--seed", "3", "--json")
+    assert code == 0
+    assert json.loads(out)["runs"] == 40
