@@ -301,3 +301,12 @@ def test_a_log_dated_at_the_end_of_the_calendar_simulates(tmp_path: Path) -> Non
     code, out, _ = run("simulate", log, "--runs", "40", "--steps", "20", "--seed", "3", "--json")
     assert code == 0
     assert json.loads(out)["runs"] == 40
+
+
+def test_export_reads_the_store_a_chunk_at_a_time(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = run("export", db, FOUNDING_ID)[1]
+    from negotiation.store import logs
+
+    monkeypatch.setattr(logs, "EXPORT_CHUNK", 3)
+    assert run("export", db, FOUNDING_ID)[1] == whole
+    assert len(whole.splitlines()) > 3

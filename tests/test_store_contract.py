@@ -347,6 +347,14 @@ class StoreContract:
         assert seen == ["round-1", "draft", "reply", "call", "statement"]
         assert store.checkpoint("someone-else") == 0
 
+    def test_read_takes_a_limit(self, store: EventStore) -> None:
+        """read(after_version, limit) pages through a negotiation in log order."""
+        store.append(N, [*opening(), *later()])
+        assert [s.version for s in store.read(N, after_version=1, limit=2)] == [2, 3]
+        assert [s.version for s in store.read(N, after_version=4, limit=10)] == [5]
+        assert store.read(N, after_version=5, limit=10) == []
+        assert [s.version for s in store.read(N, limit=0)] == []
+
     def test_the_store_head_moves_with_each_append_and_verifies_later(self, store: EventStore) -> None:
         """head() is (last position, running hash); a head kept from earlier still verifies after
         more appends, and one that was never the store's does not."""

@@ -175,8 +175,8 @@ class Transaction(Protocol):
         """Events after a position, in position order."""
         ...
 
-    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
-        """A negotiation's events after a version, in log order."""
+    def read(self, negotiation: str, after_version: int, limit: int | None = None) -> list[StoredEvent]:
+        """A negotiation's events after a version, in log order (at most ``limit``)."""
         ...
 
     def summaries(self) -> list[NegotiationSummary]:
@@ -529,10 +529,10 @@ class EventStore(Delivery, abc.ABC):
         with self._read("reading a version") as tx:
             return tx.tip(negotiation)[0]
 
-    def read(self, negotiation: str, after_version: int = 0) -> list[StoredEvent]:
-        """The negotiation's events after ``after_version``, in log order."""
+    def read(self, negotiation: str, after_version: int = 0, limit: int | None = None) -> list[StoredEvent]:
+        """The negotiation's events after ``after_version``, in log order (at most ``limit``)."""
         with self._read("reading events") as tx:
-            return tx.read(negotiation, after_version)
+            return tx.read(negotiation, after_version, limit)
 
     def read_all(self, after_position: int = 0, limit: int | None = None) -> list[StoredEvent]:
         """Every event after ``after_position``, in position order (at most ``limit``)."""

@@ -9,15 +9,16 @@ broken hash chain.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from negotiation.errors import EventRejected, NegotiationError, StoreError, UnknownNegotiation
+from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.logfile import Log, Source, read_log, write_log
 from negotiation.store.base import EventStore
 
-__all__ = ["check_store", "export_log", "import_log", "select_negotiation"]
+__all__ = ["EXPORT_CHUNK", "check_store", "export_log", "import_log", "select_negotiation"]
 
 
 def import_log(
@@ -47,14 +48,28 @@ def import_log(
         raise log.locate(e, e.negotiation or "") from None
 
 
+#: Events :func:`export_log` reads from the store at a time.
+EXPORT_CHUNK = 1000
+
+
 def export_log(store: EventStore, negotiation: str, out: IO[str]) -> int:
     """Write a negotiation's events as JSON Lines in log order; returns how many.
+
+    The events are read :data:`EXPORT_CHUNK` at a time, so a long negotiation is not held in
+    memory whole.
 
     Raises:
         UnknownNegotiation: the store holds no event of it.
     """
     select_negotiation(store, negotiation)
-    return write_log((stored.event for stored in store.read(negotiation)), out)
+
+    def chunks() -> Iterator[Event]:
+        version = 0
+        while chunk := store.read(negotiation, after_version=version, limit=EXPORT_CHUNK):
+            yield from (stored.event for stored in chunk)
+            version = chunk[-1].version
+
+    return write_log(chunks(), out)
 
 
 def select_negotiation(store: EventStore, negotiation: str | None = None) -> str:

@@ -92,8 +92,9 @@ class _Transaction:
         start = max(after_position, 0)
         return self.store._events[start : None if limit is None else start + limit]
 
-    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
-        return self.store._stream(negotiation)[max(after_version, 0) :]
+    def read(self, negotiation: str, after_version: int, limit: int | None = None) -> list[StoredEvent]:
+        start = max(after_version, 0)
+        return self.store._stream(negotiation)[start : None if limit is None else start + limit]
 
     def summaries(self) -> list[NegotiationSummary]:
         return [self.store._summaries[k] for k in sorted(self.store._summaries)]

@@ -264,12 +264,12 @@ class _Transaction:
         sql = "SELECT position, negotiation, version, data, hash FROM events WHERE position > %s ORDER BY position LIMIT %s"
         return _stored(self.conn.execute(sql, (after_position, limit)).fetchall())
 
-    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
+    def read(self, negotiation: str, after_version: int, limit: int | None = None) -> list[StoredEvent]:
         sql = (
             "SELECT position, negotiation, version, data, hash FROM events "
-            "WHERE negotiation = %s AND version > %s ORDER BY version"
+            "WHERE negotiation = %s AND version > %s ORDER BY version LIMIT %s"
         )
-        return _stored(self.conn.execute(sql, (negotiation, after_version)).fetchall())
+        return _stored(self.conn.execute(sql, (negotiation, after_version, limit)).fetchall())
 
     def summaries(self) -> list[NegotiationSummary]:
         sql = 'SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id COLLATE "C"'

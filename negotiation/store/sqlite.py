@@ -214,12 +214,14 @@ class _Transaction:
         rows = self.conn.execute(sql, (after_position, -1 if limit is None else limit))
         return [_stored(r) for r in rows]
 
-    def read(self, negotiation: str, after_version: int) -> list[StoredEvent]:
+    def read(self, negotiation: str, after_version: int, limit: int | None = None) -> list[StoredEvent]:
         sql = (
             "SELECT position, negotiation, version, data, hash FROM events "
-            "WHERE negotiation = ? AND version > ? ORDER BY version"
+            "WHERE negotiation = ? AND version > ? ORDER BY version LIMIT ?"
         )
-        return [_stored(r) for r in self.conn.execute(sql, (negotiation, after_version))]
+        return [
+            _stored(r) for r in self.conn.execute(sql, (negotiation, after_version, -1 if limit is None else limit))
+        ]
 
     def summaries(self) -> list[NegotiationSummary]:
         if not self.store.derived:
