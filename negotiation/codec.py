@@ -228,11 +228,13 @@ def _nesting(text: str) -> int:
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
-    if len(data) != len(pairs):
+    if len(data) != len(pairs):  # a key repeated: name the first
         seen: set[str] = set()
-        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-        msg = f"the key {repeated!r} appears twice in one object"
-        raise ValueError(msg)
+        for key, _ in pairs:
+            if key in seen:
+                msg = f"the key {key!r} appears twice in one object"
+                raise ValueError(msg)
+            seen.add(key)
     return data
 
 
