@@ -22,7 +22,7 @@ from typing import IO, Any, NoReturn, TypeVar, cast
 import click
 
 from negotiation.errors import NegotiationError
-from negotiation.logfile import Log, read_log, replay_log
+from negotiation.logfile import Log, LogStream, read_log, replay_log
 from negotiation.state import NegotiationState
 from negotiation.store import EventStore, SQLiteStore, is_sqlite_file, is_store_url
 from negotiation.store import open_store as open_any_store
@@ -201,17 +201,21 @@ def append_command(db: str, log: str, negotiation: str | None, timeout: float) -
     are skipped, so a log that has grown since its last import appends only what is new.
     """
     try:
-        parsed = read_cli_log(log, negotiation)
+        if log == STDIN:
+            stream = LogStream(sys.stdin.buffer, negotiation=negotiation, name="<stdin>")
+        else:
+            stream = LogStream(log, negotiation=negotiation)
+        if stream.empty():  # before the store is opened (and created)
+            stream.close()
+            _fail(Exception(f"{stream.name}: the log holds no event; nothing was appended"))
     except NegotiationError as e:
         _fail(e)
-    total = sum(len(events) for events in parsed.negotiations.values())
-    if not total:
-        _fail(Exception(f"{parsed.name}: the log holds no event; nothing was appended"))
-    with open_store(db, readonly=False, timeout=timeout) as store:
+    total = None if log == STDIN else _count_lines(Path(log))
+    with stream, open_store(db, readonly=False, timeout=timeout) as store:
         try:
             before = {s.id: s.version for s in store.negotiations()}
             try:
-                if total >= PROGRESS_FROM:
+                if total is not None and total >= PROGRESS_FROM:
                     with click.progressbar(length=total, label=f"Appending {log}", file=sys.stderr) as bar:
                         seen = [0]
 
@@ -219,11 +223,11 @@ def append_command(db: str, log: str, negotiation: str | None, timeout: float) -
                             bar.update(done - seen[0])
                             seen[0] = done
 
-                        versions = import_log(store, parsed, progress=progress)
+                        versions = import_log(store, stream, progress=progress)
                 else:
-                    versions = import_log(store, parsed)
+                    versions = import_log(store, stream)
             except KeyboardInterrupt:
-                versions = _after_interrupt(store, parsed, before)
+                versions = _after_interrupt(store, stream.name, before)
         except NegotiationError as e:
             _fail(e)
     for name, version in versions.items():
@@ -231,13 +235,20 @@ def append_command(db: str, log: str, negotiation: str | None, timeout: float) -
         click.echo(printable(f"{name}: {added} event{'s' if added != 1 else ''} appended, now at version {version}"))
 
 
-def _after_interrupt(store: EventStore, parsed: Any, before: dict[str, int]) -> dict[str, int]:
+def _count_lines(path: Path) -> int:
+    """The lines of a file that are not blank: about its events, for a progress bar."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _after_interrupt(store: EventStore, log: str, before: dict[str, int]) -> dict[str, int]:
     """What an interrupted import left: the new versions if its transaction had committed (Ctrl-C
     came after COMMIT), else the command ends saying nothing was appended."""
     now = {s.id: s.version for s in store.negotiations()}
-    if all(now.get(name, 0) > before.get(name, 0) or not events for name, events in parsed.negotiations.items()):
-        click.echo("Interrupted after the import was complete:", err=True)
-        return {name: now[name] for name in parsed.negotiations if name in now}
+    moved = {name: version for name, version in now.items() if version != before.get(name, 0)}
+    if moved:  # one transaction: if anything moved, all of it committed (or another writer did)
+        click.echo(f"Interrupted after the import of {log} was complete:", err=True)
+        return moved
     click.echo("Interrupted: nothing was appended.", err=True)
     sys.exit(130)
 

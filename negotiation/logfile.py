@@ -15,8 +15,9 @@ older version are upcast as they are read (:mod:`negotiation.codec`).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -31,7 +32,7 @@ from negotiation.fold import Fold
 from negotiation.replay import replay
 from negotiation.state import NegotiationState
 
-__all__ = ["Log", "LoggedEvent", "check_log", "read_log", "replay_log", "write_log"]
+__all__ = ["Log", "LogStream", "LoggedEvent", "check_log", "read_log", "replay_log", "write_log"]
 
 Source = str | os.PathLike[str] | Iterable[str] | Iterable[bytes]
 
@@ -133,10 +134,10 @@ def read_log(
 
     Args:
         source: a file path, an open file (text or binary), or lines (str or bytes).
-        name: what errors call the source (default: its path, or ``"<lines>"``).
         negotiation: the negotiation of lines that name none (default: the file's stem).
         collect_errors: keep reading past bad lines and return them in :attr:`Log.errors`
             instead of raising the first.
+        name: what errors call the source (default: its path, or ``"<lines>"``).
 
     The first line that is not blank may declare the log's contract version
     (``{"contract": 1}``); the events of an older version are upcast to the current one.
@@ -148,50 +149,97 @@ def read_log(
         InvalidEvent: a line is not a well-formed event (with file, line and event id).
         UnknownNegotiation: lines of iterable input name no negotiation and none was given.
     """
-    found, stem, numbered, handle = _lines(source)
-    name = name or found
-    default = negotiation or stem
     groups: dict[str, list[LoggedEvent]] = {}
-    generated: dict[str, dict[str, int]] = {}
     errors: list[NegotiationError] = []
-    contract = codec.CONTRACT_VERSION  # unless the first line declares another
-    first = True
-    try:
-        for number, raw in numbered:
-            try:
-                text = _decode(raw, first=number == 1)
-                if not text.strip():
+    stream = LogStream(source, negotiation=negotiation, name=name, errors=errors if collect_errors else None)
+    for group, logged in stream:
+        groups.setdefault(group, []).append(logged)
+    return Log(stream.name, groups, tuple(errors))
+
+
+class LogStream(Iterator[tuple[str, LoggedEvent]]):
+    """The events of a JSONL log one at a time, each with its negotiation: what :func:`read_log`
+    reads, without holding the log in memory (``append`` of a large file streams through it).
+
+    ``name`` is what errors call the source (default: its path, or ``"<lines>"``). Bad lines
+    raise as in :func:`read_log`; with an ``errors`` list they are added to it instead, and
+    reading goes on. The file is closed when the iteration ends, or by :meth:`close` (or
+    ``with``) before that.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        negotiation: str | None = None,
+        name: str | None = None,
+        errors: list[NegotiationError] | None = None,
+    ) -> None:
+        found, stem, self._numbered, self._handle = _lines(source)
+        self.name = name or found
+        self._events = self._read(negotiation or stem, errors)
+        self._ahead: list[tuple[str, LoggedEvent]] = []
+
+    def __next__(self) -> tuple[str, LoggedEvent]:
+        return self._ahead.pop() if self._ahead else next(self._events)
+
+    def close(self) -> None:
+        """Close the file (also done when the iteration ends)."""
+        self._events.close()
+        if self._handle is not None:
+            self._handle.close()
+
+    def __enter__(self) -> LogStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def empty(self) -> bool:
+        """Whether no event is left (reads one ahead, which the iteration then gives first)."""
+        if not self._ahead:
+            self._ahead.extend(itertools.islice(self._events, 1))
+        return not self._ahead
+
+    def _read(self, default: str | None, errors: list[NegotiationError] | None) -> Generator[tuple[str, LoggedEvent]]:
+        generated: dict[str, dict[str, int]] = {}
+        contract = codec.CONTRACT_VERSION  # unless the first line declares another
+        first = True
+        try:
+            for number, raw in self._numbered:
+                try:
+                    text = _decode(raw, first=number == 1)
+                    if not text.strip():
+                        continue
+                    header, first = first, False
+                    data = decode_line(text)
+                    declared = contract_header(data)
+                    if declared is not None:
+                        if not header:
+                            msg = 'the contract version ({"contract": N}) may be declared on the first line only'
+                            raise LogSyntaxError(msg)
+                        contract = declared
+                        continue
+                    event = Event.from_dict(upcast(data, contract))
+                    group = event.negotiation or default
+                    if group is None:
+                        msg = "the event names no negotiation and none was given (name one with -n)"
+                        raise UnknownNegotiation(msg, event_id=event.id)
+                    if "id" not in data:
+                        seen = generated.setdefault(group, {})
+                        count = seen[event.id] = seen.get(event.id, 0) + 1
+                        if count > 1:
+                            event = attrs.evolve(event, id=f"{event.id}-{count}")
+                except NegotiationError as e:
+                    e.locate(path=self.name, line=number)
+                    if errors is None:
+                        raise
+                    errors.append(e)
                     continue
-                header, first = first, False
-                data = decode_line(text)
-                declared = contract_header(data)
-                if declared is not None:
-                    if not header:
-                        msg = 'the contract version ({"contract": N}) may be declared on the first line only'
-                        raise LogSyntaxError(msg)
-                    contract = declared
-                    continue
-                event = Event.from_dict(upcast(data, contract))
-                group = event.negotiation or default
-                if group is None:
-                    msg = "the event names no negotiation and none was given (name one with -n)"
-                    raise UnknownNegotiation(msg, event_id=event.id)
-                if "id" not in data:
-                    seen = generated.setdefault(group, {})
-                    count = seen[event.id] = seen.get(event.id, 0) + 1
-                    if count > 1:
-                        event = attrs.evolve(event, id=f"{event.id}-{count}")
-            except NegotiationError as e:
-                e.locate(path=name, line=number)
-                if not collect_errors:
-                    raise
-                errors.append(e)
-                continue
-            groups.setdefault(group, []).append(LoggedEvent(event, number))
-    finally:
-        if handle is not None:
-            handle.close()
-    return Log(name, groups, tuple(errors))
+                yield group, LoggedEvent(event, number)
+        finally:
+            if self._handle is not None:
+                self._handle.close()
 
 
 def _decode(raw: str | bytes, *, first: bool) -> str:

@@ -180,7 +180,7 @@ def test_ctrl_c_after_the_commit_reports_the_import_as_done(tmp_path: Path, monk
     monkeypatch.setattr(cli_store_module, "import_log", then_interrupted)
     code, out, err = run("append", tmp_path / "s.db", FOUNDING)
     assert code == 0
-    assert "Interrupted after the import was complete" in err
+    assert err == f"Interrupted after the import of {FOUNDING} was complete:\n"
     assert out.startswith(f"{FOUNDING_ID}: ")
 
 
@@ -310,3 +310,25 @@ def test_export_reads_the_store_a_chunk_at_a_time(db: Path, monkeypatch: pytest.
     monkeypatch.setattr(logs, "EXPORT_CHUNK", 3)
     assert run("export", db, FOUNDING_ID)[1] == whole
     assert len(whole.splitlines()) > 3
+
+
+def test_a_streamed_import_names_the_line_of_a_refused_event_far_into_the_file(tmp_path: Path) -> None:
+    from negotiation.store import base
+
+    log = tmp_path / "long.jsonl"
+    events = [
+        ConsultationHeld(id=f"c{i}", negotiation="long", occurred="2022-01-01", parties=["A", "B"])
+        for i in range(3 * base.STREAM_CHUNK)
+    ]
+    events.append(
+        ProposalPublished(id="c5", negotiation="long", occurred="2022-01-02", actor="A", to=["B"], title="Again")
+    )
+    write_log(events, log)
+    code, _, err = run("append", tmp_path / "s.db", log)
+    assert code == 1
+    assert (
+        err
+        == f"Error: {log}:{len(events)} event 'c5': id 'c5' is already stored in negotiation 'long' with other content\n"
+    )
+    with SQLiteStore(tmp_path / "s.db", readonly=True) as store:
+        assert store.negotiations() == []

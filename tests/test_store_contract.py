@@ -347,6 +347,32 @@ class StoreContract:
         assert seen == ["round-1", "draft", "reply", "call", "statement"]
         assert store.checkpoint("someone-else") == 0
 
+    def test_append_stream_interleaves_more_negotiations_than_the_fold_cache_holds(self, store: EventStore) -> None:
+        """append_stream takes (negotiation, event) pairs as they come, in chunks; negotiations
+        whose folds were dropped are replayed inside the transaction; the result is what
+        appending each negotiation's events gives."""
+        names = [f"n{i}" for i in range(70)]  # more than the 64 folds a store keeps
+        events = {name: [*opening(), *later()] for name in names}
+        pairs = [(name, events[name][step]) for step in range(5) for name in names]
+        versions = store.append_stream(iter(pairs), chunk=2)
+        assert versions == dict.fromkeys(names, 5)
+        assert store.verify().ok
+        assert store.head()[0] == 350
+        reference = replay([*opening(), *later()], negotiation="n0")
+        for name in (names[0], names[-1]):
+            state = store.load(name)
+            assert (state.stage, state.awaiting) == (reference.stage, reference.awaiting)
+
+    def test_append_stream_is_all_or_none(self, store: EventStore) -> None:
+        """A refused event late in the stream leaves nothing of it behind."""
+        bad = ReplyDelivered(id="ghost", occurred="2022-02-01", actor="US", ref="nothing")
+        pairs = [*((N, e) for e in opening()), ("other", opening()[0]), (N, bad)]
+        with pytest.raises(UnknownReference) as caught:
+            store.append_stream(pairs, chunk=1)
+        assert caught.value.event is bad
+        assert store.negotiations() == []
+        assert store.head() == (0, "")
+
     def test_read_takes_a_limit(self, store: EventStore) -> None:
         """read(after_version, limit) pages through a negotiation in log order."""
         store.append(N, [*opening(), *later()])

@@ -42,6 +42,7 @@ from negotiation.store.subscriptions import Delivery, Handler
 
 __all__ = [
     "SNAPSHOT_EVERY",
+    "STREAM_CHUNK",
     "EventStore",
     "FoldCache",
     "Handler",
@@ -54,6 +55,9 @@ __all__ = [
 
 #: Write a snapshot once this many events have been appended since the last usable one.
 SNAPSHOT_EVERY = 1000
+
+#: Events :meth:`EventStore.append_stream` writes at a time.
+STREAM_CHUNK = 1000
 
 
 @attrs.frozen(kw_only=True)
@@ -378,6 +382,43 @@ class EventStore(Delivery, abc.ABC):
             raise
         return versions
 
+    def append_stream(
+        self,
+        events: Iterable[tuple[str, Event]],
+        *,
+        progress: Callable[[int], None] | None = None,
+        chunk: int = STREAM_CHUNK,
+    ) -> dict[str, int]:
+        """Append ``(negotiation, event)`` pairs, in the order given, in one transaction: all or none.
+
+        What :meth:`append_many` does for a stream too large to hold: events are taken from
+        ``events`` as they come and written in chunks of at most ``chunk`` consecutive events
+        of one negotiation. Memory holds one chunk and the folds of the negotiations appended
+        to last (see :class:`FoldCache`; a dropped one is replayed from the transaction), not
+        the stream. Returns each negotiation's new version. Raises as :meth:`append`.
+        """
+        recorded = utc_now()
+        versions: dict[str, int] = {}
+        done = 0
+        try:
+            with self._write("appending") as tx:
+                position, head = tx.head()
+                for name, batch in _runs(events, chunk):
+                    versions[name], rows = self._append_one(
+                        tx, _check_negotiation(name), _checked_events(batch), None, recorded, position, None
+                    )
+                    for row in rows:
+                        head = store_hash(head, row)
+                    position += len(rows)
+                    done += len(batch)
+                    if progress is not None:
+                        progress(done)
+                tx.put_head(position, head)
+        except BaseException:
+            self._folds.drop(versions)  # what the appends cached was not committed
+            raise
+        return versions
+
     def _append_one(
         self,
         tx: Transaction,
@@ -629,6 +670,22 @@ class EventStore(Delivery, abc.ABC):
                 if problem is not None:
                     return Verification(ok=False, events=found.events, negotiation=negotiation, problem=problem)
             return found
+
+
+def _runs(pairs: Iterable[tuple[str, Event]], size: int) -> Iterator[tuple[str, list[Event]]]:
+    """Consecutive events of one negotiation, at most ``size`` at a time."""
+    name: str | None = None
+    batch: list[Event] = []
+    for negotiation, event in pairs:
+        if batch and (negotiation != name or len(batch) >= size):
+            assert name is not None
+            yield name, batch
+            batch = []
+        name = negotiation
+        batch.append(event)
+    if batch:
+        assert name is not None
+        yield name, batch
 
 
 def _offset(progress: Callable[[int], None], before: int, count: int) -> None:

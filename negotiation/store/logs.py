@@ -9,43 +9,61 @@ broken hash chain.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import IO
 
 from negotiation.errors import EventRejected, NegotiationError, StoreError, UnknownNegotiation
 from negotiation.events import Event
 from negotiation.fold import Fold
-from negotiation.logfile import Log, Source, read_log, write_log
-from negotiation.store.base import EventStore
+from negotiation.logfile import Log, LogStream, Source, write_log
+from negotiation.store.base import STREAM_CHUNK, EventStore
 
 __all__ = ["EXPORT_CHUNK", "check_store", "export_log", "import_log", "select_negotiation"]
 
 
 def import_log(
     store: EventStore,
-    source: Source | Log,
+    source: Source | Log | LogStream,
     *,
     negotiation: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Append every event of a log file to the store in one transaction; all or none.
+    """Append every event of a log to the store in one transaction; all or none.
 
     Lines that name no negotiation belong to ``negotiation`` (default: the file's stem), as
     for :func:`~negotiation.read_log`. Events already stored with the same content are
     skipped, so importing a file again, or a file that has grown since, appends only what
-    is new. Returns each negotiation's new version.
+    is new. A file (or any source but a :class:`Log` read already) is streamed: read and
+    written a chunk at a time (:meth:`~negotiation.store.base.EventStore.append_stream`), so
+    a log larger than memory imports. Returns each negotiation's new version.
 
     Raises:
         LogSyntaxError, InvalidEvent: a line is not an event (file and line named).
         EventRejected: an event is not permitted where it stands (file and line named).
         StoreError: the store cannot write; nothing was written.
     """
-    log = source if isinstance(source, Log) else read_log(source, negotiation=negotiation)
-    batches = {name: [logged.event for logged in events] for name, events in log.negotiations.items()}
+    if isinstance(source, Log):
+        batches = {name: [logged.event for logged in events] for name, events in source.negotiations.items()}
+        try:
+            return store.append_many(batches, progress=progress)
+        except EventRejected as e:
+            raise source.locate(e, e.negotiation or "") from None
+    stream = source if isinstance(source, LogStream) else LogStream(source, negotiation=negotiation)
+    recent: OrderedDict[int, tuple[Event, int]] = OrderedDict()  # the lines of the events in flight
+
+    def pairs() -> Iterator[tuple[str, Event]]:
+        for name, logged in stream:
+            recent[id(logged.event)] = (logged.event, logged.line)
+            if len(recent) > 2 * STREAM_CHUNK:
+                recent.popitem(last=False)
+            yield name, logged.event
+
     try:
-        return store.append_many(batches, progress=progress)
+        return store.append_stream(pairs(), progress=progress)
     except EventRejected as e:
-        raise log.locate(e, e.negotiation or "") from None
+        found = recent.get(id(e.event))
+        raise e.locate(path=stream.name, line=None if found is None else found[1]) from None
 
 
 #: Events :func:`export_log` reads from the store at a time.

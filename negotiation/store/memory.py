@@ -24,11 +24,13 @@ __all__ = ["MemoryStore"]
 
 
 class _Transaction:
-    """Reads see what was committed before; writes are staged until the end."""
+    """Reads see what was committed before and the events this transaction wrote; writes are
+    staged until the end."""
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
         self.staged: list[Row] = []
+        self.staged_by: dict[str, list[Row]] = {}  # the staged rows of each negotiation
         self.summaries_: dict[str, NegotiationSummary] = {}
         self.staged_snapshots: dict[str, tuple[int, bytes]] = {}
         self.checkpoints: dict[str, int] = {}
@@ -42,16 +44,26 @@ class _Transaction:
         self.staged_head = (position, head)
 
     def tip(self, negotiation: str) -> tuple[int, str]:
+        staged = self.staged_by.get(negotiation)
+        if staged:
+            return staged[-1].version, staged[-1].hash
         stream = self.store._stream(negotiation)
         return len(stream), stream[-1].hash if stream else GENESIS
 
     def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
         known = self.store._ids.get(negotiation, {})
         stream = self.store._stream(negotiation)
-        return {i: stream[known[i]].event for i in ids if i in known}
+        wanted = set(ids)
+        found = {i: stream[known[i]].event for i in wanted if i in known}
+        found.update(
+            (r.id, r.event) for r in self.staged_by.get(negotiation, ()) if r.id in wanted and r.event is not None
+        )
+        return found
 
     def insert(self, rows: Sequence[Row]) -> None:
         self.staged.extend(rows)
+        for row in rows:
+            self.staged_by.setdefault(row.negotiation, []).append(row)
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         return self.store._summaries.get(negotiation)
@@ -80,7 +92,9 @@ class _Transaction:
         self.staged_snapshots[negotiation] = (version, data)
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
-        return [s.event for s in self.store._stream(negotiation)[after_version:up_to]]
+        events = [s.event for s in self.store._stream(negotiation)]
+        events += [r.event for r in self.staged_by.get(negotiation, ()) if r.event is not None]
+        return events[after_version:up_to]
 
     def checkpoint(self, name: str) -> int:
         return self.store._checkpoints.get(name, 0)
