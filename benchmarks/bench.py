@@ -51,7 +51,8 @@ from typing import Any
 
 from synthetic import synthetic_events  # benchmarks/ is on sys.path when this file runs
 
-from negotiation import EVENT_TYPES, Event, SQLiteStore, replay, replay_log, simulate
+from negotiation import EVENT_TYPES, Event, SQLiteStore, replay, replay_log, simulate, write_log
+from negotiation.store.logs import export_log, import_log
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUNDING = ROOT / "events" / "security-guarantees-2021.jsonl"
@@ -77,12 +78,13 @@ class Scale:
     growth: tuple[int, int, int]  # stored events at the small, mid and large growth steps
     probe: int  # negotiations appended and loaded at each growth step
     repeat: int  # repetitions of each timed row (the median is shown)
+    stream: int  # events of the log imported and exported whole (peak memory)
 
 
 SCALES = {
-    "full": Scale(1000, 1000, 100_000, 500, 2000, 50, (10_000, 100_000, 1_000_000), 250, 3),
-    "quick": Scale(200, 200, 20_000, 500, 300, 50, (10_000, 30_000, 100_000), 100, 2),
-    "smoke": Scale(10, 20, 1_500, 100, 10, 20, (400, 800, 1_200), 5, 1),
+    "full": Scale(1000, 1000, 100_000, 500, 2000, 50, (10_000, 100_000, 1_000_000), 250, 3, 2_000_000),
+    "quick": Scale(200, 200, 20_000, 500, 300, 50, (10_000, 30_000, 100_000), 100, 2, 200_000),
+    "smoke": Scale(10, 20, 1_500, 100, 10, 20, (400, 800, 1_200), 5, 1, 2_000),
 }
 TEN_MILLION = 10_000_000
 
@@ -214,6 +216,9 @@ TARGETS = (
     Target("append at the large step >= 0.8 x at the small", "growth.append.large", "growth.append.large" + REF, 0.8),
     Target("load at the large step >= 0.8 x at the small", "growth.load.large", "growth.load.large" + REF, 0.8),
     Target("loading every negotiation raises peak memory < 100 MB", "growth.memory", None, 100.0, below=True),
+    Target(
+        "importing, then exporting, the large log raises peak memory < 200 MB", "stream.memory", None, 200.0, below=True
+    ),
     Target(
         "PostgreSQL: validated batched append >= 1.2 x eventsourcing's PostgreSQL recorder",
         "pg.store.append_batch",
@@ -1066,6 +1071,62 @@ def measure_memory(bench: Bench, path: Path) -> None:
     )
 
 
+def bench_stream(bench: Bench) -> None:
+    """Import a large log (many negotiations of PER events) into a new store with ``append``'s
+    streaming import, then export every negotiation back, each in a child process: peak memory."""
+    size = bench.scale.stream
+    memory = bench.row("stream.memory", "growth", f"peak memory: import, then export, a log of {size:,} events", "MB")
+    path = bench.path("stream")
+    log = path.with_suffix(".jsonl")
+    progress(f"writing a log of {size:,} events, then importing and exporting it in child processes")
+    try:
+        with log.open("w", encoding="utf-8") as out:
+            for number in range(size // PER):
+                write_log(synthetic_events(PER, f"s{number}"), out)
+        figures = {}
+        for step in ("import", "export"):
+            done = subprocess.run(
+                [sys.executable, __file__, "--stream-child", step, str(log), str(path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                msg = f"the {step} child exited with {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+                raise RuntimeError(msg)
+            figures[step] = json.loads(done.stdout)
+    except Exception as e:
+        bench.mark(["stream.memory"], e)
+        return
+    finally:
+        log.unlink(missing_ok=True)
+    rise = {step: (f["peak_kb"] - f["baseline_kb"]) / 1024 for step, f in figures.items()}
+    memory.value = max(rise.values())
+    memory.events = figures["import"]["events"]
+    memory.note = ", ".join(
+        f"{step} {fmt(f['events'] / f['seconds'])} events/s, +{rise[step]:.0f} MB" for step, f in figures.items()
+    )
+
+
+def stream_child(step: str, log: str, path: str) -> None:
+    """The child of :func:`bench_stream`: imports the log, or exports every negotiation; prints
+    its figures as JSON."""
+    with open_store(Path(path)) as store:
+        store.negotiations()
+        baseline = peak_rss_kb()
+        started = time.perf_counter()
+        if step == "import":
+            events = sum(import_log(store, log).values())
+        else:
+            events = 0
+            with open(os.devnull, "w", encoding="utf-8") as out:
+                for summary in store.negotiations():
+                    events += export_log(store, summary.id, out)
+        seconds = time.perf_counter() - started
+        peak = peak_rss_kb()
+    print(json.dumps({"events": events, "seconds": seconds, "baseline_kb": baseline, "peak_kb": peak}))
+
+
 def peak_rss_kb() -> int:
     """This process's peak resident set size, in KiB.
 
@@ -1235,9 +1296,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the rows and targets as JSON")
     parser.add_argument("--tmp", type=Path, help="where the databases go (default: the system temp directory)")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    parser.add_argument("--stream-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
         memory_child(args.memory_child)
+        return 0
+    if args.stream_child:
+        stream_child(*args.stream_child)
         return 0
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     scale = SCALES[mode]
@@ -1255,6 +1320,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_long(bench)
         bench_simulation(bench)
         bench_growth(bench)
+        bench_stream(bench)
         bench_postgres(bench)
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     info["seconds"] = round(time.perf_counter() - started, 1)

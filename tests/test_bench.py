@@ -37,12 +37,13 @@ ROWS = {
     "simulation",
     *(f"growth.{kind}.{step}" for kind in ("append", "load") for step in ("small", "mid", "large", "huge")),
     "growth.memory",
+    "stream.memory",
     *(f"pg.{row}" for row in ("peer.append_batch", "peer.get", "store.append_batch", "store.load")),
     "pg.store.writers1",
     "pg.store.writers4",
 }
 
-#: The targets (numerator, denominator, required): the issue's table, nothing else.
+#: The targets (numerator, denominator, required): the issues' tables, nothing else.
 TARGETS = [
     ("store.append_batch", "peer.append_batch", 1.2),
     ("store.append_batch", "floor.append_batch", 0.5),
@@ -53,6 +54,7 @@ TARGETS = [
     ("growth.append.large", "growth.append.large#ref", 0.8),
     ("growth.load.large", "growth.load.large#ref", 0.8),
     ("growth.memory", None, 100.0),
+    ("stream.memory", None, 200.0),
     ("pg.store.append_batch", "pg.peer.append_batch", 1.2),
     ("pg.store.load", "pg.peer.get", 2.0),
     ("pg.store.writers4", "pg.store.writers1", 2.0),

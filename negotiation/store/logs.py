@@ -79,7 +79,8 @@ def export_log(store: EventStore, negotiation: str, out: IO[str]) -> int:
     Raises:
         UnknownNegotiation: the store holds no event of it.
     """
-    select_negotiation(store, negotiation)
+    if not store.version(negotiation):
+        select_negotiation(store, negotiation)  # which says what the store holds
 
     def chunks() -> Iterator[Event]:
         version = 0
