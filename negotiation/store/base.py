@@ -359,28 +359,7 @@ class EventStore(Delivery, abc.ABC):
         """
         prepared = {_check_negotiation(name): _checked_events(events) for name, events in batches.items()}
         expected = dict(expected_versions or {})
-        recorded = utc_now()
-        versions: dict[str, int] = {}
-        done = 0
-        try:
-            with self._write("appending") as tx:
-                position, head = tx.head()
-                for name, events in prepared.items():
-                    tick = None if progress is None else functools.partial(_offset, progress, done)
-                    versions[name], rows = self._append_one(
-                        tx, name, events, expected.get(name), recorded, position, tick
-                    )
-                    for row in rows:
-                        head = store_hash(head, row)
-                    position += len(rows)
-                    done += len(events)
-                    if progress is not None:
-                        progress(done)
-                tx.put_head(position, head)
-        except BaseException:
-            self._folds.drop(prepared)  # what the appends cached was not committed
-            raise
-        return versions
+        return self._append_runs(((name, events, expected.get(name)) for name, events in prepared.items()), progress)
 
     def append_stream(
         self,
@@ -397,25 +376,33 @@ class EventStore(Delivery, abc.ABC):
         to last (see :class:`FoldCache`; a dropped one is replayed from the transaction), not
         the stream. Returns each negotiation's new version. Raises as :meth:`append`.
         """
+        runs = ((_check_negotiation(name), _checked_events(batch), None) for name, batch in _runs(events, chunk))
+        return self._append_runs(runs, progress)
+
+    def _append_runs(
+        self, runs: Iterable[tuple[str, list[Event], int | None]], progress: Callable[[int], None] | None
+    ) -> dict[str, int]:
+        """Append each run (a negotiation, its events, the version expected) in one transaction."""
         recorded = utc_now()
         versions: dict[str, int] = {}
+        touched: set[str] = set()
         done = 0
         try:
             with self._write("appending") as tx:
                 position, head = tx.head()
-                for name, batch in _runs(events, chunk):
-                    versions[name], rows = self._append_one(
-                        tx, _check_negotiation(name), _checked_events(batch), None, recorded, position, None
-                    )
+                for name, events, expected in runs:
+                    touched.add(name)
+                    tick = None if progress is None else functools.partial(_offset, progress, done)
+                    versions[name], rows = self._append_one(tx, name, events, expected, recorded, position, tick)
                     for row in rows:
                         head = store_hash(head, row)
                     position += len(rows)
-                    done += len(batch)
+                    done += len(events)
                     if progress is not None:
                         progress(done)
                 tx.put_head(position, head)
         except BaseException:
-            self._folds.drop(versions)  # what the appends cached was not committed
+            self._folds.drop(touched)  # what the appends cached was not committed
             raise
         return versions
 
