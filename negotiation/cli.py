@@ -11,7 +11,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -40,8 +40,14 @@ def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _fail(error: Exception) -> NoReturn:
-    raise click.ClickException(str(error)) from None
+class _Group(click.Group):
+    """The command group: a library error ends any of its commands as one line on stderr, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NegotiationError as e:
+            raise click.ClickException(str(e)) from None
 
 
 def _cutoff_options(func: F) -> F:
@@ -91,7 +97,7 @@ def load_state(
     return replay_log(log, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="negotiation")
 def cli() -> None:
     """Negotiations as append-only event logs, replayed through a stage machine.
@@ -123,14 +129,11 @@ def status(
     as_json: bool,
 ) -> None:
     """Print the stage, the owed moves and the permitted next steps of LOG (a log file, or a store DB and a NEGOTIATION)."""
-    try:
-        state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
-        if as_json:
-            _emit_json(state.to_dict(detail=detail))
-        else:
-            click.echo(format_status(state))
-    except NegotiationError as e:
-        _fail(e)
+    state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=lenient)
+    if as_json:
+        _emit_json(state.to_dict(detail=detail))
+    else:
+        click.echo(format_status(state))
 
 
 def format_status(state: NegotiationState) -> str:
@@ -181,10 +184,7 @@ def describe(event: Event) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines events instead of text.")
 def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str | None, as_json: bool) -> None:
     """Print the events of LOG (a log file, or a store DB and a NEGOTIATION) sorted by when they occurred."""
-    try:
-        state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=False)
-    except NegotiationError as e:
-        _fail(e)
+    state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=False)
     for event in state.timeline:
         if as_json:
             click.echo(json.dumps(event.to_dict(), ensure_ascii=False))
@@ -198,10 +198,7 @@ def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of errors.")
 def check(log: str, negotiation: str | None, as_json: bool) -> None:
     """Report every error in LOG (a log file, or a store DB); exit 1 if there is any."""
-    try:
-        errors = check_store_file(log, negotiation) if is_store(log) else check_log(log, negotiation=negotiation)
-    except NegotiationError as e:
-        _fail(e)
+    errors = check_store_file(log, negotiation) if is_store(log) else check_log(log, negotiation=negotiation)
     if as_json:
         _emit_json(
             [

@@ -1,8 +1,9 @@
 """The ``simulate`` and ``paths`` commands: thin edges over :mod:`negotiation.simulation`.
 
-Registered on the ``negotiation`` group by :mod:`negotiation.cli`. Each parses its arguments,
-replays the log, calls one library function and formats the result (a table for a person,
-JSON with ``--json``, JSON Lines events for ``paths``).
+Registered on the ``negotiation`` group by :mod:`negotiation.cli`, which turns a library error
+into one line on stderr and exit code 1. Each parses its arguments, replays the log, calls one
+library function and formats the result (a table for a person, JSON with ``--json``, JSON
+Lines events for ``paths``).
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from negotiation.codec import dump_event
-from negotiation.errors import NegotiationError
 from negotiation.logfile import read_log, replay_log
 from negotiation.machine import Stage
 
@@ -25,12 +25,16 @@ if TYPE_CHECKING:  # the simulation imports Hypothesis: only the commands that n
 __all__ = ["format_paths", "format_simulation", "paths_command", "simulate_command"]
 
 
-def _fail(error: Exception) -> NoReturn:
-    raise click.ClickException(str(error)) from None
-
-
 def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+_negotiation_option = click.option(
+    "--negotiation",
+    "-n",
+    metavar="ID",
+    help="The negotiation to use when the log holds several (default: the only one).",
+)
 
 
 def _percent(share: float) -> str:
@@ -72,12 +76,7 @@ def format_simulation(result: SimulationResult, *, as_of: str | None = None, pol
 @click.option(
     "--as-of", metavar="DATE", help="Start from the state as of this date (YYYY, YYYY-MM, YYYY-MM-DD or a date-time)."
 )
-@click.option(
-    "--negotiation",
-    "-n",
-    metavar="ID",
-    help="The negotiation to use when the log holds several (default: the only one).",
-)
+@_negotiation_option
 @click.option("--runs", type=click.IntRange(min=1), required=True, metavar="N", help="How many runs.")
 @click.option("--steps", type=click.IntRange(min=1), required=True, metavar="K", help="At most this many events a run.")
 @click.option(
@@ -105,13 +104,10 @@ def simulate_command(
     """
     from negotiation.simulation import Policy, simulate
 
-    try:
-        state = replay_log(log, negotiation=negotiation, as_of=as_of)
-        rules = Policy.of(policy)
-        with click.progressbar(length=runs, label="Simulating", file=sys.stderr, show_pos=True) as bar:
-            result = simulate(state, rules, runs=runs, max_steps=steps, seed=seed, progress=lambda n: bar.update(n))
-    except NegotiationError as e:
-        _fail(e)
+    state = replay_log(log, negotiation=negotiation, as_of=as_of)
+    rules = Policy.of(policy)
+    with click.progressbar(length=runs, label="Simulating", file=sys.stderr, show_pos=True) as bar:
+        result = simulate(state, rules, runs=runs, max_steps=steps, seed=seed, progress=lambda n: bar.update(n))
     if as_json:
         data = result.to_dict()
         data["as_of"] = None if state.as_of is None else str(state.as_of)
@@ -142,12 +138,7 @@ def format_paths(found: ShortestPaths) -> list[tuple[str, list[str]]]:
     help="The stage to reach.",
 )
 @click.option("--as-of", metavar="DATE", help="Start from the state as of this date.")
-@click.option(
-    "--negotiation",
-    "-n",
-    metavar="ID",
-    help="The negotiation to use when the log holds several (default: the only one).",
-)
+@_negotiation_option
 @click.option(
     "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Print at most this many paths."
 )
@@ -167,14 +158,10 @@ def paths_command(
     """
     from negotiation.simulation import shortest_paths
 
-    try:
-        parsed = read_log(log, negotiation=negotiation)
-        chosen = parsed.select(negotiation)
-        state = replay_log(parsed, negotiation=chosen, as_of=as_of)
-        taken = [e.id for events in parsed.negotiations.values() for e in (le.event for le in events)]
-        found = shortest_paths(state, to_stage, limit=limit, reserved=taken)
-    except NegotiationError as e:
-        _fail(e)
+    parsed = read_log(log, negotiation=negotiation)
+    state = replay_log(parsed, negotiation=parsed.select(negotiation), as_of=as_of)
+    taken = [logged.event.id for events in parsed.negotiations.values() for logged in events]
+    found = shortest_paths(state, to_stage, limit=limit, reserved=taken)
     if as_json:
         _emit_json(found.to_dict())
         return

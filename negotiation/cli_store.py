@@ -2,7 +2,7 @@
 
 Registered on the ``negotiation`` group by :mod:`negotiation.cli`. Each opens the store,
 calls one library function and formats the result; a library error is one line on stderr and
-exit code 1. :func:`open_store` and :func:`load_from_store` also serve ``status``,
+exit code 1 (the group sees to that). :func:`open_store` and :func:`load_from_store` also serve ``status``,
 ``timeline`` and ``check`` when they are given a store instead of a log file.
 """
 
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -39,10 +39,6 @@ __all__ = [
 PROGRESS_FROM = 5000
 
 
-def _fail(error: Exception) -> NoReturn:
-    raise click.ClickException(str(error)) from None
-
-
 def is_store(path: str) -> bool:
     """Whether ``path`` is a SQLite file (a store) rather than a JSONL log."""
     return is_sqlite_file(path)
@@ -54,7 +50,7 @@ def open_store(path: str, *, readonly: bool = True) -> Iterator[SQLiteStore]:
     try:
         store = SQLiteStore(path, readonly=readonly)
     except NegotiationError as e:
-        _fail(e)
+        raise click.ClickException(str(e)) from None
     with store:
         yield store
 
@@ -89,27 +85,15 @@ def append_command(db: str, log: str, negotiation: str | None) -> None:
     DB is created if it does not exist. Events already in the store with the same content
     are skipped, so a log that has grown since its last import appends only what is new.
     """
-    try:
-        parsed = read_log(log, negotiation=negotiation)
-    except NegotiationError as e:
-        _fail(e)
+    parsed = read_log(log, negotiation=negotiation)
     total = sum(len(events) for events in parsed.negotiations.values())
     with open_store(db, readonly=False) as store:
-        try:
-            before = {s.id: s.version for s in store.negotiations()}
-            if total >= PROGRESS_FROM:
-                with click.progressbar(length=total, label=f"Appending {log}", file=sys.stderr) as bar:
-                    seen = [0]
-
-                    def progress(done: int) -> None:
-                        bar.update(done - seen[0])
-                        seen[0] = done
-
-                    versions = import_log(store, parsed, progress=progress)
-            else:
-                versions = import_log(store, parsed)
-        except NegotiationError as e:
-            _fail(e)
+        before = {s.id: s.version for s in store.negotiations()}
+        if total >= PROGRESS_FROM:
+            with click.progressbar(length=total, label=f"Appending {log}", file=sys.stderr) as bar:
+                versions = import_log(store, parsed, progress=lambda done: bar.update(done - bar.pos))
+        else:
+            versions = import_log(store, parsed)
     for name, version in versions.items():
         added = version - before.get(name, 0)
         click.echo(f"{name}: {added} event{'s' if added != 1 else ''} appended, now at version {version}")
@@ -124,14 +108,11 @@ def append_command(db: str, log: str, negotiation: str | None) -> None:
 def export_command(db: str, negotiation: str, output: str | None) -> None:
     """Print NEGOTIATION's events from the store DB as JSON Lines (they re-import identically)."""
     with open_store(db) as store:
-        try:
-            if output is None:
-                export_log(store, negotiation, sys.stdout)
-            else:
-                with Path(output).open("w", encoding="utf-8") as out:
-                    export_log(store, negotiation, out)
-        except NegotiationError as e:
-            _fail(e)
+        if output is None:
+            export_log(store, negotiation, sys.stdout)
+        else:
+            with Path(output).open("w", encoding="utf-8") as out:
+                export_log(store, negotiation, out)
 
 
 @click.command("list")
@@ -140,10 +121,7 @@ def export_command(db: str, negotiation: str, output: str | None) -> None:
 def list_command(db: str, as_json: bool) -> None:
     """List the negotiations in the store DB with their stage, version and owed moves."""
     with open_store(db) as store:
-        try:
-            summaries = store.negotiations()
-        except NegotiationError as e:
-            _fail(e)
+        summaries = store.negotiations()
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in summaries], ensure_ascii=False, indent=2))
         return
@@ -159,10 +137,8 @@ def list_command(db: str, as_json: bool) -> None:
 def verify_command(db: str) -> None:
     """Recompute every hash chain of the store DB; exit 1 at the first position that does not match."""
     with open_store(db) as store:
-        try:
-            result = store.verify()
-        except NegotiationError as e:
-            _fail(e)
+        result = store.verify()
+    report = f"{db}: {result}"
     if not result.ok:
-        _fail(Exception(f"{db}: {result}"))
-    click.echo(f"{db}: {result}")
+        raise click.ClickException(report)
+    click.echo(report)
