@@ -18,6 +18,7 @@ The README's "Simulation" section documents the choices (who moves, dates, the d
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -202,15 +203,11 @@ class Policy:
         except OSError as e:
             msg = f"cannot read policy {name}: {e.strerror}"
             raise InvalidPolicy(msg) from e
+        toml = name.endswith(".toml")
         try:
-            if name.endswith(".toml"):
-                data = tomllib.loads(raw.decode("utf-8"))
-            else:
-                import json
-
-                data = json.loads(raw)
+            data = tomllib.loads(raw.decode("utf-8")) if toml else json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
-            msg = f"policy {name} is not valid {'TOML' if name.endswith('.toml') else 'JSON'}: {e}"
+            msg = f"policy {name} is not valid {'TOML' if toml else 'JSON'}: {e}"
             raise InvalidPolicy(msg) from e
         return cls.from_mapping(data, where=name)
 
