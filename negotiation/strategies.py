@@ -161,13 +161,10 @@ _FIELDS: dict[type[Event], dict[str, st.SearchStrategy[Any]]] = {}
 
 
 def _event_strategy(cls: type[Event], fixed: dict[str, Any] | None = None) -> st.SearchStrategy[Event]:
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = _field_strategies(cls)
-    fields = dict(fields)
-    for name, value in (fixed or {}).items():
-        fields[name] = st.just(value)
-    return st.builds(cls, **fields)
+    if cls not in _FIELDS:
+        _FIELDS[cls] = _field_strategies(cls)
+    just = {name: st.just(value) for name, value in (fixed or {}).items()}
+    return st.builds(cls, **(_FIELDS[cls] | just))
 
 
 def events(*types: type[Event] | str) -> st.SearchStrategy[Event]:
