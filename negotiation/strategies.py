@@ -264,16 +264,12 @@ def _make(
     fold: Fold, cands: tuple[str, ...], intent: _Intent, event_id: str, cursor: dt.date, exclude: Collection[str]
 ) -> Event | None:
     """The event an intent makes in ``fold`` (not applied), or None if nothing is possible."""
-    kind = intent.kind
-    options = [] if kind in exclude else moves_of(fold, kind, cands)
-    if not options:
-        start = _KINDS.index(kind)
-        for other in _KINDS[start + 1 :] + _KINDS[:start]:
-            if other not in exclude and (options := moves_of(fold, other, cands)):
-                kind = other
-                break
-        else:
-            return None
+    start = _KINDS.index(intent.kind)
+    for kind in _KINDS[start:] + _KINDS[:start]:  # the intent's type, else the next that has a move
+        if kind not in exclude and (options := moves_of(fold, kind, cands)):
+            break
+    else:
+        return None
     move = options[intent.move % len(options)]
     occurred = _date(cursor, intent.days, intent.precision)
     names = _FIELD_NAMES[kind]
@@ -377,9 +373,8 @@ def states(
 ) -> st.SearchStrategy[NegotiationState]:
     """The states that :func:`valid_logs` of ``start`` reach."""
     _check_bounds(0, max_events)
-    base = start if start is not None else NegotiationState.empty(SIMULATED)
-    return _walk(base, 0, max_events, tuple(parties), ()).map(
-        lambda walk: NegotiationState(walk.fold, as_of=base.as_of, known_at=base.known_at)
+    return _walk(start, 0, max_events, tuple(parties), ()).map(
+        lambda walk: NegotiationState(walk.fold, as_of=walk.start.as_of, known_at=walk.start.known_at)
     )
 
 
