@@ -9,7 +9,6 @@ Lines events for ``paths``).
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ def _percent(share: float) -> str:
 
 def format_simulation(result: SimulationResult, *, as_of: str | None = None, policy_name: str = "default") -> str:
     """The outcome of a simulation as tables for a person."""
+    data = result.to_dict()  # the shares and step statistics
     when = f" as of {as_of}" if as_of else ""
     lines = [
         f"{result.negotiation}{when}: stage {result.start.value}; {result.runs} runs of at most "
@@ -52,22 +52,16 @@ def format_simulation(result: SimulationResult, *, as_of: str | None = None, pol
         "",
         f"{'final stage':<18}{'runs':>8}{'share':>9}",
     ]
-    for stage in Stage:
-        count = result.final.get(stage, 0)
-        if count:
-            lines.append(f"{stage.value:<18}{count:>8}{_percent(count / result.runs):>9}")
+    lines += [f"{stage:<18}{final['runs']:>8}{_percent(final['share']):>9}" for stage, final in data["final"].items()]
     lines += [
         "",
         "Steps to first reach each stage (runs that reached it):",
         f"{'stage':<18}{'runs':>8}{'share':>9}{'min':>6}{'median':>8}{'mean':>8}{'max':>6}",
     ]
-    for stage in Stage:
-        steps = result.steps(stage)
-        if steps:
-            lines.append(
-                f"{stage.value:<18}{len(steps):>8}{_percent(len(steps) / result.runs):>9}{steps[0]:>6}"
-                f"{statistics.median(steps):>8g}{statistics.fmean(steps):>8.1f}{steps[-1]:>6}"
-            )
+    lines += [
+        f"{stage:<18}{r['runs']:>8}{_percent(r['share']):>9}{r['min']:>6}{r['median']:>8g}{r['mean']:>8.1f}{r['max']:>6}"
+        for stage, r in data["reached"].items()
+    ]
     return "\n".join(lines)
 
 
