@@ -18,6 +18,7 @@ The README's "Simulation" section documents the choices (who moves, dates, the d
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -382,8 +383,7 @@ def simulate(
         for kind in EVENT_TYPES
     }
     occurred = PartialDate.of(latest_day(base))
-    ids = fresh_ids(base.all_ids)
-    step_ids = [next(ids) for _ in range(max_steps)]
+    step_ids = list(itertools.islice(fresh_ids(base.all_ids), max_steps))
     final: Counter[Stage] = Counter()
     reached: defaultdict[Stage, Counter[int]] = defaultdict(Counter)
     ended = {"max_steps": 0, "final": 0, "stuck": 0}

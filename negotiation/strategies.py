@@ -477,7 +477,7 @@ def _wrong_actor(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
         for m in moves(fold, walk.cands, kinds=(*_ACTOR_CHECKED, "ProposalPublished"))
         if m.type != "ProposalPublished" or m.ref is not None
     ]
-    outsider = next(p for p in fresh_ids(set(fold.parties) | set(walk.cands), prefix="Outsider"))
+    outsider = next(fresh_ids(set(fold.parties) | set(walk.cands), prefix="Outsider"))
 
     def make(move: Move) -> tuple[Event, type[EventRejected]]:
         override: dict[str, Any] = {"parties": (outsider,)} if move.type == "AgreementSigned" else {"actor": outsider}
