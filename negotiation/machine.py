@@ -269,15 +269,12 @@ class Engine(Protocol):
 
     def allows(self, stage: Stage, kind: str) -> bool:
         """Whether ``stage`` has a transition for the event type ``kind``."""
-        ...
 
     def next_stage(self, stage: Stage, fold: FoldView, event: Event) -> Stage:
         """The stage after ``event`` (which :meth:`allows`), guards evaluated on ``fold``."""
-        ...
 
     def fresh(self) -> Engine:
         """An engine for another replay from ``idle`` (a rebuild after a retraction)."""
-        ...
 
 
 class TableEngine:
