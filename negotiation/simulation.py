@@ -393,7 +393,7 @@ def simulate(
         stage = fold.stage
         first = {stage: 0}
         why = "max_steps"
-        for step in range(1, max_steps + 1):
+        for step, event_id in enumerate(step_ids, start=1):
             if stage in final_stages:
                 break
             # Two draws: an event type with probability proportional to its mass (type
@@ -426,7 +426,7 @@ def simulate(
                 move = found[rng.randrange(len(found))]
             else:
                 move = rng.choices(found, [factors.get(m.actor, 1.0) for m in found])[0]
-            fold.apply(build(move, fold, id=step_ids[step - 1], occurred=occurred))
+            fold.apply(build(move, fold, id=event_id, occurred=occurred))
             total += 1
             if fold.stage is not stage:
                 stage = fold.stage
