@@ -146,13 +146,11 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
     }
     names = {f.name for f in attrs.fields(cls)}
     extra_keys = _ids.map(lambda k: f"x-{k}").filter(lambda k: k not in names)
+    table["extra"] = st.dictionaries(extra_keys, _JSON_SCALARS, max_size=2)
     out: dict[str, st.SearchStrategy[Any]] = {}
     for field in attrs.fields(cls):
-        if field.name == "extra":
-            out["extra"] = st.dictionaries(extra_keys, _JSON_SCALARS, max_size=2)
-            continue
         strategy = table.get(field.name, _texts)
-        required = field.default is attrs.NOTHING or field.name in ("id", "public")
+        required = field.default is attrs.NOTHING or field.name in ("id", "public", "extra")
         out[field.name] = strategy if required else st.none() | strategy
     return out
 
