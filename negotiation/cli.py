@@ -199,10 +199,7 @@ def describe(event: Event) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines events instead of text.")
 def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str | None, as_json: bool) -> None:
     """Print the events of LOG (a log file, or a store DB and a NEGOTIATION) sorted by when they occurred."""
-    try:
-        state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=False)
-    except NegotiationError as e:
-        _fail(e)
+    state = load_state(log, negotiation=negotiation, as_of=as_of, known_at=known_at, lenient=False)
     for event in state.timeline:
         if as_json:
             click.echo(json.dumps(event.to_dict(), ensure_ascii=False))

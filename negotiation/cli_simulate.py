@@ -1,20 +1,20 @@
 """The ``simulate`` and ``paths`` commands: thin edges over :mod:`negotiation.simulation`.
 
-Registered on the ``negotiation`` group by :mod:`negotiation.cli`. Each parses its arguments,
-replays the log, calls one library function and formats the result (a table for a person,
-JSON with ``--json``, JSON Lines events for ``paths``).
+Registered on the ``negotiation`` group by :mod:`negotiation.cli`, which turns a library error
+into one line on stderr and exit code 1. Each parses its arguments, replays the log, calls one
+library function and formats the result (a table for a person, JSON with ``--json``, JSON
+Lines events for ``paths``).
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from negotiation.cli_store import STDIN, is_store, load_state, negotiation_option, read_cli_log
+from negotiation.cli_store import STDIN, is_store, load_state, negotiation_option, printable, read_cli_log
 from negotiation.codec import dump_event
 from negotiation.errors import NegotiationError
 from negotiation.machine import Stage
@@ -26,11 +26,19 @@ __all__ = ["format_paths", "format_simulation", "paths_command", "simulate_comma
 
 
 def _fail(error: Exception) -> NoReturn:
-    raise click.ClickException(str(error)) from None
+    raise click.ClickException(printable(str(error))) from None
 
 
 def _emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+_negotiation_option = click.option(
+    "--negotiation",
+    "-n",
+    metavar="ID",
+    help="The negotiation to use when the log holds several (default: the only one).",
+)
 
 
 def _percent(share: float) -> str:
@@ -39,6 +47,7 @@ def _percent(share: float) -> str:
 
 def format_simulation(result: SimulationResult, *, as_of: str | None = None, policy_name: str = "default") -> str:
     """The outcome of a simulation as tables for a person."""
+    data = result.to_dict()  # the shares and step statistics
     when = f" as of {as_of}" if as_of else ""
     lines = [
         f"{result.negotiation}{when}: stage {result.start.value}; {result.runs} runs of at most "
@@ -48,22 +57,16 @@ def format_simulation(result: SimulationResult, *, as_of: str | None = None, pol
         "",
         f"{'final stage':<18}{'runs':>8}{'share':>9}",
     ]
-    for stage in Stage:
-        count = result.final.get(stage, 0)
-        if count:
-            lines.append(f"{stage.value:<18}{count:>8}{_percent(count / result.runs):>9}")
+    lines += [f"{stage:<18}{final['runs']:>8}{_percent(final['share']):>9}" for stage, final in data["final"].items()]
     lines += [
         "",
         "Steps to first reach each stage (runs that reached it):",
         f"{'stage':<18}{'runs':>8}{'share':>9}{'min':>6}{'median':>8}{'mean':>8}{'max':>6}",
     ]
-    for stage in Stage:
-        steps = result.steps(stage)
-        if steps:
-            lines.append(
-                f"{stage.value:<18}{len(steps):>8}{_percent(len(steps) / result.runs):>9}{steps[0]:>6}"
-                f"{statistics.median(steps):>8g}{statistics.fmean(steps):>8.1f}{steps[-1]:>6}"
-            )
+    lines += [
+        f"{stage:<18}{r['runs']:>8}{_percent(r['share']):>9}{r['min']:>6}{r['median']:>8g}{r['mean']:>8.1f}{r['max']:>6}"
+        for stage, r in data["reached"].items()
+    ]
     return "\n".join(lines)
 
 

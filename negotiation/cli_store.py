@@ -2,7 +2,7 @@
 
 Registered on the ``negotiation`` group by :mod:`negotiation.cli`. Each opens the store,
 calls one library function and formats the result; a library error is one line on stderr and
-exit code 1. :func:`open_store` and :func:`load_from_store` also serve ``status``,
+exit code 1 (the group sees to that). :func:`open_store` and :func:`load_from_store` also serve ``status``,
 ``timeline`` and ``check`` when they are given a store instead of a log file.
 """
 
@@ -164,7 +164,7 @@ def open_store(path: str, *, readonly: bool = True, timeout: float = TIMEOUT) ->
     try:
         store = _open(path, readonly=readonly, timeout=timeout)
     except NegotiationError as e:
-        _fail(e)
+        raise click.ClickException(str(e)) from None
     with store:
         yield store
 
@@ -320,10 +320,7 @@ def _replaced(path: Path) -> Iterator[IO[str]]:
 def list_command(db: str, as_json: bool) -> None:
     """List the negotiations in the store DB with their stage, version and owed moves."""
     with open_store(db) as store:
-        try:
-            summaries = store.negotiations()
-        except NegotiationError as e:
-            _fail(e)
+        summaries = store.negotiations()
     if as_json:
         click.echo(json.dumps([s.to_dict() for s in summaries], ensure_ascii=False, indent=2))
         return

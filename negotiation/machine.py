@@ -130,95 +130,45 @@ def _paused_in(stage: Stage) -> Guard:
     return guard
 
 
-def _names(stages: Sequence[Stage]) -> list[str]:
-    return [s.value for s in stages]
+def _t(trigger: str, source: Stage | Sequence[Stage], dest: Stage | None, **guards: list[Guard]) -> dict[str, Any]:
+    """One transition in ``transitions``' terms: stage values, and None for "stay"."""
+    names = source.value if isinstance(source, Stage) else [s.value for s in source]
+    return {"trigger": trigger, "source": names, "dest": None if dest is None else dest.value, **guards}
+
+
+def _either(
+    trigger: str, source: Stage | Sequence[Stage], guard: Guard, then: Stage, otherwise: Stage | None = None
+) -> list[dict[str, Any]]:
+    """To ``then`` if ``guard`` holds, else to ``otherwise`` (default: stay)."""
+    return [_t(trigger, source, then, conditions=[guard]), _t(trigger, source, otherwise, unless=[guard])]
 
 
 def _definition() -> list[dict[str, Any]]:
     t: list[dict[str, Any]] = []
     for kind in NEUTRAL_TYPES:
-        t.append({"trigger": kind, "source": S.IDLE.value, "dest": S.EXPLORATION.value})
-        t.append({"trigger": kind, "source": [s.value for s in Stage if s != S.IDLE], "dest": None})
+        t += [_t(kind, S.IDLE, S.EXPLORATION), _t(kind, [s for s in Stage if s != S.IDLE], None)]
     t += [
-        {
-            "trigger": "ProposalPublished",
-            "source": _names((S.IDLE, *NEGOTIATING_STAGES[:3])),
-            "dest": S.PROPOSAL_OPEN.value,
-        },
-        {"trigger": "ProposalPublished", "source": S.FRAMEWORK_AGREED.value, "dest": None},
+        _t("ProposalPublished", (S.IDLE, *NEGOTIATING_STAGES[:3]), S.PROPOSAL_OPEN),
+        _t("ProposalPublished", S.FRAMEWORK_AGREED, None),
     ]
     for kind in ("ReplyDelivered", "ProposalWithdrawn"):
-        t += [
-            {
-                "trigger": kind,
-                "source": S.PROPOSAL_OPEN.value,
-                "dest": S.TALKS.value,
-                "conditions": [leaves_no_open_proposal],
-            },
-            {"trigger": kind, "source": S.PROPOSAL_OPEN.value, "dest": None, "unless": [leaves_no_open_proposal]},
-            {"trigger": kind, "source": _names((S.TALKS, S.FRAMEWORK_AGREED)), "dest": None},
-        ]
+        t += _either(kind, S.PROPOSAL_OPEN, leaves_no_open_proposal, S.TALKS)
+        t.append(_t(kind, (S.TALKS, S.FRAMEWORK_AGREED), None))
     t += [
-        {"trigger": "FrameworkAgreed", "source": _names(NEGOTIATING_STAGES), "dest": S.FRAMEWORK_AGREED.value},
-        {"trigger": "TextAgreed", "source": _names(NEGOTIATING_STAGES), "dest": S.TEXT_AGREED.value},
-        {
-            "trigger": "AgreementSigned",
-            "source": S.TEXT_AGREED.value,
-            "dest": S.SIGNED.value,
-            "conditions": [completes_signatures],
-        },
-        {"trigger": "AgreementSigned", "source": S.TEXT_AGREED.value, "dest": None, "unless": [completes_signatures]},
-        {"trigger": "AgreementSigned", "source": S.SIGNED.value, "dest": None},
-        {
-            "trigger": "AgreementRatified",
-            "source": _names((S.TEXT_AGREED, S.SIGNED, S.RATIFYING)),
-            "dest": S.RATIFYING.value,
-        },
-        {
-            "trigger": "AgreementEnteredIntoForce",
-            "source": _names((S.TEXT_AGREED, S.SIGNED, S.RATIFYING)),
-            "dest": S.IN_FORCE.value,
-        },
-        {
-            "trigger": "PartyWithdrew",
-            "source": S.IN_FORCE.value,
-            "dest": S.TERMINATED.value,
-            "conditions": [leaves_fewer_than_two_parties],
-        },
-        {
-            "trigger": "PartyWithdrew",
-            "source": S.IN_FORCE.value,
-            "dest": None,
-            "unless": [leaves_fewer_than_two_parties],
-        },
-        {"trigger": "AgreementTerminated", "source": S.IN_FORCE.value, "dest": S.TERMINATED.value},
-        {"trigger": "TalksSuspended", "source": _names(ACTIVE_STAGES), "dest": S.SUSPENDED.value},
-        {"trigger": "TalksBrokenOff", "source": _names(NEGOTIATING_STAGES), "dest": S.BROKEN_OFF.value},
-        {"trigger": "TalksLapsed", "source": _names(NEGOTIATING_STAGES), "dest": S.LAPSED.value},
+        _t("FrameworkAgreed", NEGOTIATING_STAGES, S.FRAMEWORK_AGREED),
+        _t("TextAgreed", NEGOTIATING_STAGES, S.TEXT_AGREED),
+        *_either("AgreementSigned", S.TEXT_AGREED, completes_signatures, S.SIGNED),
+        _t("AgreementSigned", S.SIGNED, None),
+        _t("AgreementRatified", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), S.RATIFYING),
+        _t("AgreementEnteredIntoForce", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), S.IN_FORCE),
+        *_either("PartyWithdrew", S.IN_FORCE, leaves_fewer_than_two_parties, S.TERMINATED),
+        _t("AgreementTerminated", S.IN_FORCE, S.TERMINATED),
+        _t("TalksSuspended", ACTIVE_STAGES, S.SUSPENDED),
+        _t("TalksBrokenOff", NEGOTIATING_STAGES, S.BROKEN_OFF),
+        _t("TalksLapsed", NEGOTIATING_STAGES, S.LAPSED),
     ]
-    for stage in ACTIVE_STAGES:
-        t.append(
-            {
-                "trigger": "TalksResumed",
-                "source": S.SUSPENDED.value,
-                "dest": stage.value,
-                "conditions": [_paused_in(stage)],
-            }
-        )
-    t += [
-        {
-            "trigger": "TalksResumed",
-            "source": _names((S.BROKEN_OFF, S.LAPSED)),
-            "dest": S.TALKS.value,
-            "conditions": [any_proposal_answered],
-        },
-        {
-            "trigger": "TalksResumed",
-            "source": _names((S.BROKEN_OFF, S.LAPSED)),
-            "dest": S.EXPLORATION.value,
-            "unless": [any_proposal_answered],
-        },
-    ]
+    t += [_t("TalksResumed", S.SUSPENDED, stage, conditions=[_paused_in(stage)]) for stage in ACTIVE_STAGES]
+    t += _either("TalksResumed", (S.BROKEN_OFF, S.LAPSED), any_proposal_answered, S.TALKS, S.EXPLORATION)
     return t
 
 
@@ -233,13 +183,13 @@ class _Model:
     state: str
 
 
-def build_machine(model: object | None = None, *, initial: str = S.IDLE.value) -> Machine:
+def build_machine(model: object | None = None) -> Machine:
     """Build a ``transitions`` Machine from :data:`TRANSITIONS` (for a reference, not replay)."""
     return Machine(
         model=model if model is not None else _Model(),
         states=list(STATES),
         transitions=[dict(t) for t in TRANSITIONS],
-        initial=initial,
+        initial=S.IDLE.value,
         auto_transitions=False,
         ignore_invalid_triggers=False,
     )
@@ -319,15 +269,12 @@ class Engine(Protocol):
 
     def allows(self, stage: Stage, kind: str) -> bool:
         """Whether ``stage`` has a transition for the event type ``kind``."""
-        ...
 
     def next_stage(self, stage: Stage, fold: FoldView, event: Event) -> Stage:
         """The stage after ``event`` (which :meth:`allows`), guards evaluated on ``fold``."""
-        ...
 
     def fresh(self) -> Engine:
         """An engine for another replay from ``idle`` (a rebuild after a retraction)."""
-        ...
 
 
 class TableEngine:

@@ -5,16 +5,15 @@ the ref it names and the other parties it names (addressees, or the parties of a
 event). :func:`moves` lists the moves a fold permits now, in the contract's order of event
 types, from the steps each type's rule offers (:data:`negotiation.rules.RULES`) and a set of
 candidate parties for the steps open to anyone; :func:`build` turns a move into an event that
-the fold accepts. Strategies, Monte Carlo
-and the shortest-path search share these, so they agree on what "the next step" is.
-
-What the strategies (:mod:`negotiation.strategies`) and the simulations
-(:mod:`negotiation.simulation`) share; their public faces are there.
+the fold accepts. The strategies (:mod:`negotiation.strategies`), Monte Carlo and the
+shortest-path search (:mod:`negotiation.simulation`) share these, so they agree on what "the
+next step" is; their public faces are there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, cast
 
@@ -85,12 +84,7 @@ def participants(fold: Fold) -> list[str]:
     A party named only as the actor of a statement or a disclosure (a newspaper that leaked a
     document) is not a participant: simulations do not invite it to agree or to sign.
     """
-    seen: dict[str, None] = {}
-    for event in fold.events:
-        if event.TYPE in _TABLE_TYPES:
-            for party in event.parties_named():
-                seen.setdefault(party, None)
-    return list(seen)
+    return list(dict.fromkeys(p for e in fold.events if e.TYPE in _TABLE_TYPES for p in e.parties_named()))
 
 
 def candidates(fold: Fold, extra: Iterable[str] = (), exclude: Collection[str] = ()) -> tuple[str, ...]:
@@ -99,16 +93,12 @@ def candidates(fold: Fold, extra: Iterable[str] = (), exclude: Collection[str] =
     The participants of the fold, then ``extra``, less ``exclude``; while fewer than two,
     every party the fold names, then :data:`POOL`, are added (a negotiation needs two).
     """
-    names: dict[str, None] = {}
-    for party in (*participants(fold), *extra):
+    names = dict.fromkeys(p for p in (*participants(fold), *extra) if p not in exclude)
+    for party in (*fold.parties, *POOL):
+        if len(names) >= 2:
+            break
         if party not in exclude:
             names.setdefault(party, None)
-    for fallback in (fold.parties, POOL):
-        for party in fallback:
-            if len(names) >= 2:
-                break
-            if party not in exclude:
-                names.setdefault(party, None)
     return tuple(names)
 
 
@@ -123,12 +113,8 @@ def latest_day(fold: Fold) -> dt.date:
 
 def fresh_ids(taken: Collection[str], prefix: str = "sim") -> Iterator[str]:
     """``prefix-1``, ``prefix-2``, ... skipping the ids in ``taken``: endless."""
-    n = 0
-    while True:
-        n += 1
-        candidate = f"{prefix}-{n}"
-        if candidate not in taken:
-            yield candidate
+    names = (f"{prefix}-{n}" for n in itertools.count(1))
+    return (name for name in names if name not in taken)
 
 
 # -- the moves a fold permits -----------------------------------------------------------
@@ -180,17 +166,12 @@ def _expand(kind: str, step: Step, cands: tuple[str, ...]) -> list[Move]:
 
 def listed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
     """The moves of one event type that its rule offers (whether the stage permits it or not)."""
-    out: list[Move] = []
-    for step in RULES[kind].steps(fold):
-        out += _expand(kind, step, cands)
-    return out
+    return [move for step in RULES[kind].steps(fold) for move in _expand(kind, step, cands)]
 
 
 def moves_of(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
     """The moves of one event type that the fold permits now (none if the stage forbids it)."""
-    if kind not in fold.permitted_type_names():
-        return []
-    return listed(fold, kind, cands)
+    return listed(fold, kind, cands) if kind in fold.permitted_type_names() else []
 
 
 def moves(fold: Fold, cands: tuple[str, ...], kinds: Collection[str] | None = None) -> list[Move]:
@@ -199,11 +180,8 @@ def moves(fold: Fold, cands: tuple[str, ...], kinds: Collection[str] | None = No
     ``cands`` make the moves open to anyone (see :func:`candidates`); ``kinds`` restricts
     the event types (default: all).
     """
-    out: list[Move] = []
-    for kind in fold.permitted_type_names():
-        if kinds is None or kind in kinds:
-            out += listed(fold, kind, cands)
-    return out
+    permitted = fold.permitted_type_names()
+    return [move for kind in permitted if kinds is None or kind in kinds for move in listed(fold, kind, cands)]
 
 
 # -- the event that makes a move --------------------------------------------------------

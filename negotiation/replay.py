@@ -61,10 +61,7 @@ def visible(
         if keep and known_at is not None:
             recorded = event.recorded if event.recorded is not None else event.occurred.recorded_by()
             keep = recorded <= known_at
-        ref = event.ref_id
-        if keep and ref is not None and ref in left_out:
-            keep = False
-        if keep:
+        if keep and event.ref_id not in left_out:
             yield event
         else:
             left_out.add(event.id)

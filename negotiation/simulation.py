@@ -18,11 +18,14 @@ The README's "Simulation" section documents the choices (who moves, dates, the d
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import os
 import random
 import statistics
 import tomllib
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -117,12 +120,9 @@ def _event_type(name: str, where: str) -> str:
     return name
 
 
-def _weights(table: Mapping[str, float]) -> FrozenMap[str, float]:
-    return FrozenMap(table)
-
-
-def _move_weights(table: Mapping[str, Mapping[str, float]]) -> FrozenMap[str, FrozenMap[str, float]]:
-    return FrozenMap({kind: FrozenMap(by_party) for kind, by_party in table.items()})
+def _frozen(table: Mapping[str, Any]) -> FrozenMap[str, Any]:
+    """A table of weights as an immutable mapping (its tables too: ``moves``)."""
+    return FrozenMap({k: _frozen(v) if isinstance(v, Mapping) else v for k, v in table.items()})
 
 
 @attrs.frozen(kw_only=True)
@@ -151,9 +151,9 @@ class Policy:
         description: free text saying what the policy assumes.
     """
 
-    types: FrozenMap[str, float] = attrs.field(factory=lambda: FrozenMap(DEFAULT_TYPE_WEIGHTS), converter=_weights)
-    parties: FrozenMap[str, float] = attrs.field(factory=FrozenMap, converter=_weights)
-    moves: FrozenMap[str, FrozenMap[str, float]] = attrs.field(factory=FrozenMap, converter=_move_weights)
+    types: FrozenMap[str, float] = attrs.field(factory=lambda: FrozenMap(DEFAULT_TYPE_WEIGHTS), converter=_frozen)
+    parties: FrozenMap[str, float] = attrs.field(factory=FrozenMap, converter=_frozen)
+    moves: FrozenMap[str, FrozenMap[str, float]] = attrs.field(factory=FrozenMap, converter=_frozen)
     default: float = 1.0
     description: str | None = None
 
@@ -204,15 +204,11 @@ class Policy:
         except OSError as e:
             msg = f"cannot read policy {name}: {e.strerror}"
             raise InvalidPolicy(msg) from e
+        toml = name.endswith(".toml")
         try:
-            if name.endswith(".toml"):
-                data = tomllib.loads(raw.decode("utf-8"))
-            else:
-                import json
-
-                data = json.loads(raw)
+            data = tomllib.loads(raw.decode("utf-8")) if toml else json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
-            msg = f"policy {name} is not valid {'TOML' if name.endswith('.toml') else 'JSON'}: {e}"
+            msg = f"policy {name} is not valid {'TOML' if toml else 'JSON'}: {e}"
             raise InvalidPolicy(msg) from e
         return cls.from_mapping(data, where=name)
 
@@ -327,6 +323,11 @@ def _start(start: NegotiationState | None) -> NegotiationState:
     return start if start is not None else NegotiationState.empty(SIMULATED)
 
 
+def _by_stage(by_stage: Mapping[Stage, Any]) -> dict[Stage, Any]:
+    """The same items in the machine's order of stages."""
+    return {stage: by_stage[stage] for stage in Stage if stage in by_stage}
+
+
 def simulate(
     start: NegotiationState | None = None,
     policy: Policy | Mapping[str, Any] | str | os.PathLike[str] | None = None,
@@ -382,10 +383,9 @@ def simulate(
         for kind in EVENT_TYPES
     }
     occurred = PartialDate.of(latest_day(base))
-    ids = fresh_ids(base.all_ids)
-    step_ids = [next(ids) for _ in range(max_steps)]
-    final: dict[Stage, int] = {}
-    reached: dict[Stage, dict[int, int]] = {}
+    step_ids = list(itertools.islice(fresh_ids(base.all_ids), max_steps))
+    final: Counter[Stage] = Counter()
+    reached: defaultdict[Stage, Counter[int]] = defaultdict(Counter)
     ended = {"max_steps": 0, "final": 0, "stuck": 0}
     total = 0
     for _ in range(runs):
@@ -393,9 +393,8 @@ def simulate(
         stage = fold.stage
         first = {stage: 0}
         why = "max_steps"
-        for step in range(1, max_steps + 1):
+        for step, event_id in enumerate(step_ids, start=1):
             if stage in final_stages:
-                why = "final"
                 break
             # Two draws: an event type with probability proportional to its mass (type
             # weight x mean factor of its moves), then one of its moves by factor. Types
@@ -405,17 +404,14 @@ def simulate(
             found_by_kind: dict[str, list[Move]] = {}
             for kind in kinds_by_stage[stage]:
                 factors = special[kind]
-                if not factors and kind in _ALWAYS_POSSIBLE:
-                    mass = type_weight[kind]
-                else:
+                mass = type_weight[kind]
+                if factors or kind not in _ALWAYS_POSSIBLE:
                     found = found_by_kind[kind] = listed(fold, kind, cands)
                     if not found:
                         continue
-                    if not factors:
-                        mass = type_weight[kind]
-                    else:
+                    if factors:
                         extra = sum(factors[m.actor] - 1.0 for m in found if m.actor in factors)
-                        mass = type_weight[kind] * (len(found) + extra) / len(found)
+                        mass = mass * (len(found) + extra) / len(found)
                         if mass <= 0:
                             continue
                 kinds.append(kind)
@@ -430,22 +426,19 @@ def simulate(
                 move = found[rng.randrange(len(found))]
             else:
                 move = rng.choices(found, [factors.get(m.actor, 1.0) for m in found])[0]
-            fold.apply(build(move, fold, id=step_ids[step - 1], occurred=occurred))
+            fold.apply(build(move, fold, id=event_id, occurred=occurred))
             total += 1
             if fold.stage is not stage:
                 stage = fold.stage
                 first.setdefault(stage, step)
-        else:
-            if stage in final_stages:
-                why = "final"
+        if stage in final_stages:
+            why = "final"
         ended[why] += 1
-        final[stage] = final.get(stage, 0) + 1
+        final[stage] += 1
         for s, n in first.items():
-            histogram = reached.setdefault(s, {})
-            histogram[n] = histogram.get(n, 0) + 1
+            reached[s][n] += 1
         if progress is not None:
             progress(1)
-    order = list(Stage)
     return SimulationResult(
         negotiation=state.negotiation,
         start=state.stage,
@@ -454,13 +447,8 @@ def simulate(
         seed=seed,
         policy=rules,
         events=total,
-        final=FrozenMap(dict(sorted(final.items(), key=lambda kv: order.index(kv[0])))),
-        reached=FrozenMap(
-            {
-                s: FrozenMap(dict(sorted(h.items())))
-                for s, h in sorted(reached.items(), key=lambda kv: order.index(kv[0]))
-            }
-        ),
+        final=FrozenMap(_by_stage(final)),
+        reached=FrozenMap({s: FrozenMap(dict(sorted(h.items()))) for s, h in _by_stage(reached).items()}),
         ended=FrozenMap(ended),
     )
 
@@ -522,11 +510,8 @@ def _search(
 
     States are told apart by :func:`~negotiation.moves.signature`; each level keeps at most
     ``limit`` states of each signature (one is enough for distances, more give more paths).
-    Contacts, consultations, statements, disclosures and deadlines change no stage outside
-    ``idle`` and matter to no guard, so they are tried only out of ``idle`` or while no party
-    is named (only a named party may suspend, resume or break off talks); no path needs
-    more open proposals than the start has (or one), so moves past that are not tried.
-    Retractions correct the record and are not moves.
+    Moves that :func:`~negotiation.moves.changes_nothing` are not tried, nor moves past the
+    start's number of open proposals (or one): no path needs more. Retractions are not moves.
     """
     distances = {fold.stage: 0}
     if target is fold.stage:
@@ -618,5 +603,4 @@ def reachable_stages(start: NegotiationState | None = None, *, parties: Iterable
     """
     fold = _start(start).copy_fold()
     distances, _ = _search(fold, candidates(fold, parties), target=None, limit=1, reserved=())
-    order = list(Stage)
-    return dict(sorted(distances.items(), key=lambda kv: order.index(kv[0])))
+    return _by_stage(distances)

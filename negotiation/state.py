@@ -49,13 +49,17 @@ def _plain(value: object) -> object:
     return value
 
 
-def _view_dict(view: Any) -> dict[str, Any]:
-    """A view's fields as JSON-ready data, in the order they are declared."""
-    return {field.name: _plain(getattr(view, field.name)) for field in attrs.fields(type(view))}
+class _View:
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The view's fields as JSON-ready data, in the order they are declared."""
+        view: Any = self  # an attrs class
+        return {field.name: _plain(getattr(view, field.name)) for field in attrs.fields(type(view))}
 
 
 @attrs.frozen(kw_only=True)
-class Document:
+class Document(_View):
     """A proposal or a reply with its thread.
 
     Attributes:
@@ -88,12 +92,9 @@ class Document:
     def live(self) -> bool:
         return self.withdrawn_by is None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _view_dict(self)
-
 
 @attrs.frozen(kw_only=True)
-class Contact:
+class Contact(_View):
     """A proposed contact: who proposed it to whom, and what became of it."""
 
     id: str
@@ -115,11 +116,11 @@ class Contact:
         return "proposed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_view_dict(self), "status": self.status}
+        return {**super().to_dict(), "status": self.status}
 
 
 @attrs.frozen(kw_only=True)
-class Agreement:
+class Agreement(_View):
     """An agreed framework or text; signatures, ratifications and withdrawals map a party to
     the event that recorded it."""
 
@@ -137,12 +138,9 @@ class Agreement:
     def remaining(self) -> tuple[str, ...]:
         return tuple(p for p in self.parties if p not in self.withdrawn)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _view_dict(self)
-
 
 @attrs.frozen(kw_only=True)
-class Deadline:
+class Deadline(_View):
     """A deadline, and the event that met it or that recorded its lapse.
 
     A deadline with a ``ref`` is met by the first later move that settles it: a reply,
@@ -163,21 +161,15 @@ class Deadline:
         day = parse_date(on, field="on")
         return self.met_by is None and self.deadline.last_day < day.last_day
 
-    def to_dict(self) -> dict[str, Any]:
-        return _view_dict(self)
-
 
 @attrs.frozen(kw_only=True)
-class Position:
+class Position(_View):
     """A party's latest stance on an item, and the event that stated it."""
 
     party: str
     item: str
     stance: Stance
     event: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return _view_dict(self)
 
 
 @attrs.frozen(eq=False)
@@ -279,12 +271,7 @@ class NegotiationState:
     def timeline(self) -> tuple[Event, ...]:
         """Effective events and retractions sorted by ``occurred`` (stable on log order)."""
         fold = self._history()
-        merged = sorted(
-            [(i, e) for i, e in enumerate(fold.events)]
-            + [(len(fold.events) + i, r) for i, r in enumerate(fold.retractions)],
-            key=lambda pair: pair[1].occurred.sort_key,
-        )
-        return tuple(e for _, e in merged)
+        return tuple(sorted((*fold.events, *fold.retractions), key=lambda e: e.occurred.sort_key))
 
     @functools.cached_property
     def awaiting(self) -> tuple[Awaiting, ...]:

@@ -100,14 +100,9 @@ def parties() -> st.SearchStrategy[str]:
 def _dates(draw: st.DrawFn, min_day: dt.date, max_day: dt.date) -> PartialDate:
     precision = draw(st.sampled_from(("day", "month", "year", "datetime")))
     day = draw(st.dates(min_day, max_day))
-    if precision == "day":
-        return PartialDate.of(day)
-    if precision == "month":
-        return PartialDate.parse(f"{day.year:04d}-{day.month:02d}")
-    if precision == "year":
-        return PartialDate.parse(f"{day.year:04d}")
-    moment = dt.datetime.combine(day, draw(st.times()), tzinfo=draw(_offsets))
-    return PartialDate.of(moment)
+    if precision == "datetime":
+        return PartialDate.of(dt.datetime.combine(day, draw(st.times()), tzinfo=draw(_offsets)))
+    return _date(day, 0, precision)
 
 
 def dates(min_day: dt.date = _FIRST_DAY, max_day: dt.date = _LAST_DAY) -> st.SearchStrategy[PartialDate]:
@@ -151,13 +146,11 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
     }
     names = {f.name for f in attrs.fields(cls)}
     extra_keys = _ids.map(lambda k: f"x-{k}").filter(lambda k: k not in names)
+    table["extra"] = st.dictionaries(extra_keys, _JSON_SCALARS, max_size=2)
     out: dict[str, st.SearchStrategy[Any]] = {}
     for field in attrs.fields(cls):
-        if field.name == "extra":
-            out["extra"] = st.dictionaries(extra_keys, _JSON_SCALARS, max_size=2)
-            continue
         strategy = table.get(field.name, _texts)
-        required = field.default is attrs.NOTHING or field.name in ("id", "public")
+        required = field.default is attrs.NOTHING or field.name in ("id", "public", "extra")
         out[field.name] = strategy if required else st.none() | strategy
     return out
 
@@ -166,13 +159,10 @@ _FIELDS: dict[type[Event], dict[str, st.SearchStrategy[Any]]] = {}
 
 
 def _event_strategy(cls: type[Event], fixed: dict[str, Any] | None = None) -> st.SearchStrategy[Event]:
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = _field_strategies(cls)
-    fields = dict(fields)
-    for name, value in (fixed or {}).items():
-        fields[name] = st.just(value)
-    return st.builds(cls, **fields)
+    if cls not in _FIELDS:
+        _FIELDS[cls] = _field_strategies(cls)
+    just = {name: st.just(value) for name, value in (fixed or {}).items()}
+    return st.builds(cls, **(_FIELDS[cls] | just))
 
 
 def events(*types: type[Event] | str) -> st.SearchStrategy[Event]:
@@ -272,16 +262,12 @@ def _make(
     fold: Fold, cands: tuple[str, ...], intent: _Intent, event_id: str, cursor: dt.date, exclude: Collection[str]
 ) -> Event | None:
     """The event an intent makes in ``fold`` (not applied), or None if nothing is possible."""
-    kind = intent.kind
-    options = [] if kind in exclude else moves_of(fold, kind, cands)
-    if not options:
-        start = _KINDS.index(kind)
-        for other in _KINDS[start + 1 :] + _KINDS[:start]:
-            if other not in exclude and (options := moves_of(fold, other, cands)):
-                kind = other
-                break
-        else:
-            return None
+    start = _KINDS.index(intent.kind)
+    for kind in _KINDS[start:] + _KINDS[:start]:  # the intent's type, else the next that has a move
+        if kind not in exclude and (options := moves_of(fold, kind, cands)):
+            break
+    else:
+        return None
     move = options[intent.move % len(options)]
     occurred = _date(cursor, intent.days, intent.precision)
     names = _FIELD_NAMES[kind]
@@ -385,9 +371,8 @@ def states(
 ) -> st.SearchStrategy[NegotiationState]:
     """The states that :func:`valid_logs` of ``start`` reach."""
     _check_bounds(0, max_events)
-    base = start if start is not None else NegotiationState.empty(SIMULATED)
-    return _walk(base, 0, max_events, tuple(parties), ()).map(
-        lambda walk: NegotiationState(walk.fold, as_of=base.as_of, known_at=base.known_at)
+    return _walk(start, 0, max_events, tuple(parties), ()).map(
+        lambda walk: NegotiationState(walk.fold, as_of=walk.start.as_of, known_at=walk.start.known_at)
     )
 
 
@@ -418,15 +403,17 @@ class InvalidLog:
 Fault = Callable[[_Walk, str, PartialDate], st.SearchStrategy[Any] | None]
 
 
+def _of_kinds(kinds: list[str], fixed: dict[str, Any], error: type[EventRejected]) -> st.SearchStrategy[Any]:
+    """Events of one of ``kinds`` with the ``fixed`` fields, each paired with ``error``."""
+    return st.sampled_from(kinds).flatmap(lambda k: _event_strategy(EVENT_TYPES[k], fixed).map(lambda e: (e, error)))
+
+
 def _not_permitted(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
     allowed = walk.fold.permitted_type_names()
     kinds = [k for k in EVENT_TYPES if k not in allowed and k != "EventRetracted"]
     if not kinds:
         return None
-    fixed = {"id": event_id, "occurred": day, "negotiation": walk.fold.negotiation}
-    return st.sampled_from(kinds).flatmap(
-        lambda k: _event_strategy(EVENT_TYPES[k], fixed).map(lambda e: (e, NotPermitted))
-    )
+    return _of_kinds(kinds, {"id": event_id, "occurred": day, "negotiation": walk.fold.negotiation}, NotPermitted)
 
 
 def _duplicate(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
@@ -446,9 +433,7 @@ def _unknown_ref(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
     kinds = list(dict.fromkeys(k for k in allowed if "ref" in attrs.fields_dict(EVENT_TYPES[k])))
     missing = next(fresh_ids(fold.all_ids, prefix="missing"))
     fixed = {"id": event_id, "occurred": day, "negotiation": fold.negotiation, "ref": missing}
-    return st.sampled_from(kinds).flatmap(
-        lambda k: _event_strategy(EVENT_TYPES[k], fixed).map(lambda e: (e, UnknownReference))
-    )
+    return _of_kinds(kinds, fixed, UnknownReference)
 
 
 def _dated_before(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
@@ -490,7 +475,7 @@ def _wrong_actor(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
         for m in moves(fold, walk.cands, kinds=(*_ACTOR_CHECKED, "ProposalPublished"))
         if m.type != "ProposalPublished" or m.ref is not None
     ]
-    outsider = next(p for p in fresh_ids(set(fold.parties) | set(walk.cands), prefix="Outsider"))
+    outsider = next(fresh_ids(set(fold.parties) | set(walk.cands), prefix="Outsider"))
 
     def make(move: Move) -> tuple[Event, type[EventRejected]]:
         override: dict[str, Any] = {"parties": (outsider,)} if move.type == "AgreementSigned" else {"actor": outsider}
@@ -621,36 +606,33 @@ class NegotiationMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.state: NegotiationState = self.start if self.start is not None else NegotiationState.empty(SIMULATED)
-        self.events: list[Event] = []
-        self._fold = self.state.copy_fold()  # the state's fold, kept in step with it
-        self._cands = candidates(self._fold, self.parties)
-        self._ids = fresh_ids(set(self._fold.all_ids))
-        self._cursor = latest_day(self._fold)
+        self._walk = _Walk(self.start, self.parties)  # its fold is kept in step with the state
+        self.state: NegotiationState = self._walk.start
+        self.events: list[Event] = self._walk.events
         self._moves: dict[str, list[Move]] = {}
 
     def moves_of(self, kind: str) -> list[Move]:
         """The moves of an event type permitted now (cached until the next event)."""
         found = self._moves.get(kind)
         if found is None:
-            found = [] if kind in self.exclude else moves_of(self._fold, kind, self._cands)
+            found = [] if kind in self.exclude else moves_of(self._walk.fold, kind, self._walk.cands)
             self._moves[kind] = found
         return found
 
     def apply(self, event: Event) -> None:
         """Make an event: the state moves on (strictly: a refused event fails the test)."""
         self.state = self.state.apply(event)
-        self._fold.apply(event)
+        self._walk.fold.apply(event)
         self.events.append(event)
         self._moves = {}
 
     def _step(self, kind: str, data: st.DataObject) -> None:
         # One draw per step: an intent of this type (which move, dates, free fields).
         move, decor = data.draw(_STEP, label=kind)
-        intent = _Intent(kind, move, *decor)
-        event = _make(self._fold, self._cands, intent, next(self._ids), self._cursor, self.exclude)
+        walk = self._walk
+        event = _make(walk.fold, walk.cands, _Intent(kind, move, *decor), next(walk.ids), walk.cursor, self.exclude)
         assert event is not None  # the precondition: this type has a move now
-        self._cursor = event.occurred.last_day
+        walk.cursor = event.occurred.last_day
         self.apply(event)
 
 

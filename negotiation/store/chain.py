@@ -155,14 +155,8 @@ def verify_rows(
             return bad(problem="the event is not valid JSON")
         if not isinstance(data, dict):
             return bad(problem="the event is not a JSON object")
-        columns = {
-            "negotiation": row.negotiation,
-            "id": row.id,
-            "type": row.type,
-            "occurred": row.occurred,
-            "recorded": row.recorded,
-        }
-        for column, value in columns.items():
+        for column in ("negotiation", "id", "type", "occurred", "recorded"):
+            value = getattr(row, column)
             if data.get(column) != value:
                 return bad(problem=f"column {column}={value!r} but the event says {data.get(column)!r}")
         chains[row.negotiation] = (row.version, row.hash)

@@ -73,20 +73,13 @@ class _Transaction:
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         found = self.store._snapshots.get(negotiation)
-        if found is None or self._fingerprint(found[1]) != snapshot.FINGERPRINT:
-            return None
-        return found
-
-    @staticmethod
-    def _fingerprint(data: bytes) -> str | None:
         try:
-            return snapshot.check(data)
-        except StoreError:
+            return found if found is not None and snapshot.check(found[1]) == snapshot.FINGERPRINT else None
+        except StoreError:  # its body does not match its checksum
             return None
 
     def snapshots(self) -> Iterator[tuple[str, int, bytes]]:
-        for negotiation, (version, data) in self.store._snapshots.items():
-            yield negotiation, version, data
+        return ((negotiation, version, data) for negotiation, (version, data) in self.store._snapshots.items())
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.staged_snapshots[negotiation] = (version, data)

@@ -68,12 +68,8 @@ class Delivery(abc.ABC):
                     yield stored
                 idle_since = time.monotonic()
                 continue
-            if idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout:
+            if not self._idle(token, idle_since, idle_timeout, poll_interval):
                 return
-            wait = poll_interval
-            if idle_timeout is not None:
-                wait = min(wait, max(0.0, idle_timeout - (time.monotonic() - idle_since)))
-            self._wait(token, wait)
 
     def subscribe(
         self,
@@ -115,12 +111,17 @@ class Delivery(abc.ABC):
             if batch:
                 idle_since = time.monotonic()
                 continue
-            if not live or (idle_timeout is not None and time.monotonic() - idle_since >= idle_timeout):
+            if not live or not self._idle(token, idle_since, idle_timeout, poll_interval):
                 return handled
-            wait = poll_interval
-            if idle_timeout is not None:
-                wait = min(wait, max(0.0, idle_timeout - (time.monotonic() - idle_since)))
-            self._wait(token, wait)
+
+    def _idle(self, token: object, idle_since: float, idle_timeout: float | None, poll_interval: float) -> bool:
+        """Wait for a commit, at most ``poll_interval`` or what is left of ``idle_timeout``; False
+        (without waiting) once ``idle_timeout`` seconds have passed since ``idle_since``."""
+        idle = time.monotonic() - idle_since
+        if idle_timeout is not None and idle >= idle_timeout:
+            return False
+        self._wait(token, poll_interval if idle_timeout is None else min(poll_interval, idle_timeout - idle))
+        return True
 
     def checkpoint(self, name: str) -> int:
         """The position the named subscriber has handled up to (0 when new)."""
