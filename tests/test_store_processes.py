@@ -229,3 +229,47 @@ def test_eight_processes_creating_one_store_at_once_all_open_it(tmp_path: Path) 
         with SQLiteStore(path) as store:
             assert len(store.negotiations()) == 8
             assert store.verify().ok
+
+
+@pytest.mark.slow
+def test_four_large_imports_into_one_store_at_once_all_land(tmp_path: Path) -> None:
+    """Four processes import a 150,000-event log each into one store through the command line:
+    each waits for the others' transactions (the default --timeout is 30 s; it was a fixed 5 s,
+    shorter than three imports of this size) and every event lands."""
+    from click.testing import CliRunner
+
+    from negotiation import write_log
+    from negotiation.cli import cli
+
+    store = tmp_path / "shared.db"
+    logs = []
+    for number in range(4):
+        log = tmp_path / f"log{number}.jsonl"
+        write_log(
+            (
+                ConsultationHeld(
+                    id=f"c{i}", negotiation=f"n{number}-{i // 20}", occurred="2022-01-01", parties=["A", "B"]
+                )
+                for i in range(150_000)
+            ),
+            log,
+        )
+        logs.append(log)
+    SQLiteStore(store).close()  # the schema, before the children race
+    go = tmp_path / "go"
+
+    def child(fd: int, log: Path) -> None:
+        while not go.exists():
+            time.sleep(0.001)
+        result = CliRunner().invoke(cli, ["append", str(store), str(log)])
+        os.write(fd, f"{result.exit_code} {result.output.strip()[-80:]}".encode())
+
+    children = [fork(lambda fd, log=log: child(fd, log)) for log in logs]
+    go.touch()
+    deadline = time.monotonic() + 120
+    outcomes = [drain(fd) for _, fd in children]
+    assert [wait(pid, deadline) for pid, _ in children] == [0] * 4
+    assert all(outcome.startswith("0 ") for outcome in outcomes), outcomes
+    with SQLiteStore(store, readonly=True) as shared:
+        assert shared.head()[0] == 4 * 150_000
+        assert shared.verify().ok
