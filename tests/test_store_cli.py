@@ -222,19 +222,17 @@ def test_the_console_script_reads_a_store(store_db: Path) -> None:
     assert done.stdout.startswith("jcpoa: stage ")
 
 
-def test_a_locked_store_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """append while another connection holds the write lock: one line, exit 1, nothing written."""
-    import functools
-
+def test_a_locked_store_is_one_line(tmp_path: Path) -> None:
+    """append while another connection holds the write lock past --timeout: one line, exit 1,
+    nothing written."""
     db = tmp_path / "locked.db"
     run("append", db, FOUNDING)
     before = dump(db)
-    monkeypatch.setattr(cli_store, "SQLiteStore", functools.partial(SQLiteStore, timeout=0.05))
     log = tmp_path / "more.jsonl"
     log.write_text('{"type": "ConsultationHeld", "occurred": "2022-03-01", "parties": ["RU", "US"]}\n')
     with closing(sqlite3.connect(db, isolation_level=None)) as other:
         other.execute("BEGIN IMMEDIATE")
-        code, _, err = run("append", db, log, "--negotiation", "security-guarantees-2021")
+        code, _, err = run("append", db, log, "--negotiation", "security-guarantees-2021", "--timeout", "0.05")
         other.execute("ROLLBACK")
     assert code == 1
     assert err == f"Error: {db}: the database is locked by another connection; gave up appending\n"
