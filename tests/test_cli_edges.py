@@ -332,3 +332,22 @@ def test_a_streamed_import_names_the_line_of_a_refused_event_far_into_the_file(t
     )
     with SQLiteStore(tmp_path / "s.db", readonly=True) as store:
         assert store.negotiations() == []
+
+
+def test_ctrl_c_during_start_up_never_shows_a_traceback() -> None:
+    """The installed command, interrupted at moments spread over its start-up (the package being
+    imported) and its work: one line or a quiet exit, never a traceback. (An entry point
+    generated from ``[project.scripts]`` imports the package before any of its code runs, and
+    showed a traceback about two times in three here.)"""
+    import signal
+    import time
+
+    script = Path(sys.executable).parent / "negotiation"
+    assert script.exists(), "the project is installed (pip install -e .)"
+    for step in range(20):
+        child = subprocess.Popen([script, "status", FOUNDING], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.03 + step * 0.006)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+        assert b"Traceback" not in err, err.decode(errors="replace")
+        assert child.returncode in (0, 130, -signal.SIGINT), (child.returncode, err)
