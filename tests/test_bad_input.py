@@ -208,3 +208,30 @@ def test_the_command_line_answers_anything_with_exit_0_or_1(data: bytes) -> None
             result = run(*args)
             assert result.exit_code in (0, 1), (args, result.output)
             assert "internal error" not in result.output
+
+
+def test_check_goes_on_listing_past_lines_that_used_to_stop_the_reader(tmp_path: Path) -> None:
+    """Each line that once ended in an internal error is one error among others."""
+    names = [
+        "13-nan.jsonl",
+        "16-five-thousand-digits.jsonl",
+        "17-nested-1200-deep.jsonl",
+        "20-lone-surrogate-in-a-field.jsonl",
+        "27-date-time-past-9999-in-utc.jsonl",
+    ]
+    log = tmp_path / "mixed.jsonl"
+    log.write_bytes(b"".join((HERE / name).read_bytes() for name in names))
+    result = run("check", str(log))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert [line.split(":", 2)[1].split()[0] for line in lines[:-1]] == ["1", "2", "3", "4", "5"]
+    assert lines[-1] == f"{log}: 5 errors"
+
+
+@pytest.mark.parametrize("option", ["--as-of", "--known-at"])
+def test_a_cut_off_past_the_calendar_in_utc_is_one_line(option: str) -> None:
+    result = run(
+        "status", str(HERE.parent.parent.parent / "events" / "jcpoa.jsonl"), option, "9999-12-31T23:59:59-12:00"
+    )
+    assert result.exit_code == 1
+    assert "is out of range: its UTC date must lie in the years 1 to 9999" in result.output
