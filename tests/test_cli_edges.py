@@ -132,6 +132,7 @@ def test_control_characters_in_ids_and_titles_are_escaped(tmp_path: Path) -> Non
     write_log(events, log)
     code, out, _ = run("append", tmp_path / "s.db", log)
     assert code == 0
+    assert out == "n\\x9b2J: 1 event appended, now at version 1\n"
     for args in (("list", tmp_path / "s.db"), ("status", log), ("timeline", log), ("status", log, "--json")):
         code, out, _ = run(*args)
         assert code == 0
