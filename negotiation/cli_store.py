@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -307,6 +308,12 @@ def _replaced(path: Path) -> Iterator[IO[str]]:
     try:
         with handle:
             yield handle
+        if path.exists():  # the file keeps its permissions; a new one gets the usual ones
+            shutil.copymode(path, handle.name)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(handle.name, 0o666 & ~umask)
         os.replace(handle.name, path)
     except BaseException:
         with suppress(OSError):

@@ -66,7 +66,16 @@ def test_a_failed_export_leaves_the_output_file_as_it_was(db: Path) -> None:
 def test_an_export_replaces_the_output_whole_and_re_imports_identically(db: Path) -> None:
     out = db.parent / "out.jsonl"
     out.write_text("old content\n")
+    out.chmod(0o640)
     assert run("export", db, FOUNDING_ID, "-o", out)[0] == 0
+    assert out.stat().st_mode & 0o777 == 0o640  # the file it replaced kept its permissions
+    fresh = db.parent / "fresh.jsonl"
+    umask = os.umask(0o022)
+    try:
+        assert run("export", db, FOUNDING_ID, "-o", fresh)[0] == 0
+    finally:
+        os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o644  # a new file: what open() would have made
     again = db.parent / "again.db"
     assert run("append", again, out)[0] == 0
     with SQLiteStore(db) as a, SQLiteStore(again) as b:
