@@ -361,3 +361,28 @@ def test_ctrl_c_during_start_up_never_shows_a_traceback() -> None:
         _, err = child.communicate(timeout=30)
         assert b"Traceback" not in err, err.decode(errors="replace")
         assert child.returncode in (0, 130, -signal.SIGINT), (child.returncode, err)
+
+
+def test_a_line_repeated_a_chunk_later_is_refused_as_replay_refuses_it(tmp_path: Path) -> None:
+    """An exact repeat of a line written earlier in the same import is an error in the log
+    (check says so), however far apart the two are; importing the file again once it is
+    stored is a retry that adds nothing."""
+    from negotiation.store import base
+
+    log = tmp_path / "long.jsonl"
+    events = [
+        ConsultationHeld(id=f"c{i}", negotiation="long", occurred="2022-01-01", parties=["A", "B"])
+        for i in range(2 * base.STREAM_CHUNK)
+    ]
+    write_log([*events, events[5]], log)
+    code, _, err = run("append", tmp_path / "s.db", log)
+    assert code == 1
+    assert err == f"Error: {log}:{len(events) + 1} event 'c5': id 'c5' is already used in this negotiation\n"
+    assert run("check", log)[2].startswith(
+        f"{log}:{len(events) + 1} event 'c5': id 'c5' is already used in this negotiation"
+    )
+    with SQLiteStore(tmp_path / "s.db", readonly=True) as store:
+        assert store.negotiations() == []
+    write_log(events, log)
+    assert run("append", tmp_path / "s.db", log)[0] == 0
+    assert run("append", tmp_path / "s.db", log)[1] == "long: 0 events appended, now at version 2000\n"

@@ -385,15 +385,16 @@ class EventStore(Delivery, abc.ABC):
         """Append each run (a negotiation, its events, the version expected) in one transaction."""
         recorded = utc_now()
         versions: dict[str, int] = {}
-        touched: set[str] = set()
+        started: dict[str, int] = {}  # each negotiation's version when the transaction began
         done = 0
         try:
             with self._write("appending") as tx:
                 position, head = tx.head()
                 for name, events, expected in runs:
-                    touched.add(name)
                     tick = None if progress is None else functools.partial(_offset, progress, done)
-                    versions[name], rows = self._append_one(tx, name, events, expected, recorded, position, tick)
+                    versions[name], rows = self._append_one(
+                        tx, name, events, expected, recorded, position, tick, started
+                    )
                     for row in rows:
                         head = store_hash(head, row)
                     position += len(rows)
@@ -402,7 +403,7 @@ class EventStore(Delivery, abc.ABC):
                         progress(done)
                 tx.put_head(position, head)
         except BaseException:
-            self._folds.drop(touched)  # what the appends cached was not committed
+            self._folds.drop(started)  # what the appends cached was not committed
             raise
         return versions
 
@@ -415,6 +416,7 @@ class EventStore(Delivery, abc.ABC):
         recorded: dt.datetime,
         position: int,
         progress: Callable[[int], None] | None,
+        started: dict[str, int],
     ) -> tuple[int, list[Row]]:
         """Append one negotiation's events after the store's last ``position``; returns
         (its new version, the rows written)."""
@@ -428,15 +430,23 @@ class EventStore(Delivery, abc.ABC):
         else:
             stored = tx.stored(negotiation, [e.id for e in events])
         fresh: list[Event] = []
+        since = started.setdefault(negotiation, current)  # its version when this transaction began
         for event in events:
             old = stored.get(event.id)
             if old is None:
                 fresh.append(event)
-            elif not _same_content(old, event):
+                continue
+            if not _same_content(old, event):
                 msg = f"id {event.id!r} is already stored in negotiation {negotiation!r} with other content"
-                summary = tx.summary(negotiation)
-                stage = summary.stage.value if summary is not None else Stage.IDLE.value
-                raise DuplicateEventId(msg, event=event, stage=stage).locate(negotiation=negotiation)
+            elif current > since and any(s.event.id == event.id for s in tx.read(negotiation, since)):
+                # a repeat of what this transaction wrote (an earlier chunk of a stream), not of
+                # what was stored before it: refused, as replaying the log refuses it
+                msg = f"id {event.id!r} is already used in this negotiation"
+            else:
+                continue  # stored before, with the same content: a retry, skipped
+            summary = tx.summary(negotiation)
+            stage = summary.stage.value if summary is not None else Stage.IDLE.value
+            raise DuplicateEventId(msg, event=event, stage=stage).locate(negotiation=negotiation)
         if not fresh:
             if cached is not None:
                 self._folds.put(negotiation, tip, *cached)  # still valid: nothing was written
