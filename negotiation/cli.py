@@ -42,7 +42,7 @@ __all__ = ["cli", "main"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: How many owed moves, next steps and refs a step names ``status`` prints without ``--all``.
-SHOWN = 20
+SHOWN = 30
 
 
 def _emit_json(data: Any) -> None:

@@ -236,20 +236,20 @@ def test_status_caps_long_lists_and_lists_retractions_only_with_all(tmp_path: Pa
             ProposalPublished(
                 id=f"p{i}", negotiation="many", occurred="2022-01-01", actor="RU", to=["US"], title=f"Draft {i}"
             )
-            for i in range(30)
+            for i in range(40)
         ],
         log,
     )
     code, out, _ = run("status", log, "--as-of", "2022-01-31")
     assert code == 0
     owed = [line for line in out.splitlines() if " owes " in line]
-    assert len(owed) == 20
+    assert len(owed) == 30
     assert "  ... and 10 more owed moves (--all shows them)" in out
     assert "US owes ReplyDelivered or ProposalPublished on 'p0' ('Draft 0', from RU, since 2022-01-01, 30 days)" in out
     assert "EventRetracted" not in out
     assert "(and retractions: --all lists the events that may be retracted)" in out
     code, everything, _ = run("status", log, "--as-of", "2022-01-31", "--all")
-    assert len([line for line in everything.splitlines() if " owes " in line]) == 30
+    assert len([line for line in everything.splitlines() if " owes " in line]) == 40
     assert "EventRetracted" in everything
 
 

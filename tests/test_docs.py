@@ -155,3 +155,18 @@ def test_docs_python_block_runs(name: str, index: int, block: str, monkeypatch: 
     """Each python block of docs/ runs as written, from the repository root."""
     monkeypatch.chdir(ROOT)
     exec(compile(block, f"docs/{name} block {index + 1}", "exec"), {"__name__": "docs"})
+
+
+def test_the_quickstart_output_is_what_the_command_prints() -> None:
+    """The README's quickstart shows the founding log's status as the command prints it today."""
+    from click.testing import CliRunner
+
+    from negotiation.cli import cli
+
+    quickstart = _section(README, "Quickstart")
+    shown = quickstart.split("```text\n", 1)[1].split("```", 1)[0]
+    result = CliRunner().invoke(
+        cli, ["status", str(ROOT / "events/security-guarantees-2021.jsonl"), "--as-of", "2022-02-02"]
+    )
+    assert result.exit_code == 0
+    assert result.stdout == shown
