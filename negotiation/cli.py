@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+import attrs
 import click
 
 from negotiation.cli_copy import copy_command
@@ -32,9 +33,11 @@ from negotiation.cli_store import (
     verify_command,
 )
 from negotiation.errors import NegotiationError
-from negotiation.events import Event
+from negotiation.events import EVENT_TYPES, PARTY_FIELDS, Event
 from negotiation.logfile import check_log
+from negotiation.machine import TABLE, Stage
 from negotiation.machine import diagram as machine_diagram
+from negotiation.rules import RULES
 from negotiation.state import NegotiationState
 
 __all__ = ["cli", "main"]
@@ -240,6 +243,78 @@ def check(log: str, negotiation: str | None, as_json: bool) -> None:
         click.echo(f"{log}: {len(errors)} error{'s' if len(errors) != 1 else ''}", err=bool(errors))
     if errors:
         sys.exit(1)
+
+
+def describe_type(name: str) -> dict[str, Any]:
+    """What the contract says of an event type, as data: its fields, the fields that name
+    parties, and its rule (the stages that permit it, where each leads, and its constraints)."""
+    cls = EVENT_TYPES[name]
+    rule = RULES[name]
+    fields = [
+        {"name": f.name, "type": str(f.type), "required": f.default is attrs.NOTHING}
+        for f in attrs.fields(cls)
+        if f.name != "extra"
+    ]
+    transitions = []
+    for (stage, kind), branches in TABLE.items():
+        if kind != name:
+            continue
+        for conditions, dest in branches:
+            when = [guard.__name__ if wanted else f"not {guard.__name__}" for guard, wanted in conditions]
+            transitions.append({"from": stage.value, "to": (dest or stage).value, "when": when})
+    return {
+        "type": name,
+        "summary": (cls.__doc__ or "").strip().splitlines()[0],
+        "fields": fields,
+        "parties": list(PARTY_FIELDS[cls]),
+        "rule": {
+            "stages": [s.value for s in Stage if any(t["from"] == s.value for t in transitions)]
+            if name != "EventRetracted"
+            else [s.value for s in Stage if s is not Stage.IDLE],
+            "transitions": transitions,
+            "party_only": rule.party_only,
+            "outsider_may_make_it": rule.outsider,
+            "meets_deadlines": rule.settles,
+        },
+    }
+
+
+@cli.command()
+@click.argument("name", metavar="[TYPE]", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def types(name: str | None, as_json: bool) -> None:
+    """List the event types of the contract, or print one TYPE's fields, roles and rule."""
+    if name is not None and name not in EVENT_TYPES:
+        msg = f"{name!r} is not an event type; expected one of: {', '.join(EVENT_TYPES)}"
+        raise click.BadParameter(msg, param_hint="TYPE")
+    described = [describe_type(n) for n in ([name] if name else EVENT_TYPES)]
+    if as_json:
+        _emit_json(described[0] if name else described)
+        return
+    if name is None:
+        for d in described:
+            required = ", ".join(f["name"] for f in d["fields"] if f["required"])
+            click.echo(f"{d['type']:<27} {d['summary']}  [{required}]")
+        return
+    d = described[0]
+    lines = [f"{d['type']}: {d['summary']}", "", "Fields (* required):"]
+    lines += [f"  {'*' if f['required'] else ' '} {f['name']:<12} {f['type']}" for f in d["fields"]]
+    lines += ["", f"Parties named in: {', '.join(d['parties']) or 'none (it names no party)'}", "", "Rule:"]
+    if d["type"] == "EventRetracted":
+        lines.append("  permitted in every stage but idle; replay leaves the retracted event out")
+    for t in d["rule"]["transitions"]:
+        when = f" when {' and '.join(t['when'])}" if t["when"] else ""
+        move = "stays" if t["from"] == t["to"] else f"-> {t['to']}"
+        lines.append(f"  in {t['from']}: {move}{when}")
+    flags = d["rule"]
+    if flags["party_only"]:
+        lines.append("  only a party to the talks may make it")
+    if flags["outsider_may_make_it"]:
+        lines.append("  an outsider may make it (it does not make its actor a party)")
+    if flags["meets_deadlines"]:
+        lines.append("  it meets a deadline set on what it references")
+    lines.append("  (docs/contract.md states the checks on its fields and references)")
+    click.echo("\n".join(lines))
 
 
 @cli.command()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from negotiation import ConsultationHeld, ProposalPublished, SQLiteStore, read_log, write_log
+from negotiation import ConsultationHeld, ProposalPublished, SQLiteStore, Stage, read_log, write_log
 from negotiation import cli_store as cli_store_module
 from negotiation.cli import cli
 from negotiation.cli import main as console_main
@@ -386,3 +386,36 @@ def test_a_line_repeated_a_chunk_later_is_refused_as_replay_refuses_it(tmp_path:
     write_log(events, log)
     assert run("append", tmp_path / "s.db", log)[0] == 0
     assert run("append", tmp_path / "s.db", log)[1] == "long: 0 events appended, now at version 2000\n"
+
+
+# -- the contract from the command line ----------------------------------------------------------
+
+
+def test_types_lists_every_type_and_describes_one_from_the_machine_and_the_rules() -> None:
+    from negotiation import EVENT_TYPES
+    from negotiation.machine import TABLE, permitted_types
+
+    code, out, _ = run("types")
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == list(EVENT_TYPES)
+    listed = json.loads(run("types", "--json")[1])
+    assert [d["type"] for d in listed] == list(EVENT_TYPES)
+    for described in listed:
+        name = described["type"]
+        if name == "EventRetracted":
+            continue
+        # the stages it is permitted in are the machine's, and each transition is a table branch
+        assert described["rule"]["stages"] == [
+            s for s in (st.value for st in Stage) if name in permitted_types(Stage(s))
+        ]
+        assert len(described["rule"]["transitions"]) == sum(len(b) for (_, kind), b in TABLE.items() if kind == name)
+    signed = json.loads(run("types", "AgreementSigned", "--json")[1])
+    assert [f["name"] for f in signed["fields"] if f["required"]] == ["occurred", "parties", "ref"]
+    assert signed["parties"] == ["parties"]
+    assert {"from": "text_agreed", "to": "signed", "when": ["completes_signatures"]} in signed["rule"]["transitions"]
+    assert signed["rule"]["meets_deadlines"] is True
+    code, out, _ = run("types", "AgreementSigned")
+    assert "  in text_agreed: -> signed when completes_signatures" in out
+    code, _, err = run("types", "TreatyFeasted")
+    assert code == 2
+    assert "'TreatyFeasted' is not an event type" in err
