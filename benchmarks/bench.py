@@ -685,7 +685,7 @@ def postgres_database(server: str, name: str, created: list[str]) -> str:
         conn.execute(f"CREATE DATABASE {database}")
     created.append(database)
     parts = urllib.parse.urlsplit(server)
-    return urllib.parse.urlunsplit(parts._replace(path="/" + database))
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
 def peer_postgres_app(url: str) -> Any:
