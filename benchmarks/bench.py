@@ -626,25 +626,11 @@ def bench_stores(bench: Bench) -> None:
     def peer_get() -> Iterator[tuple[int, float]]:
         peer()  # "not installed" rather than "needs the database" without the library
         path, ids = needs(last, "peer", "peer.append_batch")
-        app = peer_app(path, sync)  # a new application: nothing cached from the appends
-        try:
-            for part in chunks(ids, SLICE):
-                with Clock() as c:
-                    count = sum(app.repository.get(agg_id).count for agg_id in part)
-                yield count, c.seconds
-        finally:
-            app.close()
+        yield from timed_gets(peer_app(path, sync), ids)  # a new application: nothing cached
 
     def store_load() -> Iterator[tuple[int, float]]:
         # a store opened anew: what a reader process sees, not the folds the appends left behind
-        store = open_store(needs(last, "store", "store.append_batch"))
-        try:
-            for part in chunks(names, SLICE):
-                with Clock() as c:
-                    count = load_all(store, part)
-                yield count, c.seconds
-        finally:
-            store.close()
+        yield from timed_loads(open_store(needs(last, "store", "store.append_batch")), names)
 
     progress("loading every negotiation back (peer, store)")
     bench.group({"peer.get": peer_get, "store.load": store_load}, repeat=disk_repeat(bench.repeat))
@@ -811,24 +797,10 @@ def bench_postgres(bench: Bench) -> None:
 
     def peer_get() -> Iterator[tuple[int, float]]:
         url, agg_ids = needs(last, "peer", "pg.peer.append_batch")
-        app = peer_postgres_app(url)
-        try:
-            for part in chunks(agg_ids, SLICE):
-                with Clock() as c:
-                    count = sum(app.repository.get(agg_id).count for agg_id in part)
-                yield count, c.seconds
-        finally:
-            app.close()
+        yield from timed_gets(peer_postgres_app(url), agg_ids)
 
     def store_load() -> Iterator[tuple[int, float]]:
-        store = PostgresStore(needs(last, "store", "pg.store.append_batch"))
-        try:
-            for part in chunks(names, SLICE):
-                with Clock() as c:
-                    count = load_all(store, part)
-                yield count, c.seconds
-        finally:
-            store.close()
+        yield from timed_loads(PostgresStore(needs(last, "store", "pg.store.append_batch")), names)
 
     try:
         progress(f"PostgreSQL: appending {shape} (peer, store), then loading it back")
@@ -847,6 +819,28 @@ def bench_postgres(bench: Bench) -> None:
         with psycopg.connect(server, autocommit=True) as conn:
             for database in created:
                 conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def timed_gets(app: Any, ids: list[Any]) -> Iterator[tuple[int, float]]:
+    """The peer's ``repository.get`` of every aggregate, slice by slice; closes ``app``."""
+    try:
+        for part in chunks(ids, SLICE):
+            with Clock() as c:
+                count = sum(app.repository.get(agg_id).count for agg_id in part)
+            yield count, c.seconds
+    finally:
+        app.close()
+
+
+def timed_loads(store: Any, names: list[str]) -> Iterator[tuple[int, float]]:
+    """Our load of every negotiation (stage, owed moves, next steps), slice by slice; closes ``store``."""
+    try:
+        for part in chunks(names, SLICE):
+            with Clock() as c:
+                count = load_all(store, part)
+            yield count, c.seconds
+    finally:
+        store.close()
 
 
 def bench_memory(bench: Bench) -> None:

@@ -98,8 +98,12 @@ def _written(event: Event, encode: Callable[[Any], str]) -> str:
     """``encode(event.to_dict())``, refusing what would not read back as the same event."""
     data = event.to_dict()
     try:
-        if event.extra or event.source is not None:
-            check_json(data, "event")
+        # only the free-form fields can hold NaN or deep nesting (the typed ones are checked
+        # by their converters); a lone surrogate anywhere fails the UTF-8 encoding below
+        if event.extra:
+            check_json(event.extra, "extra")
+        if event.source is not None and event.source.extra:
+            check_json(event.source.extra, "source")
         text = encode(data)
         if not text.isascii():
             text.encode()  # raises for a lone surrogate
