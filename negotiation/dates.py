@@ -133,13 +133,12 @@ class PartialDate:
         return (self.last_day, moment)
 
     def definitely_before(self, other: PartialDate) -> bool:
-        """Whether every day this date can mean lies before every day ``other`` can mean.
+        """Whether every UTC day this date can mean lies before every UTC day ``other`` can mean.
 
-        ``2022-01`` is not definitely before ``2022-01-26``; ``2021-12`` is. Two date-times
-        are compared exactly.
+        ``2022-01`` is not definitely before ``2022-01-26``; ``2021-12`` is. Date-times are
+        compared by their UTC dates: two moments of one day are not "before" each other (the
+        hours of a day are seldom on the record, and time zones blur them).
         """
-        if self.moment is not None and other.moment is not None:
-            return self.moment < other.moment
         return self.last_day < other.first_day
 
     def recorded_by(self) -> dt.datetime:

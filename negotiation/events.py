@@ -48,11 +48,15 @@ __all__ = [
     "FrozenMap",
     "Level",
     "Mode",
+    "ParticipantJoined",
+    "ParticipantLeft",
     "PartyWithdrew",
     "PositionStated",
     "ProposalPublished",
     "ProposalWithdrawn",
     "ReplyDelivered",
+    "ReplyStance",
+    "Role",
     "Source",
     "Stance",
     "TalksBrokenOff",
@@ -125,7 +129,11 @@ class Level(enum.StrEnum):
 
     LEADER = "leader"
     MINISTER = "minister"
+    DEPUTY_MINISTER = "deputy_minister"
+    ORGANISATION_HEAD = "organisation_head"
     ENVOY = "envoy"
+    MILITARY = "military"
+    TECHNICAL = "technical"
     WORKING = "working"
 
 
@@ -150,6 +158,26 @@ class Stance(enum.StrEnum):
     ACCEPT = "accept"
     REJECT = "reject"
     NEGOTIABLE = "negotiable"
+
+
+class ReplyStance(enum.StrEnum):
+    """What a reply says to the document it answers, as a whole."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    COUNTER = "counter"
+    PARTIAL = "partial"
+    ACKNOWLEDGE = "acknowledge"
+
+
+class Role(enum.StrEnum):
+    """The part a participant plays in the talks (see ``ParticipantJoined``)."""
+
+    PARTY = "party"
+    MEDIATOR = "mediator"
+    FACILITATOR = "facilitator"
+    GUARANTOR = "guarantor"
+    OBSERVER = "observer"
 
 
 # -- converters: friendly input in, validated values out; errors name the field ----------
@@ -236,6 +264,38 @@ def _mode(value: Mode | str) -> Mode:
 
 def _opt_mode(value: Mode | str | None) -> Mode | None:
     return None if value is None else _member(Mode, "mode", value)
+
+
+def _opt_reply_stance(value: ReplyStance | str | None) -> ReplyStance | None:
+    return None if value is None else _member(ReplyStance, "stance", value)
+
+
+def _role(value: Role | str) -> Role:
+    return _member(Role, "role", value)
+
+
+def _asks_answer(value: bool | None) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise _fail("asks_answer", value, "true or false")
+    return value
+
+
+def _co_actors(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else _party_tuple("co_actors", value, 1)
+
+
+def _witnesses(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else _party_tuple("witnesses", value, 1)
+
+
+def _keeps_open(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail("keeps_open", value, "a list of document ids")
+    if not all(isinstance(i, str) and i.strip() for i in value):
+        raise _fail("keeps_open", value, "a list of document ids (non-empty strings)")
+    return tuple(value)
 
 
 def _opt_format(value: ConsultationFormat | str | None) -> ConsultationFormat | None:
@@ -371,6 +431,9 @@ class Event:
             raise _fail("id", self.id, "a string")
         if self.note is not None and not isinstance(self.note, str):
             raise _fail("note", self.note, "a string")
+        co_actors = getattr(self, "co_actors", None)
+        if co_actors and getattr(self, "actor", None) in co_actors:
+            raise _fail("co_actors", list(co_actors), f"parties other than the actor {self.actor!r}")  # type: ignore[attr-defined]
         if not self.id:
             object.__setattr__(self, "id", self.content_id())
 
@@ -522,9 +585,11 @@ class ContactProposed(Event):
 
     TYPE: ClassVar[str] = "ContactProposed"
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     to: tuple[str, ...] = attrs.field(converter=_to)
     level: Level = attrs.field(converter=_level)
     mode: Mode | None = attrs.field(default=None, converter=_opt_mode)
+    venue: str | None = _optional_text()
     condition: str | None = _optional_text()
 
 
@@ -535,6 +600,7 @@ class ContactAccepted(Event):
     TYPE: ClassVar[str] = "ContactAccepted"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
 
 
@@ -545,6 +611,7 @@ class ContactDeclined(Event):
     TYPE: ClassVar[str] = "ContactDeclined"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
 
 
@@ -568,6 +635,7 @@ class ConsultationHeld(Event):
     parties: tuple[str, ...] = attrs.field(converter=_parties)
     format: ConsultationFormat | None = attrs.field(default=None, converter=_opt_format)
     level: Level | None = attrs.field(default=None, converter=_opt_level)
+    mode: Mode | None = attrs.field(default=None, converter=_opt_mode)
     venue: str | None = _optional_text()
     round: str | int | None = attrs.field(default=None)
 
@@ -583,6 +651,7 @@ class ProposalPublished(Event):
 
     TYPE: ClassVar[str] = "ProposalPublished"
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     to: tuple[str, ...] = attrs.field(converter=_to)
     title: str = _required_text()
     items: tuple[str, ...] | None = attrs.field(default=None, converter=_items)
@@ -597,9 +666,23 @@ class ReplyDelivered(Event):
     TYPE: ClassVar[str] = "ReplyDelivered"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
+    stance: ReplyStance | None = attrs.field(default=None, converter=_opt_reply_stance)
+    asks_answer: bool | None = attrs.field(default=None, converter=_asks_answer)
     public: bool = attrs.field(default=True, converter=_public)
     positions: FrozenMap[str, Stance] | None = attrs.field(default=None, converter=_positions)
+
+    @property
+    def wants_answer(self) -> bool:
+        """Whether the author of what it answers owes an answer to this reply.
+
+        ``asks_answer`` when given; else a reply with a stance asks for one only if it is a
+        counter; a reply with no stance continues the exchange, and asks (as in version 1).
+        """
+        if self.asks_answer is not None:
+            return self.asks_answer
+        return self.stance is None or self.stance is ReplyStance.COUNTER
 
 
 @attrs.frozen(kw_only=True)
@@ -608,6 +691,7 @@ class PositionStated(Event):
 
     TYPE: ClassVar[str] = "PositionStated"
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str | None = _optional_text()
     positions: FrozenMap[str, Stance] | None = attrs.field(default=None, converter=_positions)
     summary: str | None = _optional_text()
@@ -620,6 +704,7 @@ class DocumentDisclosed(Event):
     TYPE: ClassVar[str] = "DocumentDisclosed"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
 
 
@@ -630,6 +715,7 @@ class ProposalWithdrawn(Event):
     TYPE: ClassVar[str] = "ProposalWithdrawn"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
 
 
@@ -641,6 +727,7 @@ class FrameworkAgreed(Event):
     parties: tuple[str, ...] = attrs.field(converter=_parties)
     title: str = _required_text()
     items: tuple[str, ...] | None = attrs.field(default=None, converter=_items)
+    keeps_open: tuple[str, ...] | None = attrs.field(default=None, converter=_keeps_open)
 
 
 @attrs.frozen(kw_only=True)
@@ -651,6 +738,7 @@ class TextAgreed(Event):
     parties: tuple[str, ...] = attrs.field(converter=_parties)
     title: str = _required_text()
     items: tuple[str, ...] | None = attrs.field(default=None, converter=_items)
+    keeps_open: tuple[str, ...] | None = attrs.field(default=None, converter=_keeps_open)
 
 
 @attrs.frozen(kw_only=True)
@@ -660,6 +748,7 @@ class AgreementSigned(Event):
     TYPE: ClassVar[str] = "AgreementSigned"
     REF_REQUIRED: ClassVar[bool] = True
     parties: tuple[str, ...] = attrs.field(converter=_signers)
+    witnesses: tuple[str, ...] | None = attrs.field(default=None, converter=_witnesses)
     ref: str = _required_text()
 
 
@@ -670,6 +759,7 @@ class AgreementRatified(Event):
     TYPE: ClassVar[str] = "AgreementRatified"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
 
 
@@ -689,6 +779,7 @@ class PartyWithdrew(Event):
     TYPE: ClassVar[str] = "PartyWithdrew"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
 
 
@@ -718,6 +809,7 @@ class TalksSuspended(Event):
 
     TYPE: ClassVar[str] = "TalksSuspended"
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     reason: str | None = _optional_text()
 
 
@@ -727,6 +819,7 @@ class TalksResumed(Event):
 
     TYPE: ClassVar[str] = "TalksResumed"
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
 
 
 @attrs.frozen(kw_only=True)
@@ -735,6 +828,7 @@ class TalksBrokenOff(Event):
 
     TYPE: ClassVar[str] = "TalksBrokenOff"
     actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     reason: str | None = _optional_text()
 
 
@@ -744,6 +838,27 @@ class TalksLapsed(Event):
 
     TYPE: ClassVar[str] = "TalksLapsed"
     ref: str | None = _optional_text()
+
+
+@attrs.frozen(kw_only=True)
+class ParticipantJoined(Event):
+    """A participant joins the talks in a role: a party, a mediator, a facilitator, a guarantor
+    or an observer."""
+
+    TYPE: ClassVar[str] = "ParticipantJoined"
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    role: Role = attrs.field(converter=_role)
+
+
+@attrs.frozen(kw_only=True)
+class ParticipantLeft(Event):
+    """A participant leaves the talks, or stops playing its role (a mediator pausing its mediation)."""
+
+    TYPE: ClassVar[str] = "ParticipantLeft"
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    reason: str | None = _optional_text()
 
 
 @attrs.frozen(kw_only=True)
@@ -765,6 +880,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         ContactDeclined,
         ContactHeld,
         ConsultationHeld,
+        ParticipantJoined,
+        ParticipantLeft,
         ProposalPublished,
         ReplyDelivered,
         PositionStated,
@@ -796,7 +913,7 @@ _FIELD_NAMES: Mapping[type[Event], frozenset[str]] = {
 }
 #: The fields of each type that name parties (actor, addressees, parties).
 PARTY_FIELDS: Mapping[type[Event], tuple[str, ...]] = {
-    cls: tuple(f.name for f in attrs.fields(cls) if f.name in ("actor", "to", "parties"))
+    cls: tuple(f.name for f in attrs.fields(cls) if f.name in ("actor", "co_actors", "to", "parties"))
     for cls in EVENT_TYPES.values()
 }
 _REQUIRED: Mapping[type[Event], tuple[str, ...]] = {

@@ -26,10 +26,10 @@ from negotiation.errors import (
     NotPermitted,
     UnknownReference,
 )
-from negotiation.events import PARTY_FIELDS, AgreementSigned, Event, EventRetracted, Stance
+from negotiation.events import PARTY_FIELDS, AgreementSigned, Event, EventRetracted, Role, Stance
 from negotiation.machine import TABLE, UNGUARDED, Engine, Stage, TableEngine, permitted_types
 from negotiation.retraction import retractable
-from negotiation.rules import RULES, AgreementRecord, ContactRecord, DeadlineRecord, DocRecord, actor_of, clone
+from negotiation.rules import RULES, AgreementRecord, ContactRecord, DeadlineRecord, DocRecord, actors_of, clone
 
 __all__ = ["Fold", "later"]
 
@@ -49,8 +49,7 @@ class Fold:
         self.engine: Engine = engine if engine is not None else TableEngine()
         self.table = isinstance(self.engine, TableEngine)  # the hot path reads the table inline
         self.stage: Stage = Stage.IDLE
-        self.paused_from: Stage | None = None
-        self.any_proposal_answered = False
+        self.paused_from: Stage | None = None  # the stage the talks were in before a pause
         self.open_proposals = 0
         self.count = 0  # events folded in: effective, retracted and retractions
         self.latest: PartialDate | None = None  # the latest date of the effective events and retractions
@@ -69,6 +68,7 @@ class Fold:
         self.deadlines_by_ref: dict[str | None, list[DeadlineRecord]] = {}
         self.positions: dict[tuple[str, str], tuple[Stance, str]] = {}
         self.parties: dict[str, int] = {}  # party at the table -> index of the first event naming it
+        self.roles: dict[str, Role] = {}  # participant in another role than party (a mediator) -> role
         # (ref, party) -> whether ref is a document (else a contact): each answer owed on a live
         # document or an open contact, in log order (negotiation.rules.awaiting reads it)
         self.owed: dict[tuple[str, str], bool] = {}
@@ -87,7 +87,7 @@ class Fold:
         new.__dict__.update(self.__dict__)
         for name in ("events", "stage_before", "retractions", "rejected"):
             setattr(new, name, list(getattr(self, name)))
-        for name in ("by_id", "ref_count", "retracted", "positions", "parties", "owed"):
+        for name in ("by_id", "ref_count", "retracted", "positions", "parties", "roles", "owed"):
             setattr(new, name, dict(getattr(self, name)))
         new.all_ids = set(self.all_ids)
         new.docs = {k: clone(v) for k, v in self.docs.items()}  # type: ignore[misc]
@@ -118,7 +118,7 @@ class Fold:
 
     def open_proposals_after(self, event: Event) -> int:
         doc = self.docs.get(event.ref_id or "")
-        if doc is not None and doc.kind == "proposal" and doc.live and not doc.answers:
+        if doc is not None and doc.open:
             return self.open_proposals - 1
         return self.open_proposals
 
@@ -190,15 +190,15 @@ class Fold:
             if rule.settles and self.deadlines_by_ref:
                 self._settle_deadlines(event, ref)
         if not rule.outsider:
-            parties = self.parties
+            parties, roles = self.parties, self.roles
             for name in PARTY_FIELDS[type(event)]:
                 value = getattr(event, name)
                 if type(value) is str:
-                    if value not in parties:
+                    if value not in parties and value not in roles:
                         parties[value] = index
                 elif value is not None:
                     for party in value:
-                        if party not in parties:
+                        if party not in parties and party not in roles:
                             parties[party] = index
         self.stage = nxt
 
@@ -220,11 +220,10 @@ class Fold:
     def _settle_deadlines(self, event: Event, ref: str) -> None:
         waiting = self.deadlines_by_ref.get(ref)
         if waiting:
-            actor = actor_of(event)
-            signers = event.parties if isinstance(event, AgreementSigned) else ()
+            actors = event.parties if isinstance(event, AgreementSigned) else actors_of(event)
             for record in waiting:
                 wanted = record.actor
-                if record.met_by is None and (wanted is None or wanted == actor or wanted in signers):
+                if record.met_by is None and (wanted is None or wanted in actors):
                     record.met_by = event.id
 
     # -- retraction ------------------------------------------------------------------------------

@@ -74,6 +74,8 @@ NEUTRAL_TYPES: tuple[str, ...] = (
     "ContactDeclined",
     "ContactHeld",
     "ConsultationHeld",
+    "ParticipantJoined",
+    "ParticipantLeft",
     "PositionStated",
     "DocumentDisclosed",
     "DeadlineSet",
@@ -82,13 +84,15 @@ NEUTRAL_TYPES: tuple[str, ...] = (
 NEGOTIATING_STAGES: tuple[Stage, ...] = (S.EXPLORATION, S.PROPOSAL_OPEN, S.TALKS, S.FRAMEWORK_AGREED)
 #: The active pre-agreement stages up to ``ratifying``: talks may be suspended in these.
 ACTIVE_STAGES: tuple[Stage, ...] = (*NEGOTIATING_STAGES, S.TEXT_AGREED, S.SIGNED, S.RATIFYING)
+#: Where talks stand still: a resumption returns to the stage they were in.
+PAUSED_STAGES: tuple[Stage, ...] = (S.SUSPENDED, S.BROKEN_OFF, S.LAPSED)
 
 
 class FoldView(Protocol):
     """What the guards read of the derived state (implemented by replay's fold)."""
 
     paused_from: Stage | None
-    any_proposal_answered: bool
+    open_proposals: int
 
     def open_proposals_after(self, event: Event) -> int: ...
     def completes_signatures(self, event: Event) -> bool: ...
@@ -116,9 +120,14 @@ def leaves_fewer_than_two_parties(fold: FoldView, event: Event) -> bool:
     return fold.parties_left_after_withdrawal(event) < 2
 
 
-def any_proposal_answered(fold: FoldView, _event: Event) -> bool:
-    """Some proposal of the negotiation has been answered at least once."""
-    return fold.any_proposal_answered
+def a_proposal_unanswered(fold: FoldView, _event: Event) -> bool:
+    """Some live proposal has had no answer yet."""
+    return fold.open_proposals > 0
+
+
+def paused_in_exchange(fold: FoldView, _event: Event) -> bool:
+    """The talks stood in ``proposal_open`` or ``talks`` when they were paused."""
+    return fold.paused_from in (S.PROPOSAL_OPEN, S.TALKS)
 
 
 def _paused_in(stage: Stage) -> Guard:
@@ -164,11 +173,21 @@ def _definition() -> list[dict[str, Any]]:
         *_either("PartyWithdrew", S.IN_FORCE, leaves_fewer_than_two_parties, S.TERMINATED),
         _t("AgreementTerminated", S.IN_FORCE, S.TERMINATED),
         _t("TalksSuspended", ACTIVE_STAGES, S.SUSPENDED),
-        _t("TalksBrokenOff", NEGOTIATING_STAGES, S.BROKEN_OFF),
+        _t("TalksBrokenOff", (*ACTIVE_STAGES, S.SUSPENDED), S.BROKEN_OFF),
         _t("TalksLapsed", NEGOTIATING_STAGES, S.LAPSED),
     ]
-    t += [_t("TalksResumed", S.SUSPENDED, stage, conditions=[_paused_in(stage)]) for stage in ACTIVE_STAGES]
-    t += _either("TalksResumed", (S.BROKEN_OFF, S.LAPSED), any_proposal_answered, S.TALKS, S.EXPLORATION)
+    # a resumption returns to where the talks stood, keeping what was agreed; to the exchange
+    # of proposals as it is now: proposal_open while a live proposal is unanswered
+    exchange = (S.PROPOSAL_OPEN, S.TALKS)
+    t += [
+        _t("TalksResumed", PAUSED_STAGES, stage, conditions=[_paused_in(stage)])
+        for stage in ACTIVE_STAGES
+        if stage not in exchange
+    ]
+    t += [
+        _t("TalksResumed", PAUSED_STAGES, S.PROPOSAL_OPEN, conditions=[paused_in_exchange, a_proposal_unanswered]),
+        _t("TalksResumed", PAUSED_STAGES, S.TALKS, conditions=[paused_in_exchange], unless=[a_proposal_unanswered]),
+    ]
     return t
 
 

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, cast
 import attrs
 
 from negotiation.dates import PartialDate
-from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode
+from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode, Role
 from negotiation.fold import Fold
 from negotiation.machine import NEUTRAL_TYPES, Stage
 from negotiation.rules import RULES, Step
@@ -53,6 +53,12 @@ _TABLE_TYPES = frozenset(
     ("ContactProposed", "ContactHeld", "ConsultationHeld", "ProposalPublished", "FrameworkAgreed", "TextAgreed")
 )
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
+_AGREEMENTS = frozenset(("FrameworkAgreed", "TextAgreed"))
+#: Event types whose moves offered to several actors are also made by all of them together
+#: (``co_actors``): a joint reply, ratification, suspension, resumption or break-off.
+_JOINT_ACTS = frozenset(
+    ("ReplyDelivered", "AgreementRatified", "PartyWithdrew", "TalksSuspended", "TalksResumed", "TalksBrokenOff")
+)
 
 
 class Move(NamedTuple):
@@ -66,12 +72,15 @@ class Move(NamedTuple):
         ref: the event it names, if any.
         parties: the addressees (``to``) of a proposal or contact proposal, or the parties of
             a joint event (a contact or consultation held, an agreement, a signature).
+        co_actors: the parties making a joint act with ``actor`` (a reply, a ratification,
+            a suspension by several parties together).
     """
 
     type: str
     actor: str | None = None
     ref: str | None = None
     parties: tuple[str, ...] | None = None
+    co_actors: tuple[str, ...] | None = None
 
 
 # -- who may be moved -------------------------------------------------------------------
@@ -90,14 +99,16 @@ def participants(fold: Fold) -> list[str]:
 def candidates(fold: Fold, extra: Iterable[str] = (), exclude: Collection[str] = ()) -> tuple[str, ...]:
     """The parties simulated moves open to anyone are made by (and joint events name).
 
-    The participants of the fold, then ``extra``, less ``exclude``; while fewer than two,
-    every party the fold names, then :data:`POOL`, are added (a negotiation needs two).
+    The participants of the fold, then ``extra``, less ``exclude`` and the participants in
+    another role than party (a mediator is not invited to agree); while fewer than two, every
+    party the fold names, then :data:`POOL`, are added (a negotiation needs two).
     """
-    names = dict.fromkeys(p for p in (*participants(fold), *extra) if p not in exclude)
-    for party in (*fold.parties, *POOL):
+    names = dict.fromkeys(p for p in (*participants(fold), *extra) if p not in exclude and p not in fold.roles)
+    spare = (f"{POOL[0]}{n}" for n in itertools.count(2))  # when the pool's names play other roles
+    for party in itertools.chain(fold.parties, POOL, spare):
         if len(names) >= 2:
             break
-        if party not in exclude:
+        if party not in exclude and party not in fold.roles:
             names.setdefault(party, None)
     return tuple(names)
 
@@ -161,11 +172,16 @@ def _expand(kind: str, step: Step, cands: tuple[str, ...]) -> list[Move]:
     actors = step.actors
     if RULES[kind].party_only:
         actors = tuple(p for p in cands if p in step.actors) or actors
-    return [Move(kind, p, step.ref, step.to) for p in actors]
+    out = [Move(kind, p, step.ref, step.to) for p in actors]
+    if kind in _JOINT_ACTS and len(actors) > 1:  # and all of them together
+        out.append(Move(kind, actors[0], step.ref, step.to, tuple(actors[1:])))
+    return out
 
 
 def listed(fold: Fold, kind: str, cands: tuple[str, ...]) -> list[Move]:
     """The moves of one event type that its rule offers (whether the stage permits it or not)."""
+    if kind in _AGREEMENTS and fold.roles:  # a mediator is not a party to an agreement
+        cands = tuple(p for p in cands if p not in fold.roles)
     return [move for step in RULES[kind].steps(fold) for move in _expand(kind, step, cands)]
 
 
@@ -236,6 +252,10 @@ def build(
             fields["actor"] = move.actor
         if move.ref is not None:
             fields["ref"] = move.ref
+        if kind == "ParticipantJoined":  # an outsider joins as a mediator; a party declares itself one
+            fields["role"] = Role.PARTY if move.actor in fold.parties else Role.MEDIATOR
+    if move.co_actors:
+        fields["co_actors"] = move.co_actors
     if details:
         fields.update(details)
     make = cast(Callable[..., Event], EVENT_TYPES[kind])  # each type's own keyword fields
@@ -248,10 +268,10 @@ def build(
 def signature(fold: Fold) -> tuple[object, ...]:
     """What the stages reachable from ``fold`` depend on, for the shortest-path search.
 
-    The stage machine's guards read the stage held before a suspension, whether a proposal
-    was ever answered, how many live proposals are unanswered and the agreed text's parties,
-    signatures, ratifications and withdrawals; which parties may suspend, resume or break off
-    depends on the parties named. Two folds with the same signature reach the same stages by
+    The stage machine's guards read the stage held before a pause, how many live proposals
+    are unanswered and the agreed text's parties, signatures, ratifications and withdrawals;
+    which parties may suspend, resume or break off depends on the parties named and the
+    participants' roles. Two folds with the same signature reach the same stages by
     the same numbers of stage-changing moves.
     """
     text = fold.text
@@ -263,9 +283,9 @@ def signature(fold: Fold) -> tuple[object, ...]:
     return (
         fold.stage,
         fold.paused_from,
-        fold.any_proposal_answered,
         fold.open_proposals,
         tuple(sorted(fold.parties)),
+        tuple(sorted(fold.roles.items())),
         text_sig,
     )
 

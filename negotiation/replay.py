@@ -41,7 +41,9 @@ def visible(
     """The events a replay with these cut-offs keeps, in log order.
 
     ``as_of``: events whose ``occurred`` lies on or before it (an event of month or year
-    precision counts at the last day of its period; two date-times compare exactly).
+    precision counts at the last day of its period; two date-times compare exactly), and the
+    events a kept event references that may have occurred by then (``2019-09`` named by an
+    event of 10 September is kept as of 15 September: the reference proves it had happened).
     ``known_at``: events whose ``recorded`` (or, without one, ``occurred``: see
     :meth:`PartialDate.recorded_by`) lies on or before it. An event referencing a left-out
     event is left out.
@@ -49,22 +51,36 @@ def visible(
     if as_of is None and known_at is None:
         yield from events
         return
+    events = list(events)
+    by_date = [as_of is None or _occurred_by(event.occurred, as_of) for event in events]
+    by_record = [known_at is None or _recorded_by(event, known_at) for event in events]
+    # an imprecise event that may have occurred by ``as_of`` is kept when a kept event names it:
+    # the reference proves it had happened (refs point back, so one backward pass finds them)
+    proven: set[str] = set()
+    if as_of is not None:
+        for event, dated, recorded in zip(reversed(events), reversed(by_date), reversed(by_record), strict=True):
+            possible = dated or (event.id in proven and event.occurred.first_day <= as_of.last_day)
+            if possible and recorded and event.ref_id is not None:
+                proven.add(event.ref_id)
     left_out: set[str] = set()
-    for event in events:
-        keep = True
-        if as_of is not None:
-            occurred = event.occurred
-            if as_of.moment is not None and occurred.moment is not None:
-                keep = occurred.moment <= as_of.moment
-            else:
-                keep = occurred.last_day <= as_of.last_day
-        if keep and known_at is not None:
-            recorded = event.recorded if event.recorded is not None else event.occurred.recorded_by()
-            keep = recorded <= known_at
-        if keep and event.ref_id not in left_out:
+    for event, dated, recorded in zip(events, by_date, by_record, strict=True):
+        if not dated and as_of is not None:
+            dated = event.id in proven and event.occurred.first_day <= as_of.last_day
+        if dated and recorded and event.ref_id not in left_out:
             yield event
         else:
             left_out.add(event.id)
+
+
+def _occurred_by(occurred: PartialDate, as_of: PartialDate) -> bool:
+    if as_of.moment is not None and occurred.moment is not None:
+        return occurred.moment <= as_of.moment
+    return occurred.last_day <= as_of.last_day
+
+
+def _recorded_by(event: Event, known_at: dt.datetime) -> bool:
+    recorded = event.recorded if event.recorded is not None else event.occurred.recorded_by()
+    return recorded <= known_at
 
 
 def replay(

@@ -101,9 +101,19 @@ ALIKE = frozenset((Stage.PROPOSAL_OPEN, Stage.TALKS))
 _PARTY_ONLY = frozenset(kind for kind, rule in RULES.items() if rule.party_only)
 
 
+#: Types whose removal changes who is a party, or for whom a move counts, beyond what the pass
+#: follows: a log holding one is judged by replay alone.
+_BEYOND = frozenset(("ParticipantJoined", "ParticipantLeft"))
+
+
+def _plain(fold: Fold) -> bool:
+    """Whether the pass may judge ``fold``: no roles declared and no joint act (``co_actors``)."""
+    return not any(e.TYPE in _BEYOND or getattr(e, "co_actors", None) for e in fold.events)
+
+
 def retractable(fold: Fold) -> list[str]:
     """The ids of ``fold``'s effective events whose retraction would be permitted now, in log order."""
-    judged = verdicts(fold, shortcuts=fold.table and SHORTCUTS)
+    judged = verdicts(fold, shortcuts=fold.table and SHORTCUTS and _plain(fold))
     events = fold.events
     prefix: Fold | None = None
     done = 0

@@ -33,15 +33,18 @@ from negotiation.events import (
     DocumentDisclosed,
     Event,
     FrameworkAgreed,
+    ParticipantJoined,
+    ParticipantLeft,
     PartyWithdrew,
     PositionStated,
     ProposalPublished,
     ProposalWithdrawn,
     ReplyDelivered,
+    Role,
     TalksLapsed,
     TextAgreed,
 )
-from negotiation.machine import OWES_RATIFICATION, OWES_REPLIES, OWES_SIGNATURE
+from negotiation.machine import OWES_RATIFICATION, OWES_REPLIES, OWES_SIGNATURE, Stage
 
 if TYPE_CHECKING:
     from negotiation.fold import Fold
@@ -57,6 +60,7 @@ __all__ = [
     "Rule",
     "Step",
     "actor_of",
+    "actors_of",
     "awaiting",
     "owed",
     "permitted",
@@ -80,6 +84,17 @@ class DocRecord:
     answers: list[str] = attrs.Factory(list)  # the replies and counter-proposals, in log order
     withdrawn_by: str | None = None
     disclosed_by: str | None = None
+    co_authors: tuple[str, ...] = ()  # a joint document's other authors
+    settled_by: str | None = None  # the agreement that settled it, unanswered
+
+    @property
+    def authors(self) -> tuple[str, ...]:
+        return (self.author, *self.co_authors)
+
+    @property
+    def open(self) -> bool:
+        """A live proposal that nothing has answered or settled yet."""
+        return self.kind == "proposal" and self.withdrawn_by is None and not self.answers and self.settled_by is None
 
     @property
     def live(self) -> bool:
@@ -96,6 +111,11 @@ class ContactRecord:
     accepted_by: dict[str, str] = attrs.Factory(dict)  # party -> event
     declined_by: tuple[str, str] | None = None  # (party, event)
     held_by: list[str] = attrs.Factory(list)
+    co_proposers: tuple[str, ...] = ()  # a joint proposal's other proposers
+
+    @property
+    def proposers(self) -> tuple[str, ...]:
+        return (self.proposer, *self.co_proposers)
 
     @property
     def open(self) -> bool:
@@ -115,6 +135,7 @@ class AgreementRecord:
     withdrawn: dict[str, str] = attrs.Factory(dict)
     entered_into_force: str | None = None
     terminated: str | None = None
+    witnesses: dict[str, str] = attrs.Factory(dict)  # who signed as witness or guarantor -> event
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -139,7 +160,7 @@ Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
 MUTABLE: dict[type[Any], tuple[str, ...]] = {
     DocRecord: ("answers",),
     ContactRecord: ("accepted_by", "held_by"),
-    AgreementRecord: ("signed", "ratified", "withdrawn"),
+    AgreementRecord: ("signed", "ratified", "withdrawn", "witnesses"),
     DeadlineRecord: (),
 }
 
@@ -218,6 +239,24 @@ def actor_of(event: Event) -> str | None:
     return actor if isinstance(actor, str) else None
 
 
+def actors_of(event: Event) -> tuple[str, ...]:
+    """Who made the event: its actor and its co-actors (a joint act), or nobody."""
+    actor = actor_of(event)
+    if actor is None:
+        return ()
+    co_actors = getattr(event, "co_actors", None)
+    return (actor, *co_actors) if co_actors else (actor,)
+
+
+def _non_party(fold: Fold, names: Iterable[str], event: Event, field: str) -> None:
+    """Refuse naming a mediator, facilitator, guarantor or observer where only parties belong."""
+    for name in names:
+        role = fold.roles.get(name)
+        if role is not None:
+            msg = f"{field}={name!r} is a {role.value} of these talks, not a party"
+            raise fold.reject(WrongActor, msg, event)
+
+
 def _what(target: Event | None) -> str:
     return target.TYPE if target is not None else "nothing"
 
@@ -275,24 +314,33 @@ def _anyone(fold: Fold) -> Iterator[Step]:
 
 
 def _contact_proposed(fold: Fold, event: ContactProposed) -> None:
-    fold.contacts[event.id] = ContactRecord(event.id, event.actor, event.to)
+    fold.contacts[event.id] = ContactRecord(event.id, event.actor, event.to, co_proposers=event.co_actors or ())
     for party in event.to:
         fold.owed[(event.id, party)] = False
 
 
 def _check_contact_accepted(fold: Fold, event: ContactAccepted, target: Event | None) -> None:
     contact = _contact_for(fold, event, target)
-    if event.actor not in contact.to:
-        raise _wrong_actor(fold, event, event.actor, contact.to, f"is not an addressee of {contact.id!r}")
-    _settled_contact(fold, event, contact)
-    if event.actor in contact.accepted_by:
-        msg = f"ref={contact.id!r} was already accepted by {event.actor!r} ({contact.accepted_by[event.actor]!r})"
-        raise fold.reject(InvalidReference, msg, event)
+    for actor in actors_of(event):
+        if actor not in contact.to:
+            raise _wrong_actor(fold, event, actor, contact.to, f"is not an addressee of {contact.id!r}")
+    if contact.held_by and contact.declined_by is None:
+        held = fold.by_id.get(contact.held_by[0])
+        if held is None or held.occurred.definitely_before(event.occurred):
+            msg = f"ref={contact.id!r} was already held ({contact.held_by[0]!r}) before this acceptance"
+            raise fold.reject(InvalidReference, msg, event)
+    else:
+        _settled_contact(fold, event, contact)
+    for actor in actors_of(event):
+        if actor in contact.accepted_by:
+            msg = f"ref={contact.id!r} was already accepted by {actor!r} ({contact.accepted_by[actor]!r})"
+            raise fold.reject(InvalidReference, msg, event)
 
 
 def _contact_accepted(fold: Fold, event: ContactAccepted) -> None:
-    fold.contacts[event.ref].accepted_by[event.actor] = event.id
-    fold.owed.pop((event.ref, event.actor), None)
+    for actor in actors_of(event):
+        fold.contacts[event.ref].accepted_by[actor] = event.id
+        fold.owed.pop((event.ref, actor), None)
 
 
 def _contact_accepted_steps(fold: Fold) -> Iterator[Step]:
@@ -305,9 +353,10 @@ def _contact_accepted_steps(fold: Fold) -> Iterator[Step]:
 
 def _check_contact_declined(fold: Fold, event: ContactDeclined, target: Event | None) -> None:
     contact = _contact_for(fold, event, target)
-    parties = (contact.proposer, *contact.to)
-    if event.actor not in parties:
-        raise _wrong_actor(fold, event, event.actor, parties, f"is not a party to {contact.id!r}")
+    parties = (*contact.proposers, *contact.to)
+    for actor in actors_of(event):
+        if actor not in parties:
+            raise _wrong_actor(fold, event, actor, parties, f"is not a party to {contact.id!r}")
     _settled_contact(fold, event, contact, already=True)
 
 
@@ -321,7 +370,7 @@ def _contact_declined(fold: Fold, event: ContactDeclined) -> None:
 def _contact_declined_steps(fold: Fold) -> Iterator[Step]:
     for c in fold.contacts.values():
         if c.open:
-            yield Step(tuple(dict.fromkeys((c.proposer, *c.to))), c.id)
+            yield Step(tuple(dict.fromkeys((*c.proposers, *c.to))), c.id)
 
 
 def _check_contact_held(fold: Fold, event: ContactHeld, target: Event | None) -> None:
@@ -343,7 +392,41 @@ def _contact_held_steps(fold: Fold) -> Iterator[Step]:
     yield Step(None, None)
     for c in fold.contacts.values():
         if c.declined_by is None:
-            yield Step(None, c.id, tuple(dict.fromkeys((c.proposer, *c.to))))
+            yield Step(None, c.id, tuple(dict.fromkeys((*c.proposers, *c.to))))
+
+
+# participants and their roles
+
+
+def _participant_joined(fold: Fold, event: ParticipantJoined) -> None:
+    for actor in actors_of(event):
+        if event.role is Role.PARTY:
+            fold.roles.pop(actor, None)
+            fold.parties.setdefault(actor, len(fold.events))
+        else:
+            fold.roles[actor] = event.role
+            fold.parties.pop(actor, None)
+
+
+def _check_participant_left(fold: Fold, event: ParticipantLeft, _target: Event | None) -> None:
+    present = (*fold.parties, *fold.roles)
+    for actor in actors_of(event):
+        if actor not in present:
+            raise _wrong_actor(fold, event, actor, present, "does not take part in these talks")
+
+
+def _participant_left(fold: Fold, event: ParticipantLeft) -> None:
+    for actor in actors_of(event):
+        fold.roles.pop(actor, None)
+        fold.parties.pop(actor, None)
+        for key in [key for key in fold.owed if key[1] == actor]:
+            del fold.owed[key]
+
+
+def _left_steps(fold: Fold) -> Iterator[Step]:
+    present = (*fold.parties, *fold.roles)
+    if present:
+        yield Step(present, None)
 
 
 # documents
@@ -355,38 +438,42 @@ def _check_answer(fold: Fold, event: ProposalPublished | ReplyDelivered, target:
     doc = _doc_for(fold, event, target)
     if not doc.live:
         raise fold.reject(InvalidReference, f"ref={doc.id!r} was withdrawn ({doc.withdrawn_by!r})", event)
-    if event.actor not in doc.addressees:
-        raise _wrong_actor(fold, event, event.actor, doc.addressees, f"is not an addressee of {doc.id!r}")
+    for actor in actors_of(event):
+        if actor not in doc.addressees:
+            raise _wrong_actor(fold, event, actor, doc.addressees, f"is not an addressee of {doc.id!r}")
 
 
-def _answer(fold: Fold, doc: DocRecord, actor: str, event_id: str) -> None:
-    if doc.kind == "proposal":
-        fold.any_proposal_answered = True
-        if not doc.answers and doc.live:
-            fold.open_proposals -= 1
-    doc.answers.append(event_id)
-    fold.owed.pop((doc.id, actor), None)
+def _answer(fold: Fold, doc: DocRecord, event: Event) -> None:
+    if doc.open:
+        fold.open_proposals -= 1
+    doc.answers.append(event.id)
+    for actor in actors_of(event):
+        fold.owed.pop((doc.id, actor), None)
 
 
-def _state_positions(fold: Fold, actor: str, positions: Any, event_id: str) -> None:
+def _state_positions(fold: Fold, event: Event, positions: Any) -> None:
     if positions:
-        for item, stance in positions.items():
-            fold.positions[(actor, item)] = (stance, event_id)
+        for actor in actors_of(event):
+            for item, stance in positions.items():
+                fold.positions[(actor, item)] = (stance, event.id)
 
 
 def _proposal_published(fold: Fold, event: ProposalPublished) -> None:
-    fold.docs[event.id] = DocRecord(event.id, "proposal", event.actor, event.to, event.title, event.public, event.ref)
+    co_authors = event.co_actors or ()
+    fold.docs[event.id] = DocRecord(
+        event.id, "proposal", event.actor, event.to, event.title, event.public, event.ref, co_authors=co_authors
+    )
     for party in event.to:
         fold.owed[(event.id, party)] = True
     fold.open_proposals += 1
     if event.ref is not None:
-        _answer(fold, fold.docs[event.ref], event.actor, event.id)
+        _answer(fold, fold.docs[event.ref], event)
 
 
 def _answers_to_live_documents(fold: Fold, counter: bool) -> Iterator[Step]:
     for d in fold.docs.values():
         if d.live:
-            yield Step(d.addressees, d.id, (d.author,) if counter else None)
+            yield Step(d.addressees, d.id, d.authors if counter else None)
 
 
 def _proposal_steps(fold: Fold) -> Iterator[Step]:
@@ -396,10 +483,16 @@ def _proposal_steps(fold: Fold) -> Iterator[Step]:
 
 def _reply_delivered(fold: Fold, event: ReplyDelivered) -> None:
     answered = fold.docs[event.ref]
-    fold.docs[event.id] = DocRecord(event.id, "reply", event.actor, (answered.author,), None, event.public, event.ref)
-    fold.owed[(event.id, answered.author)] = True
-    _answer(fold, answered, event.actor, event.id)
-    _state_positions(fold, event.actor, event.positions, event.id)
+    co_authors = event.co_actors or ()
+    fold.docs[event.id] = DocRecord(
+        event.id, "reply", event.actor, answered.authors, None, event.public, event.ref, co_authors=co_authors
+    )
+    if event.wants_answer:  # only a counter, or a reply that asks, is owed an answer; never by a mediator
+        for author in answered.authors:
+            if author not in fold.roles:
+                fold.owed[(event.id, author)] = True
+    _answer(fold, answered, event)
+    _state_positions(fold, event, event.positions)
 
 
 def _reply_steps(fold: Fold) -> Iterator[Step]:
@@ -407,7 +500,7 @@ def _reply_steps(fold: Fold) -> Iterator[Step]:
 
 
 def _position_stated(fold: Fold, event: PositionStated) -> None:
-    _state_positions(fold, event.actor, event.positions, event.id)
+    _state_positions(fold, event, event.positions)
 
 
 def _check_disclosed(fold: Fold, event: DocumentDisclosed, target: Event | None) -> None:
@@ -430,26 +523,36 @@ def _check_withdrawn(fold: Fold, event: ProposalWithdrawn, target: Event | None)
     doc = _doc_for(fold, event, target)
     if doc.kind != "proposal":
         raise fold.reject(InvalidReference, f"ref={doc.id!r} is a reply; only proposals are withdrawn", event)
-    if event.actor != doc.author:
-        raise _wrong_actor(fold, event, event.actor, (doc.author,), f"is not the author of {doc.id!r}")
+    for actor in actors_of(event):
+        if actor not in doc.authors:
+            raise _wrong_actor(fold, event, actor, doc.authors, f"is not an author of {doc.id!r}")
     if not doc.live:
         raise fold.reject(InvalidReference, f"ref={doc.id!r} was already withdrawn ({doc.withdrawn_by!r})", event)
 
 
 def _proposal_withdrawn(fold: Fold, event: ProposalWithdrawn) -> None:
     doc = fold.docs[event.ref]
+    if doc.open:
+        fold.open_proposals -= 1
     doc.withdrawn_by = event.id
     for party in doc.addressees:
         fold.owed.pop((doc.id, party), None)
-    if not doc.answers:
-        fold.open_proposals -= 1
 
 
 def _withdrawn_steps(fold: Fold) -> Iterator[Step]:
-    return (Step((d.author,), d.id) for d in fold.docs.values() if d.live and d.kind == "proposal")
+    return (Step(d.authors, d.id) for d in fold.docs.values() if d.live and d.kind == "proposal")
 
 
 # agreements
+
+
+def _check_agreed(fold: Fold, event: FrameworkAgreed | TextAgreed, _target: Event | None) -> None:
+    _non_party(fold, event.parties, event, "parties")
+    for ref in event.keeps_open or ():
+        doc = fold.docs.get(ref)
+        if doc is None or not doc.live:
+            msg = f"keeps_open names {ref!r}, which is not a live document (ProposalPublished or ReplyDelivered)"
+            raise fold.reject(InvalidReference, msg, event)
 
 
 def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
@@ -461,6 +564,21 @@ def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
     for deadline in fold.deadlines_by_ref.get(None, ()):
         if deadline.met_by is None and deadline.lapsed_by is None:
             deadline.met_by = event.id
+    # the agreement settles the documents among its parties (a mediator's draft to them
+    # included), unless the log keeps one open
+    parties, kept = set(event.parties), set(event.keeps_open or ())
+    for doc in fold.docs.values():
+        if (
+            doc.live
+            and doc.id not in kept
+            and parties.issuperset(doc.addressees)
+            and all(a in parties or a in fold.roles for a in doc.authors)
+        ):
+            if doc.open:
+                fold.open_proposals -= 1
+                doc.settled_by = event.id
+            for party in doc.addressees:
+                fold.owed.pop((doc.id, party), None)
 
 
 def _check_signed(fold: Fold, event: AgreementSigned, target: Event | None) -> None:
@@ -471,12 +589,18 @@ def _check_signed(fold: Fold, event: AgreementSigned, target: Event | None) -> N
         if party in text.signed:
             unsigned = [p for p in text.parties if p not in text.signed]
             raise _wrong_actor(fold, event, party, unsigned, f"has already signed {text.id!r} ({text.signed[party]!r})")
+    for witness in event.witnesses or ():
+        if witness in text.parties or witness in event.parties:
+            msg = f"witnesses={witness!r} is a party to {text.id!r}: it signs as a party, not as a witness"
+            raise fold.reject(WrongActor, msg, event)
 
 
 def _agreement_signed(fold: Fold, event: AgreementSigned) -> None:
     assert fold.text is not None
     for party in event.parties:
         fold.text.signed[party] = event.id
+    for witness in event.witnesses or ():
+        fold.text.witnesses.setdefault(witness, event.id)
 
 
 def _signed_steps(fold: Fold) -> Iterator[Step]:
@@ -490,15 +614,17 @@ def _signed_steps(fold: Fold) -> Iterator[Step]:
 def _check_ratified(fold: Fold, event: AgreementRatified, target: Event | None) -> None:
     text = _text_for(fold, event, target)
     pending = [p for p in text.remaining if p not in text.ratified]
-    if event.actor not in text.parties:
-        raise _wrong_actor(fold, event, event.actor, pending, f"is not a party to {text.id!r}")
-    if event.actor not in pending:
-        raise _wrong_actor(fold, event, event.actor, pending, f"has already ratified {text.id!r}")
+    for actor in actors_of(event):
+        if actor not in text.parties:
+            raise _wrong_actor(fold, event, actor, pending, f"is not a party to {text.id!r}")
+        if actor not in pending:
+            raise _wrong_actor(fold, event, actor, pending, f"has already ratified {text.id!r}")
 
 
 def _agreement_ratified(fold: Fold, event: AgreementRatified) -> None:
     assert fold.text is not None
-    fold.text.ratified[event.actor] = event.id
+    for actor in actors_of(event):
+        fold.text.ratified[actor] = event.id
 
 
 def _ratified_steps(fold: Fold) -> Iterator[Step]:
@@ -525,13 +651,15 @@ def _on_text_steps(fold: Fold) -> Iterator[Step]:
 
 def _check_party_withdrew(fold: Fold, event: PartyWithdrew, target: Event | None) -> None:
     text = _text_for(fold, event, target)
-    if event.actor not in text.remaining:
-        raise _wrong_actor(fold, event, event.actor, text.remaining, f"is not a remaining party to {text.id!r}")
+    for actor in actors_of(event):
+        if actor not in text.remaining:
+            raise _wrong_actor(fold, event, actor, text.remaining, f"is not a remaining party to {text.id!r}")
 
 
 def _party_withdrew(fold: Fold, event: PartyWithdrew) -> None:
     assert fold.text is not None
-    fold.text.withdrawn[event.actor] = event.id
+    for actor in actors_of(event):
+        fold.text.withdrawn[actor] = event.id
     if len(fold.text.remaining) < 2:
         fold.text.terminated = event.id
 
@@ -556,9 +684,13 @@ def _deadline_set(fold: Fold, event: DeadlineSet) -> None:
 
 
 def _check_party_of_talks(fold: Fold, event: Event, _target: Event | None) -> None:
-    actor = actor_of(event)
-    if actor is not None and actor not in fold.parties:
-        raise _wrong_actor(fold, event, actor, sorted(fold.parties), "is not a party to these talks")
+    for actor in actors_of(event):
+        if actor in fold.roles:
+            role = fold.roles[actor].value
+            msg = f"is a {role}, not a party: it may leave the talks (ParticipantLeft), not {event.TYPE}"
+            raise _wrong_actor(fold, event, actor, sorted(fold.parties), msg)
+        if actor not in fold.parties:
+            raise _wrong_actor(fold, event, actor, sorted(fold.parties), "is not a party to these talks")
 
 
 def _talks_steps(fold: Fold) -> Iterator[Step]:
@@ -566,8 +698,9 @@ def _talks_steps(fold: Fold) -> Iterator[Step]:
         yield Step(tuple(fold.parties), None)
 
 
-def _talks_suspended(fold: Fold, _event: Event) -> None:
-    fold.paused_from = fold.stage
+def _talks_paused(fold: Fold, _event: Event) -> None:
+    if fold.stage not in (Stage.SUSPENDED, Stage.BROKEN_OFF, Stage.LAPSED):
+        fold.paused_from = fold.stage  # a break-off during a suspension keeps the stage before it
 
 
 def _talks_resumed(fold: Fold, _event: Event) -> None:
@@ -580,6 +713,7 @@ def _check_lapsed(fold: Fold, event: TalksLapsed, target: Event | None) -> None:
 
 
 def _talks_lapsed(fold: Fold, event: TalksLapsed) -> None:
+    _talks_paused(fold, event)
     if event.ref is not None:
         fold.deadlines[event.ref].lapsed_by = event.id
 
@@ -633,22 +767,24 @@ RULES: dict[str, Rule] = {
         Rule("ContactDeclined", _contact_declined_steps, _check_contact_declined, _contact_declined, settles=True),
         Rule("ContactHeld", _contact_held_steps, _check_contact_held, _contact_held, settles=True),
         Rule("ConsultationHeld", _anyone),
+        Rule("ParticipantJoined", _anyone, effect=_participant_joined, outsider=True),
+        Rule("ParticipantLeft", _left_steps, _check_participant_left, _participant_left, outsider=True),
         Rule("ProposalPublished", _proposal_steps, _check_answer, _proposal_published, settles=True),
         Rule("ReplyDelivered", _reply_steps, _check_answer, _reply_delivered, settles=True),
         Rule("PositionStated", _anyone, effect=_position_stated, outsider=True),
         Rule("DocumentDisclosed", _disclosed_steps, _check_disclosed, _document_disclosed, outsider=True),
         Rule("ProposalWithdrawn", _withdrawn_steps, _check_withdrawn, _proposal_withdrawn),
-        Rule("FrameworkAgreed", _anyone, effect=_agreed),
-        Rule("TextAgreed", _anyone, effect=_agreed),
+        Rule("FrameworkAgreed", _anyone, _check_agreed, _agreed),
+        Rule("TextAgreed", _anyone, _check_agreed, _agreed),
         Rule("AgreementSigned", _signed_steps, _check_signed, _agreement_signed, settles=True),
         Rule("AgreementRatified", _ratified_steps, _check_ratified, _agreement_ratified, settles=True),
         Rule("AgreementEnteredIntoForce", _on_text_steps, _check_text_ref, _entered_into_force, settles=True),
         Rule("PartyWithdrew", _party_withdrew_steps, _check_party_withdrew, _party_withdrew),
         Rule("AgreementTerminated", _on_text_steps, _check_text_ref, _agreement_terminated),
         Rule("DeadlineSet", _anyone, effect=_deadline_set),
-        Rule("TalksSuspended", _talks_steps, _check_party_of_talks, _talks_suspended, party_only=True),
+        Rule("TalksSuspended", _talks_steps, _check_party_of_talks, _talks_paused, party_only=True),
         Rule("TalksResumed", _talks_steps, _check_party_of_talks, _talks_resumed, party_only=True),
-        Rule("TalksBrokenOff", _talks_steps, _check_party_of_talks, party_only=True),
+        Rule("TalksBrokenOff", _talks_steps, _check_party_of_talks, _talks_paused, party_only=True),
         Rule("TalksLapsed", _lapsed_steps, _check_lapsed, _talks_lapsed),
         # replay handles a retraction itself (it rewrites history: see negotiation.fold)
         Rule("EventRetracted", _retraction_steps),

@@ -94,8 +94,9 @@ _ACTORLESS = frozenset(
 # -- policies -----------------------------------------------------------------------------
 
 #: Type weights of the default policy that differ from 1: a retraction corrects the record,
-#: it is not a move in the negotiation.
-DEFAULT_TYPE_WEIGHTS: Mapping[str, float] = {"EventRetracted": 0.0}
+#: it is not a move in the negotiation; joining and leaving change who sits at the table,
+#: which a scenario weights in when it asks for it.
+DEFAULT_TYPE_WEIGHTS: Mapping[str, float] = {"EventRetracted": 0.0, "ParticipantJoined": 0.0, "ParticipantLeft": 0.0}
 _POLICY_KEYS = ("default", "types", "parties", "moves", "description")
 
 

@@ -25,7 +25,7 @@ import attrs
 
 from negotiation.dates import PartialDate
 from negotiation.errors import StoreError
-from negotiation.events import Event, Stance
+from negotiation.events import Event, Role, Stance
 from negotiation.fold import Fold
 from negotiation.machine import TRANSITIONS, Stage
 from negotiation.rules import AgreementRecord, ContactRecord, DeadlineRecord, DocRecord
@@ -33,10 +33,10 @@ from negotiation.rules import AgreementRecord, ContactRecord, DeadlineRecord, Do
 __all__ = ["FINGERPRINT", "FORMAT", "RULES_VERSION", "check", "fingerprint", "restore", "take"]
 
 #: The layout of a snapshot; bump it with any change to what :func:`take` writes.
-FORMAT = 7
+FORMAT = 8
 #: The version of the rules: bump it whenever a change makes the same events fold into
 #: different records (the fingerprint covers the machine and the records' fields already).
-RULES_VERSION = 3
+RULES_VERSION = 4
 
 
 def _named(value: object) -> object:
@@ -80,7 +80,9 @@ _SECTIONS: dict[str, type[Any]] = {
 #: How a column is read back where its JSON value is not the field's value.
 _READ_BACK: dict[tuple[type[Any], str], Callable[[Any], Any]] = {
     (DocRecord, "addressees"): tuple,
+    (DocRecord, "co_authors"): tuple,
     (ContactRecord, "to"): tuple,
+    (ContactRecord, "co_proposers"): tuple,
     (ContactRecord, "declined_by"): lambda value: None if value is None else tuple(value),
     (AgreementRecord, "parties"): tuple,
     (DeadlineRecord, "deadline"): PartialDate.parse,
@@ -118,13 +120,13 @@ def take(fold: Fold) -> bytes:
         "count": fold.count,
         "stage": fold.stage.value,
         "paused_from": None if fold.paused_from is None else fold.paused_from.value,
-        "any_proposal_answered": fold.any_proposal_answered,
         "open_proposals": fold.open_proposals,
         "latest": None if fold.latest is None else str(fold.latest),
         **{name: _columns(cls, held[name].values()) for name, cls in _SECTIONS.items()},
         "text": None if text is None else text.id,
         "positions": [[party, item, stance.value, event] for (party, item), (stance, event) in fold.positions.items()],
         "parties": fold.parties,
+        "roles": {name: role.value for name, role in fold.roles.items()},
         "owed": [[ref, party, is_doc] for (ref, party), is_doc in fold.owed.items()],
     }
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
@@ -175,7 +177,6 @@ def restore(snapshot: bytes, history: Callable[[], Iterable[Event]], negotiation
     fold.count = data["count"]
     fold.stage = Stage(data["stage"])
     fold.paused_from = None if data["paused_from"] is None else Stage(data["paused_from"])
-    fold.any_proposal_answered = data["any_proposal_answered"]
     fold.open_proposals = data["open_proposals"]
     fold.latest = None if data["latest"] is None else PartialDate.parse(data["latest"])
     fold.docs = {r.id: r for r in _records(DocRecord, data["docs"])}
@@ -188,6 +189,7 @@ def restore(snapshot: bytes, history: Callable[[], Iterable[Event]], negotiation
     stances = {s.value: s for s in Stance}
     fold.positions = {(party, item): (stances[stance], event) for party, item, stance, event in data["positions"]}
     fold.parties = data["parties"]
+    fold.roles = {name: Role(role) for name, role in data["roles"].items()}
     fold.owed = {(ref, party): is_doc for ref, party, is_doc in data["owed"]}
     fold.history = history
     return fold

@@ -19,7 +19,7 @@ import attrs
 from negotiation import rules
 from negotiation.dates import PartialDate, parse_date, utc_now
 from negotiation.errors import EventRejected
-from negotiation.events import Event, EventRetracted, FrozenMap, Stance
+from negotiation.events import Event, EventRetracted, FrozenMap, Role, Stance
 from negotiation.fold import Fold
 from negotiation.machine import Stage
 from negotiation.rules import Awaiting, Permitted
@@ -70,6 +70,9 @@ class Document(_View):
         answered_by: the parties who answered it.
         withdrawn_by: the ProposalWithdrawn, if withdrawn.
         disclosed_by: the DocumentDisclosed that made it public, if any.
+        co_authors: the other authors of a joint document (``co_actors``).
+        settled_by: the FrameworkAgreed or TextAgreed among its parties that closed it while
+            it was unanswered (nobody owes an answer on it any more).
     """
 
     id: str
@@ -83,6 +86,8 @@ class Document(_View):
     answered_by: tuple[str, ...]
     withdrawn_by: str | None
     disclosed_by: str | None
+    co_authors: tuple[str, ...] = ()
+    settled_by: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -103,6 +108,7 @@ class Contact(_View):
     accepted_by: tuple[str, ...]
     declined_by: str | None
     held_by: tuple[str, ...]
+    co_proposers: tuple[str, ...] = ()
 
     @property
     def status(self) -> str:
@@ -133,6 +139,7 @@ class Agreement(_View):
     withdrawn: FrozenMap[str, str]
     entered_into_force: str | None
     terminated: str | None
+    witnesses: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -236,6 +243,12 @@ class NegotiationState:
         newspaper that leaks a document) until another event names them."""
         return tuple(self._fold.parties)
 
+    @property
+    def roles(self) -> Mapping[str, Role]:
+        """The participants in another role than party (mediators, facilitators, guarantors,
+        observers), in the order they joined: they are never among :attr:`parties`."""
+        return FrozenMap(self._fold.roles)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, NegotiationState):
             return NotImplemented
@@ -322,6 +335,8 @@ class NegotiationState:
                     answered_by=tuple(dict.fromkeys(docs[a].author for a in d.answers)),
                     withdrawn_by=d.withdrawn_by,
                     disclosed_by=d.disclosed_by,
+                    co_authors=d.co_authors,
+                    settled_by=d.settled_by,
                 )
                 for d in docs.values()
             }
@@ -339,6 +354,7 @@ class NegotiationState:
                     accepted_by=tuple(c.accepted_by),
                     declined_by=c.declined_by[0] if c.declined_by else None,
                     held_by=tuple(c.held_by),
+                    co_proposers=c.co_proposers,
                 )
                 for c in self._fold.contacts.values()
             }
@@ -359,6 +375,7 @@ class NegotiationState:
                     withdrawn=FrozenMap(a.withdrawn),
                     entered_into_force=a.entered_into_force,
                     terminated=a.terminated,
+                    witnesses=FrozenMap(a.witnesses),
                 )
                 for a in self._fold.agreements.values()
             }
@@ -435,6 +452,7 @@ class NegotiationState:
             "awaiting": [a.to_dict() for a in self.awaiting],
             "permitted": [p.to_dict() for p in self.permitted],
             "overdue": [d.id for d in self.overdue()],
+            "roles": {name: role.value for name, role in self.roles.items()},
             "rejected": [{"id": e.event_id, "type": e.event.TYPE, "error": e.message} for e in self.rejected],
         }
         if detail:

@@ -53,6 +53,8 @@ from negotiation.events import (
     Event,
     Level,
     Mode,
+    ReplyStance,
+    Role,
     Source,
     Stance,
 )
@@ -143,6 +145,12 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
         "ref": _ids,
         "deadline": dates(),
         "round": st.integers(1, 20) | _texts,
+        "role": st.sampled_from(Role),
+        "stance": st.sampled_from(ReplyStance),
+        "asks_answer": st.booleans(),
+        "co_actors": st.lists(parties(), min_size=1, max_size=2, unique=True),
+        "witnesses": st.lists(parties(), min_size=1, max_size=2, unique=True),
+        "keeps_open": st.lists(_ids, min_size=1, max_size=2),
     }
     names = {f.name for f in attrs.fields(cls)}
     extra_keys = _ids.map(lambda k: f"x-{k}").filter(lambda k: k not in names)
@@ -162,7 +170,15 @@ def _event_strategy(cls: type[Event], fixed: dict[str, Any] | None = None) -> st
     if cls not in _FIELDS:
         _FIELDS[cls] = _field_strategies(cls)
     just = {name: st.just(value) for name, value in (fixed or {}).items()}
-    return st.builds(cls, **(_FIELDS[cls] | just))
+    return st.fixed_dictionaries(_FIELDS[cls] | just).map(lambda fields: cls(**_apart(fields)))
+
+
+def _apart(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields with the actor left out of the co-actors (drawn apart, they may meet)."""
+    co_actors = fields.get("co_actors")
+    if co_actors:
+        fields["co_actors"] = [p for p in co_actors if p != fields.get("actor")] or None
+    return fields
 
 
 def events(*types: type[Event] | str) -> st.SearchStrategy[Event]:
@@ -228,6 +244,9 @@ _FREE_FIELDS = st.fixed_dictionaries(
         "items": st.lists(_texts, max_size=3),
         "public": st.booleans(),
         "positions": _POSITIONS,
+        "stance": st.sampled_from(ReplyStance),
+        "asks_answer": st.booleans(),
+        "role": st.sampled_from(Role),
         "summary": _texts,
         "reason": _texts,
         "deadline_days": st.integers(0, 90),

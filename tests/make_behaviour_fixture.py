@@ -1,7 +1,9 @@
 """Writes tests/data/behaviour.json.gz: what every prefix of a set of logs derives.
 
 Run once at a reference commit (python -m tests.make_behaviour_fixture); tests/test_behaviour.py
-replays the same logs with today's code and compares. The logs are the shipped ones plus logs
+replays the same logs with today's code and compares. After a deliberate change of the
+contract, ``python -m tests.make_behaviour_fixture --rederive`` keeps the fixture's logs and
+derives their prefixes again with today's code (list the change in the contract's changes). The logs are the shipped ones plus logs
 drawn once from the valid- and invalid-log strategies with a fixed seed, stored in the fixture
 itself so that later changes to the strategies do not change what is compared.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, seed, settings
@@ -58,6 +61,19 @@ def drawn_logs() -> list[list[str]]:
     return logs
 
 
+def rederive() -> None:
+    """Derive the prefixes of the fixture's own logs again, with today's code."""
+    cases = json.loads(gzip.decompress(FIXTURE.read_bytes()))
+    write({name: case["log"] for name, case in cases.items()})
+
+
+def write(logs: dict[str, list[str]]) -> None:
+    fixture = {name: {"log": lines, "prefixes": derived(lines)} for name, lines in logs.items()}
+    text = json.dumps(fixture, ensure_ascii=False, sort_keys=True) + "\n"
+    FIXTURE.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
+    print(f"{len(fixture)} logs, {sum(len(v['prefixes']) for v in fixture.values())} prefixes -> {FIXTURE}")
+
+
 def main() -> None:
     logs: dict[str, list[str]] = {}
     for path in sorted((ROOT / "events").glob("*.jsonl")):
@@ -65,12 +81,9 @@ def main() -> None:
         logs[path.name] = [dump_event(item.event) for items in log.negotiations.values() for item in items]
     for n, lines in enumerate(drawn_logs()):
         logs[f"drawn-{n:03d}"] = lines
-    fixture = {name: {"log": lines, "prefixes": derived(lines)} for name, lines in logs.items()}
-    text = json.dumps(fixture, ensure_ascii=False, sort_keys=True) + "\n"
-    FIXTURE.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
-    print(f"{len(fixture)} logs, {sum(len(v['prefixes']) for v in fixture.values())} prefixes -> {FIXTURE}")
+    write(logs)
 
 
 if __name__ == "__main__":
     random.seed(0)
-    main()
+    rederive() if sys.argv[1:] == ["--rederive"] else main()

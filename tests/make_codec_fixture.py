@@ -1,6 +1,7 @@
 """Writes tests/data/codec-fixture.jsonl.gz: what the codec wrote for a broad sample of events.
 
-Run once at a reference commit (python -m tests.make_codec_fixture); tests/test_codec.py
+Run once at a reference commit (python -m tests.make_codec_fixture; ``--missing`` adds rows for
+types added to the contract since, keeping every other row); tests/test_codec.py
 rebuilds each event and compares today's output, byte for byte. The hash chains of stored
 events depend on ``compact_json``, so its text must never change.
 
@@ -19,6 +20,7 @@ import gzip
 import importlib
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +93,21 @@ def drawn(kind: str, examples: int) -> list[Event]:
     return out
 
 
-def main() -> None:
-    lines = [json.dumps(record(event), ensure_ascii=False) for kind in EVENT_TYPES for event in drawn(kind, 120)]
+def main(*, missing: bool = False) -> None:
+    """Write the fixture; with ``missing``, keep its rows and add rows for the types it lacks
+    (a type added to the contract since: the text written for the others must not change)."""
+    lines = gzip.decompress(FIXTURE.read_bytes()).decode("utf-8").rstrip("\n").split("\n") if missing else []
+    have = {json.loads(line)["fields"]["type"] for line in lines}
+    lines += [
+        json.dumps(record(event), ensure_ascii=False)
+        for kind in EVENT_TYPES
+        if kind not in have
+        for event in drawn(kind, 120)
+    ]
     text = "\n".join(lines) + "\n"
     FIXTURE.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
     print(f"{len(lines)} events -> {FIXTURE}")
 
 
 if __name__ == "__main__":
-    main()
+    main(missing=sys.argv[1:] == ["--missing"])

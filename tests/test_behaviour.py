@@ -2,8 +2,11 @@
 logs derives the same stage, owed moves, next steps and views as it did there.
 
 The fixture was written by ``python -m tests.make_behaviour_fixture`` at the commit before the
-core was rewritten (53b10bd); regenerate it only for a deliberate change of the contract, and
-say so in the changelog.
+core was rewritten (53b10bd), and its prefixes derived again (``--rederive``, the same logs) for
+the first part of contract version 2, whose changes docs/contract.md lists: a resumption returns
+to where the talks stood, an agreement settles the documents among its parties, break-offs after
+an agreed text and from a suspension, and ParticipantJoined/ParticipantLeft among the next
+steps. Derive it again only for a deliberate change of the contract, and say so there.
 """
 
 from __future__ import annotations

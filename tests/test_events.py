@@ -26,9 +26,10 @@ from negotiation import strategies as ns
 from negotiation.events import FrozenMap
 
 
-def test_the_contract_has_23_event_types_in_order() -> None:
-    """EVENT_TYPES names the contract's 23 types, in the contract's order."""
-    assert len(EVENT_TYPES) == 23
+def test_the_contract_has_25_event_types_in_order() -> None:
+    """EVENT_TYPES names the contract's 25 types, in the contract's order."""
+    assert len(EVENT_TYPES) == 25
+    assert list(EVENT_TYPES)[5:7] == ["ParticipantJoined", "ParticipantLeft"]
     assert next(iter(EVENT_TYPES)) == "ContactProposed"
     assert list(EVENT_TYPES)[-1] == "EventRetracted"
     assert all(name == cls.TYPE for name, cls in EVENT_TYPES.items())

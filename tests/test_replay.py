@@ -155,9 +155,18 @@ def test_worked_example_of_the_contract() -> None:
             [*treaty(), TalksSuspended(occurred="1988", actor="SU"), TalksResumed(occurred="1989", actor="SU")],
             Stage.TEXT_AGREED,
         ),
-        (
+        (  # back where the talks stood: the draft is still unanswered
             [draft(), TalksBrokenOff(occurred="2022-01", actor="RU"), TalksResumed(occurred="2022-02", actor="RU")],
-            Stage.EXPLORATION,
+            Stage.PROPOSAL_OPEN,
+        ),
+        (  # a break-off during a suspension: the resumption returns to the stage before both
+            [
+                *treaty(),
+                TalksSuspended(occurred="1988", actor="SU"),
+                TalksBrokenOff(occurred="1989", actor="US"),
+                TalksResumed(occurred="1990", actor="SU"),
+            ],
+            Stage.TEXT_AGREED,
         ),
         (
             [
@@ -221,7 +230,8 @@ def test_terminated_is_final() -> None:
     state = replay(events, negotiation="n")
     assert {p.type for p in state.permitted} <= {
         "ContactProposed", "ContactAccepted", "ContactDeclined", "ContactHeld", "ConsultationHeld",
-        "PositionStated", "DocumentDisclosed", "DeadlineSet", "EventRetracted",
+        "ParticipantJoined", "ParticipantLeft", "PositionStated", "DocumentDisclosed", "DeadlineSet",
+        "EventRetracted",
     }  # fmt: skip
     with pytest.raises(NotPermitted):
         state.apply(TalksResumed(occurred="2020", actor="US"))
@@ -250,7 +260,7 @@ def test_terminated_is_final() -> None:
         (
             ProposalWithdrawn(id="x", occurred="2022-01-01", actor="US", ref="draft"),
             WrongActor,
-            "actor='US' is not the author of 'draft'; expected one of: 'RU'",
+            "actor='US' is not an author of 'draft'; expected one of: 'RU'",
         ),
         (
             TalksSuspended(id="x", occurred="2022-01-01", actor="UA"),
@@ -388,16 +398,27 @@ def test_permitted_retractions_are_exactly_the_valid_ones() -> None:
 
 
 def test_as_of_cuts_by_date_and_drops_dependants() -> None:
-    """as_of keeps what had occurred by then; month precision counts at the month's end."""
+    """as_of keeps what had occurred by then; month precision counts at the month's end, unless
+    a kept event references the imprecise one: the reference proves it had happened."""
     events = [
         draft(),
         reply("r", "US", "draft", occurred="2022-01"),
         PositionStated(id="p", occurred="2022-01-20", actor="RU", ref="r"),
     ]
-    assert replay(events, negotiation="n", as_of="2022-01-30").stage is Stage.PROPOSAL_OPEN
-    assert [e.id for e in replay(events, negotiation="n", as_of="2022-01-30").events] == ["draft"]
+    assert replay(events, negotiation="n", as_of="2022-01-15").stage is Stage.PROPOSAL_OPEN
+    assert [e.id for e in replay(events, negotiation="n", as_of="2022-01-15").events] == ["draft"]
+    # the statement of the 20th names the reply of "January": by the 30th, it had been delivered
+    assert [e.id for e in replay(events, negotiation="n", as_of="2022-01-30").events] == ["draft", "r", "p"]
+    assert replay(events, negotiation="n", as_of="2022-01-30").stage is Stage.TALKS
     assert replay(events, negotiation="n", as_of="2022-01-31").stage is Stage.TALKS
     assert replay(events, negotiation="n", as_of="2022").stage is Stage.TALKS
+    # an event dated after the cut is not proven by a reference: "2022-02" cannot be before the 30th
+    late = [
+        draft(),
+        reply("r", "US", "draft", occurred="2022-02"),
+        PositionStated(occurred="2022-02-02", actor="RU", ref="r"),
+    ]
+    assert [e.id for e in replay(late, negotiation="n", as_of="2022-01-30").events] == ["draft"]
 
 
 def test_known_at_cuts_by_recording_time() -> None:

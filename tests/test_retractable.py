@@ -71,13 +71,16 @@ def _replayed(fold: Fold) -> list[str]:
 
 def _old_retractable(self: Fold) -> list[str]:
     events = self.events
+    # roles and joint acts change who is a party beyond what the neutral shortcut follows
+    plain = not any(e.TYPE in ("ParticipantJoined", "ParticipantLeft") or getattr(e, "co_actors", None) for e in events)
     safe: set[int] = set()
     to_check: list[int] = []
     for index, event in enumerate(events):
         if self.ref_count.get(event.id):
             continue
         if (
-            event.TYPE in _NEUTRAL
+            plain
+            and event.TYPE in _NEUTRAL
             and self.stage_before[index] is not Stage.IDLE
             and all(self.parties.get(p, -1) < index for p in event.parties_named())
         ):
@@ -123,7 +126,7 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
                 if c.open and pending:
                     steps.append((kind, pending, c.id))
         elif kind == "ContactDeclined":
-            steps += [(kind, tuple(sorted({c.proposer, *c.to})), c.id) for c in fold.contacts.values() if c.open]
+            steps += [(kind, tuple(sorted({*c.proposers, *c.to})), c.id) for c in fold.contacts.values() if c.open]
         elif kind == "ContactHeld":
             steps.append((kind, None, None))
             steps += [(kind, None, c.id) for c in fold.contacts.values() if c.declined_by is None]
@@ -135,7 +138,7 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
         elif kind == "DocumentDisclosed":
             steps += [(kind, None, d.id) for d in fold.docs.values() if not d.public]
         elif kind == "ProposalWithdrawn":
-            steps += [(kind, (d.author,), d.id) for d in live_docs if d.kind == "proposal"]
+            steps += [(kind, tuple(sorted(d.authors)), d.id) for d in live_docs if d.kind == "proposal"]
         elif kind == "AgreementSigned":
             unsigned = tuple(sorted(p for p in text.parties if p not in text.signed)) if text else ()
             if text is not None and unsigned:
@@ -153,6 +156,10 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
         elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
             if parties is not None:
                 steps.append((kind, parties, None))
+        elif kind == "ParticipantLeft":
+            present = tuple(sorted({*fold.parties, *fold.roles}))
+            if present:
+                steps.append((kind, present, None))
         elif kind == "TalksLapsed":
             steps.append((kind, None, None))
             steps += [(kind, None, d) for d in fold.deadlines]
@@ -364,8 +371,8 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
         ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
     ]
     cases.append((rounds, {"r0": None, "r1": True, "p2": True, "r3": True, "c": True}))
-    # a first answer keeps framework_agreed, but without it no proposal was ever answered, so the
-    # resumption after a break-off leads to exploration, where the later reply is refused
+    # a first answer keeps framework_agreed, and the resumption after a break-off returns there
+    # with or without it: the later reply is accepted either way
     talks = [
         ConsultationHeld(id="c", occurred=d, parties=["RU", "US"]),
         FrameworkAgreed(id="f", occurred=d, parties=["RU", "US"], title="Framework"),
@@ -421,7 +428,7 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
             {"c0": None, "r": None, "x": False, "y": True},
         ),
     ]
-    assert replay(talks, negotiation="n").copy_fold().retractable() == ["f", "r2"]
+    assert replay(talks, negotiation="n").copy_fold().retractable() == ["f", "r", "r2"]
     for events, expected in cases:
         fold = replay(events, negotiation="n").copy_fold()
         verdicts = {fold.events[i].id: v for i, v in retraction.verdicts(fold, shortcuts=True)}
@@ -432,9 +439,11 @@ def test_each_shortcut_decides_what_a_replay_would() -> None:
 class _View:
     """What the guards may read, given outright (see negotiation.machine.FoldView)."""
 
-    def __init__(self, paused_from: Stage | None, answered: bool, open_after: int, completes: bool, left: int) -> None:
+    def __init__(
+        self, paused_from: Stage | None, unanswered: bool, open_after: int, completes: bool, left: int
+    ) -> None:
         self.paused_from = paused_from
-        self.any_proposal_answered = answered
+        self.open_proposals = int(unanswered)
         self._open_after, self._completes, self._left = open_after, completes, left
 
     def open_proposals_after(self, event: object) -> int:
@@ -476,11 +485,14 @@ def test_proposal_open_and_talks_are_alike_in_the_table() -> None:
         if (real, kind) not in TABLE:
             continue
         assert (trial, kind) in TABLE, (trial, real, kind)
-        for (p_trial, p_real), answered, completes, left, open_trial, open_real in itertools.product(
-            kept, (False, True), (False, True), (1, 3), (0, 1), (0, 1)
+        for (
+            p_trial,
+            p_real,
+        ), unanswered_trial, unanswered_real, completes, left, open_trial, open_real in itertools.product(
+            kept, (False, True), (False, True), (False, True), (1, 3), (0, 1), (0, 1)
         ):
-            after_real = next_stage(real, kind, _View(p_real, answered, open_real, completes, left))
-            after_trial = next_stage(trial, kind, _View(p_trial, answered, open_trial, completes, left))
+            after_real = next_stage(real, kind, _View(p_real, unanswered_real, open_real, completes, left))
+            after_trial = next_stage(trial, kind, _View(p_trial, unanswered_trial, open_trial, completes, left))
             if after_real is not None:
                 assert like(after_trial, after_real), (trial, real, kind, p_trial, p_real)
                 checked += 1

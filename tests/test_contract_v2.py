@@ -1,0 +1,264 @@
+"""The first part of contract version 2: roles, joint acts, reply stances, witnesses,
+agreements that settle what they cover, the new stage rules and time rules.
+
+Each test builds the smallest log that shows one rule of docs/contract.md; the real examples
+are in tests/test_real_logs.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from negotiation import (
+    AgreementEnteredIntoForce,
+    AgreementSigned,
+    ConsultationHeld,
+    ContactAccepted,
+    ContactHeld,
+    ContactProposed,
+    DatedBeforeReference,
+    FrameworkAgreed,
+    InvalidEvent,
+    InvalidReference,
+    ParticipantJoined,
+    ParticipantLeft,
+    ProposalPublished,
+    ProposalWithdrawn,
+    ReplyDelivered,
+    Stage,
+    TalksBrokenOff,
+    TalksResumed,
+    TalksSuspended,
+    TextAgreed,
+    WrongActor,
+    dump_event,
+    parse_event,
+    replay,
+)
+
+
+def owed(events: list, **kwargs: object) -> set[tuple[str, str]]:
+    return {(a.party, a.ref) for a in replay(events, negotiation="n", **kwargs).awaiting}
+
+
+def draft(actor: str = "A", to: tuple[str, ...] = ("B",), id: str = "p") -> ProposalPublished:
+    return ProposalPublished(id=id, occurred="2025-04-01", actor=actor, to=list(to), title="Draft")
+
+
+mediator = ParticipantJoined(id="om", occurred="2025-03-01", actor="OM", role="mediator")
+
+
+# -- replies with a stance ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "author_owes"),
+    [
+        ({}, True),  # no stance: the exchange goes on, as in version 1
+        ({"stance": "counter"}, True),
+        ({"stance": "accept"}, False),
+        ({"stance": "reject"}, False),
+        ({"stance": "partial"}, False),
+        ({"stance": "acknowledge"}, False),
+        ({"stance": "accept", "asks_answer": True}, True),
+        ({"stance": "counter", "asks_answer": False}, False),
+    ],
+)
+def test_a_reply_is_owed_an_answer_only_when_it_asks_for_one(fields: dict, author_owes: bool) -> None:
+    reply = ReplyDelivered(id="r", occurred="2025-04-02", actor="B", ref="p", **fields)
+    assert (("A", "r") in owed([draft(), reply])) is author_owes
+    assert ("B", "p") not in owed([draft(), reply])
+
+
+def test_a_stance_must_be_one_of_the_five() -> None:
+    with pytest.raises(InvalidEvent, match="stance='maybe' must be one of 'accept'"):
+        ReplyDelivered(occurred="2025-04-02", actor="B", ref="p", stance="maybe")
+    with pytest.raises(InvalidEvent, match="asks_answer='yes' must be true or false"):
+        parse_event('{"type": "ReplyDelivered", "occurred": "2025", "actor": "B", "ref": "p", "asks_answer": "yes"}')
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+
+def test_after_a_mediators_proposal_both_parties_owe_replies_and_after_both_accept_nothing() -> None:
+    bridging = ProposalPublished(id="m", occurred="2025-04-01", actor="OM", to=["US", "IR"], title="Bridging")
+    state = replay([mediator, bridging], negotiation="n")
+    assert {(a.party, a.ref) for a in state.awaiting} == {("US", "m"), ("IR", "m")}
+    assert state.parties == ("US", "IR")
+    assert state.roles == {"OM": "mediator"}
+    accepted = [
+        ReplyDelivered(id=f"{p}-yes", occurred="2025-04-02", actor=p, ref="m", stance="accept") for p in ("US", "IR")
+    ]
+    assert owed([mediator, bridging, *accepted]) == set()
+    # even a reply that asks for an answer leaves the mediator owing none
+    asks = ReplyDelivered(id="asks", occurred="2025-04-02", actor="US", ref="m", asks_answer=True)
+    assert ("OM", "asks") not in owed([mediator, bridging, asks])
+
+
+def test_a_mediator_stays_out_of_the_parties_whatever_names_it() -> None:
+    held = ConsultationHeld(occurred="2025-04-12", parties=["US", "IR", "OM"], venue="Muscat")
+    state = replay([mediator, held], negotiation="n")
+    assert state.parties == ("US", "IR")
+
+
+@pytest.mark.parametrize("kind", [TalksSuspended, TalksBrokenOff])
+def test_a_mediator_may_not_suspend_or_break_off_the_talks(kind: type) -> None:
+    log = [mediator, draft("US", ("IR",))]
+    with pytest.raises(WrongActor, match="'OM' is a mediator, not a party: it may leave the talks"):
+        replay([*log, kind(occurred="2025-05-01", actor="OM")], negotiation="n")
+    state = replay([*log, ParticipantLeft(id="out", occurred="2025-05-01", actor="OM")], negotiation="n")
+    assert state.roles == {}
+
+
+def test_a_mediator_is_not_a_party_to_an_agreement_but_signs_as_witness() -> None:
+    log = [mediator, draft("EG", ("IL",))]
+    with pytest.raises(WrongActor, match="parties='OM' is a mediator of these talks, not a party"):
+        replay([*log, TextAgreed(occurred="2025-06", parties=["EG", "IL", "OM"], title="Treaty")], negotiation="n")
+    text = TextAgreed(id="t", occurred="2025-06", parties=["EG", "IL"], title="Treaty")
+    signed = AgreementSigned(id="s", occurred="2025-07", parties=["EG", "IL"], witnesses=["OM"], ref="t")
+    state = replay([*log, text, signed], negotiation="n")
+    assert state.stage is Stage.SIGNED
+    assert dict(state.agreement.witnesses) == {"OM": "s"}  # type: ignore[union-attr]
+    assert {a.party for a in state.awaiting} == {"EG", "IL"}  # ratifications: not the witness
+    party_witness = AgreementSigned(occurred="2025-07", parties=["EG"], witnesses=["IL"], ref="t")
+    with pytest.raises(WrongActor, match="witnesses='IL' is a party to 't'"):
+        replay([*log, text, party_witness], negotiation="n")
+
+
+def test_a_participant_leaves_owing_nothing_and_rejoins() -> None:
+    log = [draft("A", ("B", "C"))]
+    left = ParticipantLeft(id="c-out", occurred="2025-04-05", actor="C", reason="walked out")
+    state = replay([*log, left], negotiation="n")
+    assert {(a.party, a.ref) for a in state.awaiting} == {("B", "p")}
+    assert "C" not in state.parties
+    with pytest.raises(WrongActor, match="'C' is not a party to these talks"):
+        state.apply(TalksSuspended(occurred="2025-04-06", actor="C"))
+    back = state.apply(ParticipantJoined(id="c-in", occurred="2025-04-07", actor="C", role="party"))
+    assert "C" in back.parties
+    with pytest.raises(WrongActor, match="does not take part in these talks"):
+        state.apply(ParticipantLeft(occurred="2025-04-06", actor="Z"))
+
+
+def test_pausing_and_resuming_a_mediation() -> None:
+    """Qatar paused its mediation in November 2024 and resumed it in December."""
+    paused = ParticipantLeft(id="qa-out", occurred="2024-11-09", actor="OM", reason="paused")
+    resumed = ParticipantJoined(id="qa-in", occurred="2024-12-05", actor="OM", role="mediator")
+    assert replay([mediator, paused], negotiation="n").roles == {}
+    assert replay([mediator, paused, resumed], negotiation="n").roles == {"OM": "mediator"}
+
+
+# -- joint acts ------------------------------------------------------------------------------
+
+
+def test_a_joint_reply_counts_for_each_of_its_actors() -> None:
+    proposal = draft("IR", ("FR", "DE", "GB"))
+    joint = ReplyDelivered(id="e3", occurred="2025-04-02", actor="FR", co_actors=["DE", "GB"], ref="p", stance="reject")
+    state = replay([proposal, joint], negotiation="n")
+    assert state.awaiting == ()
+    assert state.stage is Stage.TALKS
+    assert state.parties == ("IR", "FR", "DE", "GB")
+
+
+def test_every_actor_of_a_joint_act_must_be_allowed_to_make_it() -> None:
+    joint = ReplyDelivered(occurred="2025-04-02", actor="B", co_actors=["Z"], ref="p")
+    with pytest.raises(WrongActor, match="actor='Z' is not an addressee of 'p'"):
+        replay([draft(), joint], negotiation="n")
+    with pytest.raises(InvalidEvent, match="co_actors=\\['B'\\] must be parties other than the actor 'B'"):
+        ReplyDelivered(occurred="2025-04-02", actor="B", co_actors=["B"], ref="p")
+
+
+def test_a_joint_proposal_is_answered_to_all_its_authors_and_withdrawn_by_any() -> None:
+    joint = ProposalPublished(id="p", occurred="2025-04-01", actor="A", co_actors=["C"], to=["B"], title="Joint")
+    reply = ReplyDelivered(id="r", occurred="2025-04-02", actor="B", ref="p")
+    assert owed([joint, reply]) == {("A", "r"), ("C", "r")}
+    state = replay([joint, ProposalWithdrawn(occurred="2025-04-02", actor="C", ref="p")], negotiation="n")
+    assert state.documents["p"].withdrawn_by is not None
+    assert state.documents["p"].co_authors == ("C",)
+
+
+# -- agreements settle what they cover -----------------------------------------------------
+
+
+def test_an_agreement_settles_the_open_documents_among_its_parties() -> None:
+    proposals = [draft("A", ("B",), "p1"), draft("B", ("A",), "p2"), draft("A", ("C",), "p3")]
+    framework = FrameworkAgreed(id="f", occurred="2025-05", parties=["A", "B"], title="Framework")
+    state = replay([*proposals, framework], negotiation="n")
+    assert {(a.party, a.ref) for a in state.awaiting} == {("C", "p3")}  # C is not a party to it
+    assert state.documents["p1"].settled_by == "f"
+    kept = FrameworkAgreed(id="f", occurred="2025-05", parties=["A", "B"], title="Framework", keeps_open=["p2"])
+    assert owed([*proposals, kept]) == {("A", "p2"), ("C", "p3")}
+    bad = FrameworkAgreed(occurred="2025-05", parties=["A", "B"], title="Framework", keeps_open=["nothing"])
+    with pytest.raises(InvalidReference, match="keeps_open names 'nothing', which is not a live document"):
+        replay([*proposals, bad], negotiation="n")
+
+
+def test_an_agreement_settles_a_mediators_draft_to_its_parties() -> None:
+    bridging = ProposalPublished(id="m", occurred="2025-04-01", actor="OM", to=["EG", "IL"], title="Single text")
+    framework = FrameworkAgreed(id="f", occurred="2025-05", parties=["EG", "IL"], title="Frameworks")
+    assert owed([mediator, bridging, framework]) == set()
+
+
+# -- stage rules -----------------------------------------------------------------------------
+
+
+def _treaty() -> list:
+    return [
+        draft(),
+        TextAgreed(id="t", occurred="1979-05", parties=["A", "B"], title="Treaty"),
+        AgreementSigned(id="s", occurred="1979-06-18", parties=["A", "B"], ref="t"),
+    ]
+
+
+def test_talks_may_break_off_after_a_signature_and_resume_where_they_stood() -> None:
+    """SALT II: signed in June 1979, never ratified; a resumption keeps the signed text."""
+    broken = [*_treaty(), TalksBrokenOff(occurred="1980-01-03", actor="A")]
+    assert replay(broken, negotiation="n").stage is Stage.BROKEN_OFF
+    assert replay([*broken, TalksResumed(occurred="1981", actor="B")], negotiation="n").stage is Stage.SIGNED
+
+
+def test_a_suspension_may_become_a_break_off() -> None:
+    log = [*_treaty(), TalksSuspended(occurred="1980-01-03", actor="A"), TalksBrokenOff(occurred="1986-05", actor="A")]
+    assert replay(log, negotiation="n").stage is Stage.BROKEN_OFF
+    assert replay([*log, TalksResumed(occurred="1987", actor="A")], negotiation="n").stage is Stage.SIGNED
+
+
+def test_a_resumption_returns_to_the_exchange_as_it_is() -> None:
+    answered = [draft(), ReplyDelivered(id="r", occurred="2025-04-02", actor="B", ref="p")]
+    pause = [TalksBrokenOff(occurred="2025-05", actor="A"), TalksResumed(occurred="2025-06", actor="A")]
+    assert replay([*answered, *pause], negotiation="n").stage is Stage.TALKS
+    assert replay([draft(), *pause], negotiation="n").stage is Stage.PROPOSAL_OPEN
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def test_an_empty_log_is_idle() -> None:
+    assert replay([], negotiation="n").stage is Stage.IDLE
+
+
+def test_date_times_of_one_utc_day_are_not_before_each_other() -> None:
+    text = TextAgreed(id="t", occurred="2025-01-19T15:00:00+00:00", parties=["A", "B"], title="Ceasefire")
+    into_force = AgreementEnteredIntoForce(occurred="2025-01-19T09:15:00+00:00", ref="t")
+    assert replay([draft(), text, into_force], negotiation="n").stage is Stage.IN_FORCE
+    next_day = AgreementEnteredIntoForce(occurred="2025-01-18T23:59:00+00:00", ref="t")
+    with pytest.raises(DatedBeforeReference):
+        replay([draft(), text, next_day], negotiation="n")
+
+
+def test_an_acceptance_learned_late_is_logged_after_the_contact_was_held() -> None:
+    offer = ContactProposed(id="k", occurred="2025-03-01", actor="A", to=["B"], level="minister", venue="Geneva")
+    held = ContactHeld(id="h", occurred="2025-03-10", parties=["A", "B"], level="minister", mode="in_person", ref="k")
+    early = ContactAccepted(occurred="2025-03-05", actor="B", ref="k")
+    state = replay([offer, held, early], negotiation="n")
+    assert state.contacts["k"].accepted_by == ("B",)
+    late = ContactAccepted(occurred="2025-03-11", actor="B", ref="k")
+    with pytest.raises(InvalidReference, match="was already held \\('h'\\) before this acceptance"):
+        replay([offer, held, late], negotiation="n")
+
+
+def test_the_new_levels_and_fields() -> None:
+    for level in ("deputy_minister", "organisation_head", "military", "technical"):
+        ContactHeld(occurred="2025", parties=["A", "B"], level=level, mode="video")
+    consultation = ConsultationHeld(occurred="2025", parties=["A", "B"], mode="video")
+    assert parse_event(dump_event(consultation)) == consultation
+    assert parse_event(dump_event(consultation)).mode == "video"
