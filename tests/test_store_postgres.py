@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from negotiation import ConsultationHeld, StoredEvent, StoreError
+from negotiation import ConsultationHeld, StoredEvent, StoreError, snapshot
 from negotiation.cli import cli
 from negotiation.store import EventStore, SQLiteStore, is_store_url, open_store
 from negotiation.store.logs import import_log
@@ -122,6 +122,22 @@ class TestPostgresStore(StoreContract):
             assert store.version(N) == 3
             with pytest.raises(StoreError, match="read-only"):
                 store.append(N, later())
+
+    def test_a_read_model_written_under_other_rules_is_recomputed_once(self) -> None:
+        """A store last written under other rules (an earlier contract version) gets its read
+        model recomputed when it is next opened for writing."""
+        with PostgresStore(self.url) as store:
+            store.append(N, [*opening(), *later()])
+            expected = [s.to_dict() for s in store.negotiations()]
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'rules'").fetchone() == (snapshot.FINGERPRINT,)
+            conn.execute("UPDATE meta SET value = 'earlier' WHERE key = 'rules'")
+            conn.execute("UPDATE negotiations SET stage = 'exploration', owed = 0")
+        with PostgresStore(self.url) as store:
+            assert [s.to_dict() for s in store.negotiations()] == expected
+            assert store.verify().ok
+        with psycopg.connect(self.url) as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'rules'").fetchone() == (snapshot.FINGERPRINT,)
 
     def test_a_database_that_is_not_a_store_is_refused(self) -> None:
         """A database with an events table of its own is not taken for a store."""

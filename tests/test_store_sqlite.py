@@ -115,6 +115,28 @@ def test_a_version_1_database_is_migrated_and_its_read_model_rebuilt(db: Path) -
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
 
 
+def test_a_read_model_written_under_other_rules_is_recomputed_once(db: Path) -> None:
+    """A store last written under other rules (an earlier contract version) gets its read model
+    recomputed on the first open for writing; read-only, it is derived from the events."""
+    with SQLiteStore(db) as store:
+        expected = [s.to_dict() for s in store.negotiations()]
+    with closing(raw(db)) as conn:  # as an earlier version left it: other rules, another stage
+        assert conn.execute("SELECT value FROM meta WHERE key = 'rules'").fetchone() == (snapshots.FINGERPRINT,)
+        conn.execute("UPDATE meta SET value = 'earlier' WHERE key = 'rules'")
+        conn.execute("UPDATE negotiations SET stage = 'exploration', owed = 0")
+    with SQLiteStore(db, readonly=True) as store:
+        assert [s.to_dict() for s in store.negotiations()] == expected
+        assert store.verify().ok
+    with closing(raw(db)) as conn:
+        assert conn.execute("SELECT stage FROM negotiations").fetchone() == ("exploration",)  # untouched
+    with SQLiteStore(db) as store:
+        assert [s.to_dict() for s in store.negotiations()] == expected
+        assert store.verify().ok
+    with closing(raw(db)) as conn:
+        assert conn.execute("SELECT stage FROM negotiations").fetchone() == (expected[0]["stage"],)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'rules'").fetchone() == (snapshots.FINGERPRINT,)
+
+
 def _as_version_1_with_a_refused_event(db: Path) -> None:
     """Make ``db`` a schema-1 store whose last event today's rules refuse (a reply to nothing)."""
     with closing(raw(db)) as conn:
@@ -615,8 +637,8 @@ def test_a_snapshot_of_other_rules_is_ignored(tmp_path: Path, monkeypatch: pytes
         store.append(N, later())
         expected = replay([s.event for s in store.read(N)], negotiation=N)
     monkeypatch.setattr(snapshots, "FINGERPRINT", "another-machine")
-    applied = _applied(monkeypatch)
-    with SQLiteStore(path) as store:
+    with SQLiteStore(path) as store:  # opened under other rules: the read model is recomputed first
+        applied = _applied(monkeypatch)
         state = store.load(N)
     assert applied == ["round-1", "draft", "reply", "call", "statement"]
     assert state == expected  # (after: comparing next steps folds trial copies too)

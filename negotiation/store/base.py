@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import functools
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, Self
 
@@ -29,6 +30,7 @@ from negotiation.errors import (
     EventRejected,
     InvalidEvent,
     StoreError,
+    StoreWarning,
     UnknownNegotiation,
 )
 from negotiation.events import Event
@@ -695,12 +697,33 @@ def tx_snapshot_version(tx: Transaction, negotiation: str) -> int:
     return 0 if snap is None else snap[0]
 
 
-def _summary_problem(tx: Transaction, stored: NegotiationSummary) -> str | None:
-    """What in a read-model row differs from replaying the negotiation's events, or None."""
+def recomputed(tx: Transaction, stored: NegotiationSummary) -> tuple[NegotiationSummary, list[EventRejected]]:
+    """A read-model row as replaying the negotiation's events under today's rules gives it,
+    with the events those rules refuse (left out, as a lenient load leaves them out)."""
     fold = Fold(stored.id)
     for event in tx.events(stored.id):
-        fold.apply(event, strict=False)  # what today's rules refuse is left out, as a lenient load does
-    expected = summary_of(stored.id, fold, stored.head, stored.updated)
+        fold.apply(event, strict=False)
+    return summary_of(stored.id, fold, stored.head, stored.updated), fold.rejected
+
+
+def rebuild_read_model(tx: Transaction, where: str) -> None:
+    """Recompute every read-model row under today's rules (after the rules changed: a new
+    contract version may derive another stage or other owed moves from the same events); each
+    event the rules refuse is named in a :class:`~negotiation.errors.StoreWarning`."""
+    for stored in tx.summaries():
+        summary, rejected = recomputed(tx, stored)
+        for refusal in rejected:
+            warnings.warn(
+                f"{where}: negotiation {stored.id!r}: {refusal}; left out of the read model",
+                StoreWarning,
+                stacklevel=4,
+            )
+        tx.put_summary(summary)
+
+
+def _summary_problem(tx: Transaction, stored: NegotiationSummary) -> str | None:
+    """What in a read-model row differs from replaying the negotiation's events, or None."""
+    expected, _ = recomputed(tx, stored)
     for field in ("stage", "last_event", "owed"):
         found, wanted = getattr(stored, field), getattr(expected, field)
         if found != wanted:

@@ -28,7 +28,14 @@ from negotiation import snapshot
 from negotiation.dates import utc_now
 from negotiation.errors import StoreError
 from negotiation.events import Event
-from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent, summary_from_row
+from negotiation.store.base import (
+    SNAPSHOT_EVERY,
+    EventStore,
+    NegotiationSummary,
+    StoredEvent,
+    rebuild_read_model,
+    summary_from_row,
+)
 from negotiation.store.chain import GENESIS, Row, store_hash
 
 __all__ = ["CHANNEL", "POSTGRES_SCHEMA_VERSION", "URL_SCHEMES", "PostgresStore", "display_url", "translate_error"]
@@ -353,7 +360,8 @@ class PostgresStore(EventStore):
         """Check the schema version; create the schema (under an advisory lock) when missing."""
         with self._read("opening the store") as tx:
             version = self._schema_version(tx)
-        if version == POSTGRES_SCHEMA_VERSION:
+            rules = self._rules(tx) if version == POSTGRES_SCHEMA_VERSION else None
+        if version == POSTGRES_SCHEMA_VERSION and (rules == snapshot.FINGERPRINT or self.readonly):
             return
         if self.readonly:
             msg = f"{self.path}: no event store in this database (open it once for writing to create one)"
@@ -371,6 +379,18 @@ class PostgresStore(EventStore):
                     head, position = store_hash(head, row), row.position
                 tx.conn.execute("INSERT INTO meta (key, value) VALUES ('head', %s)", (f"{position}:{head}",))
             tx.conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(POSTGRES_SCHEMA_VERSION),))
+            if self._rules(tx) != snapshot.FINGERPRINT:  # written under other rules (or new): recomputed
+                rebuild_read_model(tx, self.path)
+                tx.conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('rules', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (snapshot.FINGERPRINT,),
+                )
+
+    def _rules(self, tx: _Transaction) -> str | None:
+        """The fingerprint of the rules the read model was last written under."""
+        row = tx._one("SELECT value FROM meta WHERE key = 'rules'")
+        return None if row is None else str(row[0])
 
     def _schema_version(self, tx: _Transaction) -> int:
         tables = {r[0] for r in tx.conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}

@@ -32,6 +32,7 @@ from negotiation.store.base import (
     EventStore,
     NegotiationSummary,
     StoredEvent,
+    rebuild_read_model,
     summary_from_row,
     summary_of,
 )
@@ -145,7 +146,7 @@ class _Transaction:
         self.conn.executemany(_INSERT, [r[:9] for r in rows])
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
-        if not self.store.derived:
+        if not self.store.derived or self.store.stale_model:
             return self._derived_summary(negotiation)
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
@@ -224,7 +225,7 @@ class _Transaction:
         ]
 
     def summaries(self) -> list[NegotiationSummary]:
-        if not self.store.derived:
+        if not self.store.derived or self.store.stale_model:
             names = [r[0] for r in self.conn.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
             return [s for s in map(self._derived_summary, names) if s is not None]
         sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id"
@@ -291,6 +292,9 @@ class SQLiteStore(EventStore):
         #: Whether the schema holds the derived tables (the read model, snapshots, checkpoints);
         #: False for an older store opened read-only, whose read model is derived from its events.
         self.derived = True
+        #: Whether the read model was written under other rules and the store is read-only:
+        #: then it is derived from the events too.
+        self.stale_model = False
         self._conn = self._connect()
         try:
             self.db = sqlite_utils.Database(self._conn, recursive_triggers=False, execute_plugins=False)
@@ -367,6 +371,7 @@ class SQLiteStore(EventStore):
         if not self._memory and not self.readonly:
             self._configure()
         if version == SCHEMA_VERSION:
+            self._check_rules()
             return
         if self.readonly:  # read as it is: what the read model would hold is derived from the events
             self.derived = False
@@ -382,6 +387,31 @@ class SQLiteStore(EventStore):
             )
             if 0 < version < 2:
                 self._rebuild_read_model(tx)
+        self._check_rules()
+
+    def _rules(self) -> str | None:
+        row = self._connection().execute("SELECT value FROM meta WHERE key = 'rules'").fetchone()
+        return None if row is None else str(row[0])
+
+    def _check_rules(self) -> None:
+        """Recompute the read model once when the store was last written under other rules
+        (another contract version may derive other stages and owed moves from the same events).
+
+        Read-only, the read model is derived from the events instead.
+        """
+        if self._rules() == snapshot.FINGERPRINT:
+            return
+        if self.readonly:
+            self.stale_model = True
+            return
+        with self._write("recomputing the read model under today's rules") as tx:
+            if self._rules() == snapshot.FINGERPRINT:  # another process did it meanwhile
+                return
+            rebuild_read_model(tx, str(self.path))
+            tx.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (snapshot.FINGERPRINT,),
+            )
 
     def _schema_version(self) -> int:
         version = read_schema_version(self.db)
