@@ -29,6 +29,7 @@ Use them to test code built on this library, or to state properties of your own 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, ClassVar, NamedTuple
@@ -42,7 +43,11 @@ from negotiation.errors import (
     DatedBeforeReference,
     DuplicateEventId,
     EventRejected,
+    InvalidDate,
+    InvalidEvent,
     InvalidReference,
+    LogSyntaxError,
+    NegotiationError,
     NotPermitted,
     UnknownReference,
     WrongActor,
@@ -63,13 +68,17 @@ from negotiation.moves import Move, build, candidates, fresh_ids, latest_day, mo
 from negotiation.state import NegotiationState
 
 __all__ = [
+    "MALFORMED",
+    "RULES_BROKEN",
     "SIMULATED",
     "InvalidLog",
+    "MalformedLine",
     "NegotiationMachine",
     "register_types",
     "dates",
     "events",
     "invalid_logs",
+    "malformed_lines",
     "parties",
     "sources",
     "states",
@@ -427,11 +436,14 @@ class InvalidLog:
         prefix: the valid events (a continuation of the start state).
         event: the event that is not permitted after them.
         error: the exact :class:`~negotiation.EventRejected` subclass replay raises on it.
+        rule: the rule the event breaks, in a few words (``"a second acceptance"``): one of
+            :data:`RULES_BROKEN`.
     """
 
     prefix: tuple[Event, ...]
     event: Event
     error: type[EventRejected]
+    rule: str = ""
 
     @property
     def events(self) -> list[Event]:
@@ -439,13 +451,33 @@ class InvalidLog:
         return [*self.prefix, self.event]
 
 
-#: A way to break one rule after a walk: the strategy of (event, error), or None where it cannot.
+#: A way to break one rule after a walk: the strategy of (event, error, rule), or None where it
+#: cannot.
 Fault = Callable[[_Walk, str, PartialDate], st.SearchStrategy[Any] | None]
 
+#: The rules :func:`invalid_logs` breaks, each named as :attr:`InvalidLog.rule` names it.
+RULES_BROKEN: tuple[str, ...] = (
+    "a type the stage does not permit",
+    "an id already used",
+    "a ref to no event",
+    "a date before the event it references",
+    "an actor who may not make the move",
+    "a ref to an event of the wrong kind",
+    "another negotiation's event",
+    "a second acceptance",
+    "a reply to a withdrawn document",
+    "a second signature",
+    "a second ratification",
+    "a lapse naming what is not a deadline",
+    "a retraction that breaks the log",
+)
 
-def _of_kinds(kinds: list[str], fixed: dict[str, Any], error: type[EventRejected]) -> st.SearchStrategy[Any]:
-    """Events of one of ``kinds`` with the ``fixed`` fields, each paired with ``error``."""
-    return st.sampled_from(kinds).flatmap(lambda k: _event_strategy(EVENT_TYPES[k], fixed).map(lambda e: (e, error)))
+
+def _of_kinds(kinds: list[str], fixed: dict[str, Any], error: type[EventRejected], rule: str) -> st.SearchStrategy[Any]:
+    """Events of one of ``kinds`` with the ``fixed`` fields, each paired with ``error`` and ``rule``."""
+    return st.sampled_from(kinds).flatmap(
+        lambda k: _event_strategy(EVENT_TYPES[k], fixed).map(lambda e: (e, error, rule))
+    )
 
 
 def _not_permitted(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
@@ -453,7 +485,8 @@ def _not_permitted(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStr
     kinds = [k for k in EVENT_TYPES if k not in allowed and k != "EventRetracted"]
     if not kinds:
         return None
-    return _of_kinds(kinds, {"id": event_id, "occurred": day, "negotiation": walk.fold.negotiation}, NotPermitted)
+    fixed = {"id": event_id, "occurred": day, "negotiation": walk.fold.negotiation}
+    return _of_kinds(kinds, fixed, NotPermitted, RULES_BROKEN[0])
 
 
 def _duplicate(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
@@ -463,7 +496,7 @@ def _duplicate(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrateg
     return st.tuples(st.sampled_from(taken), st.sampled_from(list(EVENT_TYPES.values()))).flatmap(
         lambda pair: _event_strategy(
             pair[1], {"id": pair[0], "occurred": day, "negotiation": walk.fold.negotiation}
-        ).map(lambda e: (e, DuplicateEventId))
+        ).map(lambda e: (e, DuplicateEventId, RULES_BROKEN[1]))
     )
 
 
@@ -473,7 +506,7 @@ def _unknown_ref(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
     kinds = list(dict.fromkeys(k for k in allowed if "ref" in attrs.fields_dict(EVENT_TYPES[k])))
     missing = next(fresh_ids(fold.all_ids, prefix="missing"))
     fixed = {"id": event_id, "occurred": day, "negotiation": fold.negotiation, "ref": missing}
-    return _of_kinds(kinds, fixed, UnknownReference)
+    return _of_kinds(kinds, fixed, UnknownReference, RULES_BROKEN[2])
 
 
 def _dated_before(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
@@ -485,9 +518,9 @@ def _dated_before(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStra
         if m.ref is not None and fold.by_id[m.ref].occurred.first_day > _FIRST_DAY
     ]
 
-    def make(move: Move) -> tuple[Event, type[EventRejected]]:
+    def make(move: Move) -> tuple[Event, type[EventRejected], str]:
         before = PartialDate.of(fold.by_id[move.ref or ""].occurred.first_day - dt.timedelta(days=1))
-        return build(move, fold, id=event_id, occurred=before), DatedBeforeReference
+        return build(move, fold, id=event_id, occurred=before), DatedBeforeReference, RULES_BROKEN[3]
 
     return st.sampled_from(options).map(make) if options else None
 
@@ -517,9 +550,9 @@ def _wrong_actor(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
     ]
     outsider = next(fresh_ids(set(fold.parties) | set(walk.cands), prefix="Outsider"))
 
-    def make(move: Move) -> tuple[Event, type[EventRejected]]:
+    def make(move: Move) -> tuple[Event, type[EventRejected], str]:
         override: dict[str, Any] = {"parties": (outsider,)} if move.type == "AgreementSigned" else {"actor": outsider}
-        return build(move, fold, id=event_id, occurred=day, details=override), WrongActor
+        return build(move, fold, id=event_id, occurred=day, details=override), WrongActor, RULES_BROKEN[4]
 
     return st.sampled_from(options).map(make) if options else None
 
@@ -533,10 +566,10 @@ def _invalid_ref(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
     options += [("ContactAccepted", e.id) for e in fold.events if e.id not in fold.contacts]
     options += [("EventRetracted", r.id) for r in fold.retractions]
 
-    def make(option: tuple[str, str]) -> tuple[Event, type[EventRejected]]:
+    def make(option: tuple[str, str]) -> tuple[Event, type[EventRejected], str]:
         kind, ref = option
         move = Move(kind, None if kind == "EventRetracted" else actor, ref)
-        return build(move, fold, id=event_id, occurred=day), InvalidReference
+        return build(move, fold, id=event_id, occurred=day), InvalidReference, RULES_BROKEN[5]
 
     return st.sampled_from(options).map(make) if options else None
 
@@ -548,10 +581,79 @@ def _wrong_negotiation(walk: _Walk, event_id: str, day: PartialDate) -> st.Searc
         return None
     elsewhere = f"not-{fold.negotiation}"
 
-    def make(move: Move) -> tuple[Event, type[EventRejected]]:
-        return build(move, fold, id=event_id, occurred=day, details={"negotiation": elsewhere}), EventRejected
+    def make(move: Move) -> tuple[Event, type[EventRejected], str]:
+        details = {"negotiation": elsewhere}
+        return build(move, fold, id=event_id, occurred=day, details=details), EventRejected, RULES_BROKEN[6]
 
     return st.sampled_from(options).map(make)
+
+
+def _repeated(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
+    """A move a party already made and may make once: an acceptance, a signature, a ratification."""
+    fold = walk.fold
+    allowed = fold.permitted_type_names()
+    options: list[tuple[Move, type[EventRejected], str]] = []
+    if "ContactAccepted" in allowed:
+        for c in fold.contacts.values():
+            if c.open:
+                options += [
+                    (Move("ContactAccepted", p, c.id), InvalidReference, RULES_BROKEN[7]) for p in c.accepted_by
+                ]
+    text = fold.text
+    if text is not None and "AgreementSigned" in allowed:
+        options += [(Move("AgreementSigned", None, text.id, (p,)), WrongActor, RULES_BROKEN[9]) for p in text.signed]
+    if text is not None and "AgreementRatified" in allowed:
+        options += [(Move("AgreementRatified", p, text.id), WrongActor, RULES_BROKEN[10]) for p in text.ratified]
+
+    def make(option: tuple[Move, type[EventRejected], str]) -> tuple[Event, type[EventRejected], str]:
+        move, error, rule = option
+        return build(move, fold, id=event_id, occurred=day), error, rule
+
+    return st.sampled_from(options).map(make) if options else None
+
+
+def _answer_to_withdrawn(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
+    fold = walk.fold
+    if "ReplyDelivered" not in fold.permitted_type_names():
+        return None
+    options = [Move("ReplyDelivered", p, d.id) for d in fold.docs.values() if not d.live for p in d.addressees]
+    if not options:
+        return None
+    return st.sampled_from(options).map(
+        lambda move: (build(move, fold, id=event_id, occurred=day), InvalidReference, RULES_BROKEN[8])
+    )
+
+
+def _lapse_of_no_deadline(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
+    fold = walk.fold
+    if "TalksLapsed" not in fold.permitted_type_names():
+        return None
+    options = [e.id for e in fold.events if e.id not in fold.deadlines]
+    if not options:
+        return None
+    return st.sampled_from(options).map(
+        lambda ref: (
+            build(Move("TalksLapsed", None, ref), fold, id=event_id, occurred=day),
+            InvalidReference,
+            RULES_BROKEN[11],
+        )
+    )
+
+
+def _breaking_retraction(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
+    """The retraction of an event a later one references: the log without it would not replay."""
+    fold = walk.fold
+    retracted = {r.ref for r in fold.retractions}
+    options = [e.id for e in fold.events if fold.ref_count.get(e.id) and e.id not in retracted]
+    if not options:
+        return None
+    return st.sampled_from(options).map(
+        lambda ref: (
+            build(Move("EventRetracted", None, ref), fold, id=event_id, occurred=day),
+            InvalidReference,
+            RULES_BROKEN[12],
+        )
+    )
 
 
 _FAULTS: tuple[Fault, ...] = (
@@ -562,6 +664,10 @@ _FAULTS: tuple[Fault, ...] = (
     _wrong_actor,
     _invalid_ref,
     _wrong_negotiation,
+    _repeated,
+    _answer_to_withdrawn,
+    _lapse_of_no_deadline,
+    _breaking_retraction,
 )
 
 
@@ -573,8 +679,8 @@ def _invalid(
     event_id = next(walk.ids)
     day = PartialDate.of(latest_day(walk.fold))
     faults = [s for fault in _FAULTS if (s := fault(walk, event_id, day)) is not None]
-    event, error = draw(st.one_of(faults))
-    return InvalidLog(tuple(walk.events), event, error)
+    event, error, rule = draw(st.one_of(faults))
+    return InvalidLog(tuple(walk.events), event, error, rule)
 
 
 def invalid_logs(
@@ -589,11 +695,64 @@ def invalid_logs(
     (:class:`~negotiation.DatedBeforeReference`), an actor who may not make the move
     (:class:`~negotiation.WrongActor`), a ref to an event of the wrong kind or condition
     (:class:`~negotiation.InvalidReference`), another negotiation's id
-    (:class:`~negotiation.EventRejected` itself). ``start.extend(log.events)`` raises
-    ``log.error`` naming ``log.event``.
+    (:class:`~negotiation.EventRejected` itself), a second acceptance, signature or
+    ratification, a reply to a withdrawn document, a lapse naming what is not a deadline, a
+    retraction that would break the log (:data:`RULES_BROKEN`, named in ``log.rule``).
+    ``start.extend(log.events)`` raises ``log.error`` naming ``log.event``.
     """
     _check_bounds(0, max_events)
     return _invalid(start, max_events, tuple(parties))
+
+
+# -- lines that are not events ----------------------------------------------------------------
+
+
+@attrs.frozen
+class MalformedLine:
+    """A log line that is not a well-formed event, and the error reading it raises.
+
+    Attributes:
+        line: the text of the line.
+        error: :class:`~negotiation.LogSyntaxError` (not a JSON object),
+            :class:`~negotiation.InvalidDate` or :class:`~negotiation.InvalidEvent`.
+        rule: what is wrong, in a few words: one of :data:`MALFORMED`.
+    """
+
+    line: str
+    error: type[NegotiationError]
+    rule: str
+
+
+#: What :func:`malformed_lines` breaks, as :attr:`MalformedLine.rule` names it.
+MALFORMED: tuple[str, ...] = ("not JSON", "not an object", "a missing field", "a bad date", "an unknown type")
+
+
+def _malformed(event: Event, how: int, cut: int) -> MalformedLine:
+    data = event.to_dict()
+    text = json.dumps(data, ensure_ascii=False)
+    if how == 0:  # cut short, or a trailing comma: not JSON
+        return MalformedLine(
+            text[: 1 + cut % (len(text) - 1)] if cut % 2 else text[:-1] + ",}", LogSyntaxError, MALFORMED[0]
+        )
+    if how == 1:
+        return MalformedLine(json.dumps([data]), LogSyntaxError, MALFORMED[1])
+    if how == 2:
+        required = [f.name for f in attrs.fields(type(event)) if f.default is attrs.NOTHING]
+        del data[required[cut % len(required)]]
+        return MalformedLine(json.dumps(data, ensure_ascii=False), InvalidEvent, MALFORMED[2])
+    if how == 3:
+        data["occurred"] = ("2022-02-30", "2022-13", "22-01-01", "2022-01-26T10:00", "soon")[cut % 5]
+        return MalformedLine(json.dumps(data, ensure_ascii=False), InvalidDate, MALFORMED[3])
+    data["type"] = ("ProposalTabled", "replydelivered", "")[cut % 3]
+    return MalformedLine(json.dumps(data, ensure_ascii=False), InvalidEvent, MALFORMED[4])
+
+
+def malformed_lines() -> st.SearchStrategy[MalformedLine]:
+    """Log lines that are not well-formed events, each with the error reading it raises: text
+    that is not JSON, JSON that is not an object, a missing required field, an impossible or
+    offset-less date, an unknown type (:data:`MALFORMED`). Built from well-formed events, so
+    the line is otherwise like a real one."""
+    return st.builds(_malformed, events(), st.integers(0, len(MALFORMED) - 1), st.integers(0, 1000))
 
 
 # -- registration with Hypothesis ---------------------------------------------------------

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from negotiation import (
     EVENT_TYPES,
     Event,
+    NegotiationError,
     NegotiationState,
     PartialDate,
     ProposalPublished,
@@ -132,15 +133,19 @@ def test_invalid_logs_are_refused_at_their_last_event(log: nst.InvalidLog) -> No
 
 @pytest.mark.slow
 def test_invalid_logs_break_every_kind_of_rule() -> None:
-    """Over enough draws, each of the seven kinds of fault appears."""
+    """Over enough draws, each refusal class appears, and each rule the contract names is broken
+    (a second acceptance, a reply to a withdrawn document, a retraction that breaks the log...)."""
     seen: set[str] = set()
+    rules: set[str] = set()
 
-    @settings(max_examples=400, database=None, derandomize=True)  # the same draws every run: no flake
-    @given(nst.invalid_logs(max_events=15))
+    @settings(max_examples=4000, database=None, derandomize=True)  # the same draws every run: no flake
+    @given(nst.invalid_logs(max_events=30))
     def collect(log: nst.InvalidLog) -> None:
         seen.add(log.error.__name__)
+        rules.add(log.rule)
 
     collect()
+    assert rules == set(nst.RULES_BROKEN)
     assert seen == {
         "NotPermitted",
         "DuplicateEventId",
@@ -187,3 +192,31 @@ def test_valid_logs_reach_every_stage_in_at_least_5_percent_of_logs() -> None:
     draw()
     shares = {stage.value: reached[stage] / drawn[0] for stage in Stage}
     assert min(shares.values()) >= 0.05, shares
+
+
+@given(nst.malformed_lines())
+def test_malformed_lines_raise_their_error_and_check_names_their_line(bad: nst.MalformedLine) -> None:
+    """Reading the line raises exactly the error named; check_log reports it at its line."""
+    import io
+
+    from negotiation import check_log, parse_event
+
+    with pytest.raises(NegotiationError) as caught:
+        parse_event(bad.line)
+    assert type(caught.value) is bad.error
+    good = '{"type": "ConsultationHeld", "occurred": "2022", "parties": ["A", "B"]}'
+    errors = check_log(io.StringIO(f"{good}\n{bad.line}\n"), name="drawn.jsonl", negotiation="n")
+    assert [(e.line, type(e)) for e in errors][:1] == [(2, bad.error)]
+
+
+def test_malformed_lines_draw_every_kind() -> None:
+    """Each kind of malformed line appears (derandomized: the same draws every run)."""
+    kinds: set[str] = set()
+
+    @settings(max_examples=100, database=None, derandomize=True)
+    @given(nst.malformed_lines())
+    def collect(bad: nst.MalformedLine) -> None:
+        kinds.add(bad.rule)
+
+    collect()
+    assert kinds == set(nst.MALFORMED)
