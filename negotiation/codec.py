@@ -335,19 +335,17 @@ def from_stored(data: Mapping[str, Any]) -> Event:
     return Event.from_dict(data)
 
 
-def stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
-    """The event with ``negotiation`` and ``recorded`` filled in where missing (itself when neither is).
+def stamped(event: Event, negotiation: str) -> Event:
+    """The event with ``negotiation`` filled in where missing (itself when it is there).
 
     A copy field by field: the values were validated already, and ``attrs.evolve`` would run
-    every converter again (most of a store import's time). ``recorded`` is set as given.
+    every converter again (most of a store import's time). ``recorded`` is left as the log
+    gave it: when the store appended the event is the store's metadata, not the event's.
     """
-    if event.negotiation is not None and event.recorded is not None:
+    if event.negotiation is not None:
         return event
     copy = object.__new__(type(event))
     for name in FIELDS[type(event)]:
         object.__setattr__(copy, name, getattr(event, name))
-    if event.negotiation is None:
-        object.__setattr__(copy, "negotiation", negotiation)
-    if event.recorded is None:
-        object.__setattr__(copy, "recorded", recorded)
+    object.__setattr__(copy, "negotiation", negotiation)
     return copy

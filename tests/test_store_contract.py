@@ -112,22 +112,33 @@ class StoreContract:
         assert store.version("nobody") == 0
 
     def test_append_fills_in_negotiation_and_recorded(self, store: EventStore) -> None:
-        """Stored events carry their negotiation and the moment of the append (UTC), one per call."""
+        """Stored events carry their negotiation, and the store records the moment of the append
+        (UTC), one per call, as its own metadata: the event's ``recorded`` stays as the log gave it."""
         before = dt.datetime.now(dt.UTC)
         store.append(N, opening())
         stored = store.read(N)
         assert {s.event.negotiation for s in stored} == {N}
+        assert {s.event.recorded for s in stored} == {None}
         assert len({s.recorded for s in stored}) == 1
         assert before <= stored[0].recorded <= dt.datetime.now(dt.UTC)
         assert stored[0].recorded.tzinfo is not None
 
     def test_append_keeps_a_recorded_moment_the_event_carries(self, store: EventStore) -> None:
-        """An event that says when it was recorded keeps it (a re-imported export keeps its history)."""
+        """An event that says when it was recorded keeps it (a re-imported export keeps its history),
+        and known_at reads it as it reads a log file: the store's append time does not move it."""
         event = ConsultationHeld(
             id="c", occurred="2022-01-10", parties=["A", "B"], recorded="2022-01-11T09:00:00+00:00"
         )
-        store.append(N, [event])
-        assert store.read(N)[0].recorded == dt.datetime(2022, 1, 11, 9, tzinfo=dt.UTC)
+        later_one = ConsultationHeld(id="d", occurred="2022-01-12", parties=["A", "B"])
+        before = dt.datetime.now(dt.UTC)
+        store.append(N, [event, later_one])
+        stored = store.read(N)
+        assert stored[0].event.recorded == dt.datetime(2022, 1, 11, 9, tzinfo=dt.UTC)
+        assert before <= stored[0].recorded == stored[1].recorded
+        assert store.load(N, known_at="2022-01-11").version == 1
+        assert store.load(N, known_at="2022-01-12").version == 2
+        as_filed = replay([s.event for s in store.read(N)], known_at="2022-01-11")
+        assert [e.id for e in store.load(N, known_at="2022-01-11").events] == [e.id for e in as_filed.events] == ["c"]
 
     def test_read_after_version_and_read_all_after_position_with_limit(self, store: EventStore) -> None:
         """read skips versions up to after_version; read_all skips positions and stops at limit."""

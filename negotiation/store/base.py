@@ -70,8 +70,12 @@ class StoredEvent:
         position: its place in the whole store (1, 2, ... without gaps), the order of ``follow``.
         negotiation: the negotiation it belongs to.
         version: its place in the negotiation (1, 2, ...).
-        event: the event, with ``negotiation`` and ``recorded`` filled in.
+        event: the event, with ``negotiation`` filled in; its ``recorded`` is the log's own (when
+            the log gave one), which ``known_at`` reads.
         hash: SHA-256 (hex) of the previous event's hash and this event's canonical JSON.
+        recorded: when the store appended it (UTC): the store's metadata, not part of the event
+            nor of its hash. Stores written before contract version 2 stamped it into the
+            event's ``recorded`` too.
     """
 
     position: int
@@ -79,12 +83,7 @@ class StoredEvent:
     version: int
     event: Event
     hash: str
-
-    @property
-    def recorded(self) -> dt.datetime:
-        """When the event entered the log (UTC)."""
-        assert self.event.recorded is not None
-        return self.event.recorded
+    recorded: dt.datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -198,9 +197,9 @@ class Transaction(Protocol):
         ...
 
 
-def _stamped(event: Event, negotiation: str, recorded: dt.datetime) -> Event:
-    """The event with ``negotiation`` and ``recorded`` filled in where missing (itself when neither is)."""
-    return codec.stamped(event, negotiation, recorded)
+def _stamped(event: Event, negotiation: str) -> Event:
+    """The event with ``negotiation`` filled in where missing (itself when it is there)."""
+    return codec.stamped(event, negotiation)
 
 
 def _same_content(stored: Event, event: Event) -> bool:
@@ -467,9 +466,9 @@ class EventStore(Delivery, abc.ABC):
             fold, snapshot_version = self._replayed(tx, negotiation, current), tx_snapshot_version(tx, negotiation)
         rows: list[Row] = []
         version = current
-        recorded_text = recorded.isoformat()  # the stamp of every event that came without one
+        recorded_text = recorded.isoformat()  # when the store appended them: its metadata
         for event in fresh:
-            stamped = _stamped(event, negotiation, recorded)
+            stamped = _stamped(event, negotiation)
             try:
                 fold.apply(stamped)
             except EventRejected as e:
@@ -482,7 +481,6 @@ class EventStore(Delivery, abc.ABC):
             except InvalidEvent as e:
                 raise e.locate(negotiation=negotiation) from None
             head = chain_hash(head, data)
-            assert stamped.recorded is not None
             rows.append(
                 Row(
                     position,
@@ -491,7 +489,7 @@ class EventStore(Delivery, abc.ABC):
                     stamped.id,
                     stamped.TYPE,
                     str(stamped.occurred),
-                    recorded_text if stamped.recorded is recorded else stamped.recorded.isoformat(),
+                    recorded_text,
                     data,
                     head,
                     stamped,

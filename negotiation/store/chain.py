@@ -155,7 +155,7 @@ def verify_rows(
             return bad(problem="the event is not valid JSON")
         if not isinstance(data, dict):
             return bad(problem="the event is not a JSON object")
-        for column in ("negotiation", "id", "type", "occurred", "recorded"):
+        for column in ("negotiation", "id", "type", "occurred"):  # ``recorded``: the store's, not the event's
             value = getattr(row, column)
             if data.get(column) != value:
                 return bad(problem=f"column {column}={value!r} but the event says {data.get(column)!r}")

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from negotiation import snapshot
+from negotiation.dates import parse_timestamp
 from negotiation.errors import StoreError
 from negotiation.events import Event
 from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
@@ -119,7 +120,12 @@ class _Transaction:
         for row in self.staged:
             assert row.event is not None
             stored = StoredEvent(
-                position=row.position, negotiation=row.negotiation, version=row.version, event=row.event, hash=row.hash
+                position=row.position,
+                negotiation=row.negotiation,
+                version=row.version,
+                event=row.event,
+                hash=row.hash,
+                recorded=parse_timestamp(row.recorded, field="recorded"),
             )
             store._ids.setdefault(row.negotiation, {})[row.id] = row.version - 1
             store._streams.setdefault(row.negotiation, []).append(stored)

@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 
 from negotiation import snapshot
-from negotiation.dates import utc_now
+from negotiation.dates import parse_timestamp, utc_now
 from negotiation.errors import StoreError
 from negotiation.events import Event
 from negotiation.store.base import (
@@ -162,7 +162,14 @@ def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
 def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
     events = _events([(r[3],) for r in rows])
     return [
-        StoredEvent(position=int(r[0]), negotiation=r[1], version=int(r[2]), event=event, hash=r[4])
+        StoredEvent(
+            position=int(r[0]),
+            negotiation=r[1],
+            version=int(r[2]),
+            event=event,
+            hash=r[4],
+            recorded=parse_timestamp(r[5], field="recorded"),
+        )
         for r, event in zip(rows, events, strict=True)
     ]
 
@@ -268,12 +275,15 @@ class _Transaction:
         )
 
     def read_all(self, after_position: int, limit: int | None) -> list[StoredEvent]:
-        sql = "SELECT position, negotiation, version, data, hash FROM events WHERE position > %s ORDER BY position LIMIT %s"
+        sql = (
+            "SELECT position, negotiation, version, data, hash, recorded FROM events WHERE position > %s "
+            "ORDER BY position LIMIT %s"
+        )
         return _stored(self.conn.execute(sql, (after_position, limit)).fetchall())
 
     def read(self, negotiation: str, after_version: int, limit: int | None = None) -> list[StoredEvent]:
         sql = (
-            "SELECT position, negotiation, version, data, hash FROM events "
+            "SELECT position, negotiation, version, data, hash, recorded FROM events "
             "WHERE negotiation = %s AND version > %s ORDER BY version LIMIT %s"
         )
         return _stored(self.conn.execute(sql, (negotiation, after_version, limit)).fetchall())

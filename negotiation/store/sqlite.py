@@ -23,7 +23,7 @@ import attrs
 import sqlite_utils
 
 from negotiation import snapshot
-from negotiation.dates import utc_now
+from negotiation.dates import parse_timestamp, utc_now
 from negotiation.errors import StoreError, StoreWarning
 from negotiation.events import Event
 from negotiation.fold import Fold
@@ -94,7 +94,14 @@ def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:
-    return StoredEvent(position=row[0], negotiation=row[1], version=row[2], event=_event(row[3]), hash=row[4])
+    return StoredEvent(
+        position=row[0],
+        negotiation=row[1],
+        version=row[2],
+        event=_event(row[3]),
+        hash=row[4],
+        recorded=parse_timestamp(row[5], field="recorded"),
+    )
 
 
 class _Transaction:
@@ -210,14 +217,15 @@ class _Transaction:
 
     def read_all(self, after_position: int, limit: int | None) -> list[StoredEvent]:
         sql = (
-            "SELECT position, negotiation, version, data, hash FROM events WHERE position > ? ORDER BY position LIMIT ?"
+            "SELECT position, negotiation, version, data, hash, recorded FROM events WHERE position > ? "
+            "ORDER BY position LIMIT ?"
         )
         rows = self.conn.execute(sql, (after_position, -1 if limit is None else limit))
         return [_stored(r) for r in rows]
 
     def read(self, negotiation: str, after_version: int, limit: int | None = None) -> list[StoredEvent]:
         sql = (
-            "SELECT position, negotiation, version, data, hash FROM events "
+            "SELECT position, negotiation, version, data, hash, recorded FROM events "
             "WHERE negotiation = ? AND version > ? ORDER BY version LIMIT ?"
         )
         return [
@@ -248,8 +256,9 @@ class _Transaction:
                 StoreWarning,
                 stacklevel=2,
             )
-        recorded = max((e.recorded for e in events if e.recorded is not None), default=utc_now())
-        return attrs.evolve(summary_of(negotiation, fold, head, recorded), version=version)  # refused ones count
+        sql = "SELECT recorded FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
+        updated = parse_timestamp(self.conn.execute(sql, (negotiation,)).fetchone()[0], field="recorded")
+        return attrs.evolve(summary_of(negotiation, fold, head, updated), version=version)  # refused ones count
 
     def rows(self) -> Iterator[Row]:
         for r in self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position"):
