@@ -54,6 +54,7 @@ __all__ = [
     "PositionStated",
     "ProposalPublished",
     "ProposalWithdrawn",
+    "Ratification",
     "ReplyDelivered",
     "ReplyStance",
     "Role",
@@ -170,6 +171,13 @@ class ReplyStance(enum.StrEnum):
     ACKNOWLEDGE = "acknowledge"
 
 
+class Ratification(enum.StrEnum):
+    """Whether an agreed text needs ratification before it enters into force."""
+
+    REQUIRED = "required"
+    NONE = "none"
+
+
 class Role(enum.StrEnum):
     """The part a participant plays in the talks (see ``ParticipantJoined``)."""
 
@@ -268,6 +276,10 @@ def _opt_mode(value: Mode | str | None) -> Mode | None:
 
 def _opt_reply_stance(value: ReplyStance | str | None) -> ReplyStance | None:
     return None if value is None else _member(ReplyStance, "stance", value)
+
+
+def _opt_ratification(value: Ratification | str | None) -> Ratification | None:
+    return None if value is None else _member(Ratification, "ratification", value)
 
 
 def _role(value: Role | str) -> Role:
@@ -739,6 +751,7 @@ class TextAgreed(Event):
     title: str = _required_text()
     items: tuple[str, ...] | None = attrs.field(default=None, converter=_items)
     keeps_open: tuple[str, ...] | None = attrs.field(default=None, converter=_keeps_open)
+    ratification: Ratification | None = attrs.field(default=None, converter=_opt_ratification)
 
 
 @attrs.frozen(kw_only=True)
@@ -801,6 +814,7 @@ class DeadlineSet(Event):
     deadline: PartialDate = attrs.field(converter=_deadline)
     ref: str | None = _optional_text()
     actor: str | None = _optional_text()
+    set_by: str | None = _optional_text()
 
 
 @attrs.frozen(kw_only=True)

@@ -39,6 +39,7 @@ from negotiation.events import (
     PositionStated,
     ProposalPublished,
     ProposalWithdrawn,
+    Ratification,
     ReplyDelivered,
     Role,
     TalksLapsed,
@@ -136,6 +137,7 @@ class AgreementRecord:
     entered_into_force: str | None = None
     terminated: str | None = None
     witnesses: dict[str, str] = attrs.Factory(dict)  # who signed as witness or guarantor -> event
+    ratified_required: bool = True  # False: it enters into force without ratification (a ceasefire)
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -152,6 +154,13 @@ class DeadlineRecord:
     actor: str | None
     met_by: str | None = None
     lapsed_by: str | None = None
+    set_by: str | None = None
+    superseded_by: str | None = None  # a later deadline on the same thing, by the same setter
+
+    @property
+    def standing(self) -> bool:
+        """Neither met, nor lapsed, nor superseded."""
+        return self.met_by is None and self.lapsed_by is None and self.superseded_by is None
 
 
 Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
@@ -558,6 +567,8 @@ def _check_agreed(fold: Fold, event: FrameworkAgreed | TextAgreed, _target: Even
 def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
     kind = "text" if isinstance(event, TextAgreed) else "framework"
     record = AgreementRecord(event.id, kind, event.title, event.parties)
+    if isinstance(event, TextAgreed) and event.ratification is Ratification.NONE:
+        record.ratified_required = False
     fold.agreements[event.id] = record
     if kind == "text":
         fold.text = record
@@ -678,7 +689,12 @@ def _agreement_terminated(fold: Fold, event: Event) -> None:
 
 
 def _deadline_set(fold: Fold, event: DeadlineSet) -> None:
-    record = DeadlineRecord(event.id, event.deadline, event.ref, event.actor)
+    record = DeadlineRecord(event.id, event.deadline, event.ref, event.actor, set_by=event.set_by)
+    # a new deadline for the same thing, owed by the same party and set by the same party,
+    # supersedes the standing ones (an extension): only the latest can be overdue
+    for earlier in fold.deadlines_by_ref.get(event.ref, ()):
+        if earlier.standing and earlier.actor == event.actor and earlier.set_by == event.set_by:
+            earlier.superseded_by = event.id
     fold.deadlines[event.id] = record
     fold.deadlines_by_ref.setdefault(event.ref, []).append(record)
 
@@ -819,7 +835,7 @@ def owed(fold: Fold) -> Iterator[tuple[str, tuple[str, ...], str]]:
         for p in text.remaining:
             if p not in text.signed:
                 yield p, ("AgreementSigned",), text.id
-    if text is not None and stage in OWES_RATIFICATION:
+    if text is not None and stage in OWES_RATIFICATION and text.ratified_required:
         for p in text.remaining:
             if p in text.signed and p not in text.ratified:
                 yield p, ("AgreementRatified",), text.id

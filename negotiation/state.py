@@ -140,6 +140,7 @@ class Agreement(_View):
     entered_into_force: str | None
     terminated: str | None
     witnesses: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
+    ratification: str = "required"
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -162,11 +163,14 @@ class Deadline(_View):
     actor: str | None
     met_by: str | None
     lapsed_by: str | None
+    set_by: str | None = None
+    superseded_by: str | None = None
 
     def overdue(self, on: PartialDate | dt.date | str) -> bool:
-        """Whether the deadline had passed, unmet, on that date (the whole deadline period)."""
+        """Whether the deadline had passed, unmet and not superseded, on that date (the whole
+        deadline period)."""
         day = parse_date(on, field="on")
-        return self.met_by is None and self.deadline.last_day < day.last_day
+        return self.met_by is None and self.superseded_by is None and self.deadline.last_day < day.last_day
 
 
 @attrs.frozen(kw_only=True)
@@ -376,6 +380,7 @@ class NegotiationState:
                     entered_into_force=a.entered_into_force,
                     terminated=a.terminated,
                     witnesses=FrozenMap(a.witnesses),
+                    ratification="required" if a.ratified_required else "none",
                 )
                 for a in self._fold.agreements.values()
             }
@@ -399,6 +404,8 @@ class NegotiationState:
                     actor=r.actor,
                     met_by=r.met_by,
                     lapsed_by=r.lapsed_by,
+                    set_by=r.set_by,
+                    superseded_by=r.superseded_by,
                 )
                 for k, r in self._fold.deadlines.items()
             }

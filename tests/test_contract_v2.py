@@ -7,6 +7,7 @@ are in tests/test_real_logs.py.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from negotiation import (
@@ -17,6 +18,7 @@ from negotiation import (
     ContactHeld,
     ContactProposed,
     DatedBeforeReference,
+    DeadlineSet,
     FrameworkAgreed,
     InvalidEvent,
     InvalidReference,
@@ -262,3 +264,45 @@ def test_the_new_levels_and_fields() -> None:
     consultation = ConsultationHeld(occurred="2025", parties=["A", "B"], mode="video")
     assert parse_event(dump_event(consultation)) == consultation
     assert parse_event(dump_event(consultation)).mode == "video"
+
+
+# -- deadlines and ratification -------------------------------------------------------------
+
+
+def test_an_extension_supersedes_the_deadline_it_extends() -> None:
+    """Only the latest of a chain of extensions can be overdue; a deadline set by another party
+    on the same thing (a disputed term) supersedes nothing."""
+    first = DeadlineSet(id="d1", occurred="2025-04-20", deadline="2025-07-20", ref="p")
+    extended = DeadlineSet(id="d2", occurred="2025-07-18", deadline="2025-11-24", ref="p")
+    state = replay([draft(), first, extended], negotiation="n")
+    assert state.deadlines["d1"].superseded_by == "d2"
+    assert [d.id for d in state.overdue("2026-01-01")] == ["d2"]
+    claimed = DeadlineSet(id="d3", occurred="2025-07-19", deadline="2025-12-31", ref="p", set_by="B")
+    disputed = replay([draft(), first, extended, claimed], negotiation="n")
+    assert disputed.deadlines["d2"].superseded_by is None
+    assert [d.id for d in disputed.overdue("2026-01-02")] == ["d2", "d3"]
+
+
+def test_the_jpoa_extensions_leave_only_the_last_overdue() -> None:
+    """JCPOA: the interim deal's deadline was extended three times; on 10 July 2015 only the
+    last extension (7 July) had passed unmet."""
+    from negotiation import replay_log
+    from tests.conftest import EVENTS
+
+    state = replay_log(EVENTS / "jcpoa.jsonl", as_of="2015-07-10")
+    assert [d.id for d in state.overdue()] == ["deadline-extended-to-jul-7"]
+
+
+def test_a_text_that_needs_no_ratification_owes_none() -> None:
+    """A ceasefire or a political declaration enters into force with no ratification."""
+    text = TextAgreed(id="t", occurred="2025-01-15", parties=["A", "B"], title="Ceasefire", ratification="none")
+    signed = AgreementSigned(id="s", occurred="2025-01-17", parties=["A", "B"], ref="t")
+    state = replay([draft(), text, signed], negotiation="n")
+    assert state.stage is Stage.SIGNED
+    assert state.awaiting == ()
+    assert state.agreement.ratification == "none"  # type: ignore[union-attr]
+    required = replay([draft(), attrs.evolve(text, ratification=None), signed], negotiation="n")
+    assert {(a.party, a.types) for a in required.awaiting} == {
+        ("A", ("AgreementRatified",)),
+        ("B", ("AgreementRatified",)),
+    }
