@@ -43,11 +43,14 @@ __all__ = [
     "DeadlineSet",
     "DocumentDisclosed",
     "Event",
+    "Ending",
     "EventRetracted",
     "FrameworkAgreed",
     "FrozenMap",
+    "ImplementationReported",
     "Level",
     "Mode",
+    "ObligationStatus",
     "ParticipantJoined",
     "ParticipantLeft",
     "PartyWithdrew",
@@ -65,6 +68,7 @@ __all__ = [
     "TalksResumed",
     "TalksSuspended",
     "TextAgreed",
+    "ViolationAlleged",
 ]
 
 K = TypeVar("K")
@@ -178,6 +182,24 @@ class Ratification(enum.StrEnum):
     NONE = "none"
 
 
+class Ending(enum.StrEnum):
+    """How an agreement ended."""
+
+    DENOUNCED = "denounced"
+    EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    PERFORMED = "performed"
+    MUTUALLY_ENDED = "mutually_ended"
+
+
+class ObligationStatus(enum.StrEnum):
+    """What a report on an obligation says of it."""
+
+    MET = "met"
+    PARTLY_MET = "partly_met"
+    MISSED = "missed"
+
+
 class Role(enum.StrEnum):
     """The part a participant plays in the talks (see ``ParticipantJoined``)."""
 
@@ -280,6 +302,18 @@ def _opt_reply_stance(value: ReplyStance | str | None) -> ReplyStance | None:
 
 def _opt_ratification(value: Ratification | str | None) -> Ratification | None:
     return None if value is None else _member(Ratification, "ratification", value)
+
+
+def _opt_ending(value: Ending | str | None) -> Ending | None:
+    return None if value is None else _member(Ending, "ending", value)
+
+
+def _status(value: ObligationStatus | str) -> ObligationStatus:
+    return _member(ObligationStatus, "status", value)
+
+
+def _against(value: Sequence[str]) -> tuple[str, ...]:
+    return _party_tuple("against", value, 1)
 
 
 def _role(value: Role | str) -> Role:
@@ -444,6 +478,8 @@ class Event:
         if self.note is not None and not isinstance(self.note, str):
             raise _fail("note", self.note, "a string")
         co_actors = getattr(self, "co_actors", None)
+        if co_actors and getattr(self, "actor", None) is None:
+            raise _fail("co_actors", list(co_actors), "given with an actor (the co-actors act with it)")
         if co_actors and getattr(self, "actor", None) in co_actors:
             raise _fail("co_actors", list(co_actors), f"parties other than the actor {self.actor!r}")  # type: ignore[attr-defined]
         if not self.id:
@@ -803,7 +839,36 @@ class AgreementTerminated(Event):
     TYPE: ClassVar[str] = "AgreementTerminated"
     REF_REQUIRED: ClassVar[bool] = True
     ref: str = _required_text()
+    actor: str | None = _optional_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    ending: Ending | None = attrs.field(default=None, converter=_opt_ending)
     reason: str | None = _optional_text()
+
+
+@attrs.frozen(kw_only=True)
+class ImplementationReported(Event):
+    """A report that an obligation under an agreement was met, partly met or missed."""
+
+    TYPE: ClassVar[str] = "ImplementationReported"
+    REF_REQUIRED: ClassVar[bool] = True
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    ref: str = _required_text()
+    status: ObligationStatus = attrs.field(converter=_status)
+    obligation: str | None = _optional_text()
+
+
+@attrs.frozen(kw_only=True)
+class ViolationAlleged(Event):
+    """A participant alleges that parties to an agreement violate it."""
+
+    TYPE: ClassVar[str] = "ViolationAlleged"
+    REF_REQUIRED: ClassVar[bool] = True
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    against: tuple[str, ...] = attrs.field(converter=_against)
+    ref: str = _required_text()
+    summary: str | None = _optional_text()
 
 
 @attrs.frozen(kw_only=True)
@@ -908,6 +973,8 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         AgreementEnteredIntoForce,
         PartyWithdrew,
         AgreementTerminated,
+        ImplementationReported,
+        ViolationAlleged,
         DeadlineSet,
         TalksSuspended,
         TalksResumed,

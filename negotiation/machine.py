@@ -79,6 +79,8 @@ NEUTRAL_TYPES: tuple[str, ...] = (
     "PositionStated",
     "DocumentDisclosed",
     "DeadlineSet",
+    "ImplementationReported",
+    "ViolationAlleged",
 )
 #: Where agreement is still being sought: agreements, break-offs and lapses happen here.
 NEGOTIATING_STAGES: tuple[Stage, ...] = (S.EXPLORATION, S.PROPOSAL_OPEN, S.TALKS, S.FRAMEWORK_AGREED)

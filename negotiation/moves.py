@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, cast
 import attrs
 
 from negotiation.dates import PartialDate
-from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode, Role
+from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode, ObligationStatus, Role
 from negotiation.fold import Fold
 from negotiation.machine import NEUTRAL_TYPES, Stage
 from negotiation.rules import RULES, Step
@@ -254,6 +254,11 @@ def build(
             fields["ref"] = move.ref
         if kind == "ParticipantJoined":  # an outsider joins as a mediator; a party declares itself one
             fields["role"] = Role.PARTY if move.actor in fold.parties else Role.MEDIATOR
+        elif kind == "ImplementationReported":
+            fields["status"] = ObligationStatus.MET
+        elif kind == "ViolationAlleged":  # against another party of the agreement
+            parties = fold.agreements[move.ref or ""].parties
+            fields["against"] = [next((p for p in parties if p != move.actor), parties[0])]
     if move.co_actors:
         fields["co_actors"] = move.co_actors
     if details:

@@ -25,6 +25,7 @@ from negotiation.errors import EventRejected, InvalidReference, WrongActor
 from negotiation.events import (
     AgreementRatified,
     AgreementSigned,
+    AgreementTerminated,
     ContactAccepted,
     ContactDeclined,
     ContactHeld,
@@ -33,6 +34,8 @@ from negotiation.events import (
     DocumentDisclosed,
     Event,
     FrameworkAgreed,
+    ImplementationReported,
+    ObligationStatus,
     ParticipantJoined,
     ParticipantLeft,
     PartyWithdrew,
@@ -44,6 +47,7 @@ from negotiation.events import (
     Role,
     TalksLapsed,
     TextAgreed,
+    ViolationAlleged,
 )
 from negotiation.machine import OWES_RATIFICATION, OWES_REPLIES, OWES_SIGNATURE, Stage
 
@@ -138,6 +142,8 @@ class AgreementRecord:
     terminated: str | None = None
     witnesses: dict[str, str] = attrs.Factory(dict)  # who signed as witness or guarantor -> event
     ratified_required: bool = True  # False: it enters into force without ratification (a ceasefire)
+    reports: list[str] = attrs.Factory(list)  # ImplementationReported on it, in log order
+    allegations: list[str] = attrs.Factory(list)  # ViolationAlleged on it, in log order
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -169,7 +175,7 @@ Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
 MUTABLE: dict[type[Any], tuple[str, ...]] = {
     DocRecord: ("answers",),
     ContactRecord: ("accepted_by", "held_by"),
-    AgreementRecord: ("signed", "ratified", "withdrawn", "witnesses"),
+    AgreementRecord: ("signed", "ratified", "withdrawn", "witnesses", "reports", "allegations"),
     DeadlineRecord: (),
 }
 
@@ -680,9 +686,58 @@ def _party_withdrew_steps(fold: Fold) -> Iterator[Step]:
         yield Step(fold.text.remaining, fold.text.id)
 
 
+def _check_terminated(fold: Fold, event: AgreementTerminated, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    for actor in actors_of(event):
+        if actor not in text.remaining:
+            raise _wrong_actor(fold, event, actor, text.remaining, f"is not a remaining party to {text.id!r}")
+
+
 def _agreement_terminated(fold: Fold, event: Event) -> None:
     assert fold.text is not None
     fold.text.terminated = event.id
+
+
+# implementation
+
+
+def _agreement_for(fold: Fold, event: Event, target: Event | None) -> AgreementRecord:
+    agreement = fold.agreements.get(event.ref_id or "")
+    if agreement is None:
+        msg = f"ref={event.ref_id!r} is a {_what(target)}, expected an agreement (FrameworkAgreed or TextAgreed)"
+        raise fold.reject(InvalidReference, msg, event)
+    return agreement
+
+
+def _check_reported(fold: Fold, event: ImplementationReported, target: Event | None) -> None:
+    _agreement_for(fold, event, target)
+
+
+def _implementation_reported(fold: Fold, event: ImplementationReported) -> None:
+    fold.agreements[event.ref].reports.append(event.id)
+    if event.status is ObligationStatus.MET:  # an obligation performed meets its deadlines
+        actors = actors_of(event)
+        for record in fold.deadlines_by_ref.get(event.ref, ()):
+            if record.met_by is None and (record.actor is None or record.actor in actors):
+                record.met_by = event.id
+
+
+def _check_alleged(fold: Fold, event: ViolationAlleged, target: Event | None) -> None:
+    agreement = _agreement_for(fold, event, target)
+    for party in event.against:
+        if party not in agreement.parties:
+            msg = f"against={party!r} is not a party to {agreement.id!r}; expected one of: " + ", ".join(
+                map(repr, agreement.parties)
+            )
+            raise fold.reject(WrongActor, msg, event)
+
+
+def _violation_alleged(fold: Fold, event: ViolationAlleged) -> None:
+    fold.agreements[event.ref].allegations.append(event.id)
+
+
+def _on_agreements_steps(fold: Fold) -> Iterator[Step]:
+    return (Step(None, a) for a in fold.agreements)
 
 
 # deadlines and the course of the talks
@@ -796,7 +851,9 @@ RULES: dict[str, Rule] = {
         Rule("AgreementRatified", _ratified_steps, _check_ratified, _agreement_ratified, settles=True),
         Rule("AgreementEnteredIntoForce", _on_text_steps, _check_text_ref, _entered_into_force, settles=True),
         Rule("PartyWithdrew", _party_withdrew_steps, _check_party_withdrew, _party_withdrew),
-        Rule("AgreementTerminated", _on_text_steps, _check_text_ref, _agreement_terminated),
+        Rule("AgreementTerminated", _on_text_steps, _check_terminated, _agreement_terminated),
+        Rule("ImplementationReported", _on_agreements_steps, _check_reported, _implementation_reported, outsider=True),
+        Rule("ViolationAlleged", _on_agreements_steps, _check_alleged, _violation_alleged, outsider=True),
         Rule("DeadlineSet", _anyone, effect=_deadline_set),
         Rule("TalksSuspended", _talks_steps, _check_party_of_talks, _talks_paused, party_only=True),
         Rule("TalksResumed", _talks_steps, _check_party_of_talks, _talks_resumed, party_only=True),

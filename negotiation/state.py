@@ -141,6 +141,8 @@ class Agreement(_View):
     terminated: str | None
     witnesses: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
     ratification: str = "required"
+    reports: tuple[str, ...] = ()
+    allegations: tuple[str, ...] = ()
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -381,6 +383,8 @@ class NegotiationState:
                     terminated=a.terminated,
                     witnesses=FrozenMap(a.witnesses),
                     ratification="required" if a.ratified_required else "none",
+                    reports=tuple(a.reports),
+                    allegations=tuple(a.allegations),
                 )
                 for a in self._fold.agreements.values()
             }

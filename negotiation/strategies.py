@@ -55,9 +55,11 @@ from negotiation.errors import (
 from negotiation.events import (
     EVENT_TYPES,
     ConsultationFormat,
+    Ending,
     Event,
     Level,
     Mode,
+    ObligationStatus,
     Ratification,
     ReplyStance,
     Role,
@@ -158,6 +160,9 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
         "role": st.sampled_from(Role),
         "ratification": st.sampled_from(Ratification),
         "set_by": parties(),
+        "status": st.sampled_from(ObligationStatus),
+        "against": st.lists(parties(), min_size=1, max_size=2, unique=True),
+        "ending": st.sampled_from(Ending),
         "stance": st.sampled_from(ReplyStance),
         "asks_answer": st.booleans(),
         "co_actors": st.lists(parties(), min_size=1, max_size=2, unique=True),
@@ -186,10 +191,12 @@ def _event_strategy(cls: type[Event], fixed: dict[str, Any] | None = None) -> st
 
 
 def _apart(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields with the actor left out of the co-actors (drawn apart, they may meet)."""
+    """The fields with the actor left out of the co-actors (drawn apart, they may meet), and no
+    co-actors without an actor."""
     co_actors = fields.get("co_actors")
     if co_actors:
-        fields["co_actors"] = [p for p in co_actors if p != fields.get("actor")] or None
+        actor = fields.get("actor")
+        fields["co_actors"] = [p for p in co_actors if p != actor] or None if actor is not None else None
     return fields
 
 
@@ -219,17 +226,24 @@ def events(*types: type[Event] | str) -> st.SearchStrategy[Event]:
 # rule depends on, shrinks away on its own.
 
 _KINDS = tuple(EVENT_TYPES)
-#: The types an intent names: every type once, then the steps of an agreement's life again
-#: (the signature twice: ratification and entry into force may also follow an agreed text
-#: directly), so that drawn logs reach the stages after an agreed text about as often as the
+#: The types an intent names: every type once, a reply again, then the steps of an agreement's life again
+#: (the signature three times, the text, the ratification, the entry into force and the termination twice: ratification and
+#: entry into force may also follow an agreed text directly, and talks may break off on the
+#: way), so that drawn logs reach the stages after an agreed text about as often as the
 #: others (at least 5 % of logs reach each stage; see the tests).
 _INTENDED = (
     *_KINDS,
+    "ReplyDelivered",
+    "TextAgreed",
     "TextAgreed",
     "AgreementSigned",
     "AgreementSigned",
+    "AgreementSigned",
+    "AgreementRatified",
     "AgreementRatified",
     "AgreementEnteredIntoForce",
+    "AgreementEnteredIntoForce",
+    "AgreementTerminated",
     "AgreementTerminated",
 )
 _MOVES_PER_TYPE = 16
@@ -260,6 +274,8 @@ _FREE_FIELDS = st.fixed_dictionaries(
         "asks_answer": st.booleans(),
         "role": st.sampled_from(Role),
         "ratification": st.sampled_from(Ratification),
+        "ending": st.sampled_from(Ending),
+        "obligation": _texts,
         "summary": _texts,
         "reason": _texts,
         "deadline_days": st.integers(0, 90),

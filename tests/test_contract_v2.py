@@ -13,6 +13,7 @@ import pytest
 from negotiation import (
     AgreementEnteredIntoForce,
     AgreementSigned,
+    AgreementTerminated,
     ConsultationHeld,
     ContactAccepted,
     ContactHeld,
@@ -20,6 +21,7 @@ from negotiation import (
     DatedBeforeReference,
     DeadlineSet,
     FrameworkAgreed,
+    ImplementationReported,
     InvalidEvent,
     InvalidReference,
     ParticipantJoined,
@@ -32,6 +34,7 @@ from negotiation import (
     TalksResumed,
     TalksSuspended,
     TextAgreed,
+    ViolationAlleged,
     WrongActor,
     dump_event,
     parse_event,
@@ -306,3 +309,58 @@ def test_a_text_that_needs_no_ratification_owes_none() -> None:
         ("A", ("AgreementRatified",)),
         ("B", ("AgreementRatified",)),
     }
+
+
+# -- implementation and endings ---------------------------------------------------------------
+
+
+def _in_force() -> list:
+    return [*_treaty(), AgreementEnteredIntoForce(id="f", occurred="1979-07", ref="t")]
+
+
+def test_reports_and_allegations_are_recorded_on_the_agreement() -> None:
+    report = ImplementationReported(id="ok", occurred="1980", actor="IAEA", ref="t", status="met", obligation="stocks")
+    alleged = ViolationAlleged(id="v", occurred="1981", actor="A", co_actors=["C"], against=["B"], ref="t")
+    state = replay([*_in_force(), report, alleged], negotiation="n")
+    assert state.stage is Stage.IN_FORCE
+    assert state.agreement.reports == ("ok",)  # type: ignore[union-attr]
+    assert state.agreement.allegations == ("v",)  # type: ignore[union-attr]
+    assert "IAEA" not in state.parties  # a monitor reporting does not join the talks
+    with pytest.raises(WrongActor, match="against='Z' is not a party to 't'"):
+        state.apply(ViolationAlleged(occurred="1981", actor="A", against=["Z"], ref="t"))
+    with pytest.raises(InvalidReference, match="expected an agreement"):
+        state.apply(ImplementationReported(occurred="2026", actor="A", ref="p", status="missed"))
+
+
+def test_an_obligation_reported_met_meets_its_deadline() -> None:
+    due = DeadlineSet(id="due", occurred="1979-08", deadline="1980-01", ref="t", actor="B")
+    missed = ImplementationReported(id="late", occurred="1980-02", actor="B", ref="t", status="missed")
+    met = ImplementationReported(id="done", occurred="1980-03", actor="B", ref="t", status="met")
+    assert [d.id for d in replay([*_in_force(), due, missed], negotiation="n").overdue("1980-04")] == ["due"]
+    state = replay([*_in_force(), due, missed, met], negotiation="n")
+    assert state.deadlines["due"].met_by == "done"
+    assert state.overdue("1980-04") == ()
+
+
+def test_an_ending_has_an_actor_and_a_reason() -> None:
+    denounced = AgreementTerminated(occurred="2019-08-02", ref="t", actor="A", ending="denounced", reason="violations")
+    state = replay([*_in_force(), denounced], negotiation="n")
+    assert state.stage is Stage.TERMINATED
+    with pytest.raises(WrongActor, match="actor='Z' is not a remaining party to 't'"):
+        replay([*_in_force(), AgreementTerminated(occurred="2019", ref="t", actor="Z")], negotiation="n")
+    mutual = AgreementTerminated(occurred="2019", ref="t", actor="A", co_actors=["B"], ending="mutually_ended")
+    assert replay([*_in_force(), mutual], negotiation="n").stage is Stage.TERMINATED
+    with pytest.raises(InvalidEvent, match="ending='lapsed' must be one of 'denounced'"):
+        AgreementTerminated(occurred="2019", ref="t", ending="lapsed")
+
+
+def test_the_e3_allege_iran_violates_the_jcpoa_in_one_joint_act() -> None:
+    """JCPOA, 14 January 2020: France, Germany and the UK together trigger the dispute mechanism."""
+    from negotiation import replay_log
+    from tests.conftest import EVENTS
+
+    state = replay_log(EVENTS / "jcpoa.jsonl", as_of="2020-01-31")
+    (allegation,) = [e for e in state.events if e.TYPE == "ViolationAlleged"]
+    assert (allegation.actor, allegation.co_actors, allegation.against) == ("FR", ("DE", "UK"), ("IR",))
+    assert state.agreement.allegations == (allegation.id,)  # type: ignore[union-attr]
+    assert state.stage is Stage.IN_FORCE

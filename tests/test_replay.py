@@ -231,7 +231,7 @@ def test_terminated_is_final() -> None:
     assert {p.type for p in state.permitted} <= {
         "ContactProposed", "ContactAccepted", "ContactDeclined", "ContactHeld", "ConsultationHeld",
         "ParticipantJoined", "ParticipantLeft", "PositionStated", "DocumentDisclosed", "DeadlineSet",
-        "EventRetracted",
+        "ImplementationReported", "ViolationAlleged", "EventRetracted",
     }  # fmt: skip
     with pytest.raises(NotPermitted):
         state.apply(TalksResumed(occurred="2020", actor="US"))

@@ -156,6 +156,8 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
         elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
             if parties is not None:
                 steps.append((kind, parties, None))
+        elif kind in ("ImplementationReported", "ViolationAlleged"):
+            steps += [(kind, None, a) for a in fold.agreements]
         elif kind == "ParticipantLeft":
             present = tuple(sorted({*fold.parties, *fold.roles}))
             if present:
