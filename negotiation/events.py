@@ -53,6 +53,9 @@ __all__ = [
     "ObligationStatus",
     "ParticipantJoined",
     "ParticipantLeft",
+    "ParticipationResumed",
+    "ParticipationSuspended",
+    "PartyJoined",
     "PartyWithdrew",
     "PositionStated",
     "ProposalPublished",
@@ -833,6 +836,40 @@ class PartyWithdrew(Event):
 
 
 @attrs.frozen(kw_only=True)
+class ParticipationSuspended(Event):
+    """A party suspends its participation in an agreement in force (it stays a party)."""
+
+    TYPE: ClassVar[str] = "ParticipationSuspended"
+    REF_REQUIRED: ClassVar[bool] = True
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    ref: str = _required_text()
+    reason: str | None = _optional_text()
+
+
+@attrs.frozen(kw_only=True)
+class ParticipationResumed(Event):
+    """A party resumes its participation in an agreement in force."""
+
+    TYPE: ClassVar[str] = "ParticipationResumed"
+    REF_REQUIRED: ClassVar[bool] = True
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    ref: str = _required_text()
+
+
+@attrs.frozen(kw_only=True)
+class PartyJoined(Event):
+    """A party joins an agreement in force: an accession, or a return after a withdrawal."""
+
+    TYPE: ClassVar[str] = "PartyJoined"
+    REF_REQUIRED: ClassVar[bool] = True
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    ref: str = _required_text()
+
+
+@attrs.frozen(kw_only=True)
 class AgreementTerminated(Event):
     """The agreement ends (expired, denounced, superseded, ...)."""
 
@@ -972,6 +1009,9 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         AgreementRatified,
         AgreementEnteredIntoForce,
         PartyWithdrew,
+        ParticipationSuspended,
+        ParticipationResumed,
+        PartyJoined,
         AgreementTerminated,
         ImplementationReported,
         ViolationAlleged,

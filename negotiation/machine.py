@@ -160,11 +160,11 @@ def _definition() -> list[dict[str, Any]]:
         t += [_t(kind, S.IDLE, S.EXPLORATION), _t(kind, [s for s in Stage if s != S.IDLE], None)]
     t += [
         _t("ProposalPublished", (S.IDLE, *NEGOTIATING_STAGES[:3]), S.PROPOSAL_OPEN),
-        _t("ProposalPublished", S.FRAMEWORK_AGREED, None),
+        _t("ProposalPublished", (S.FRAMEWORK_AGREED, S.IN_FORCE), None),  # in force: talks go on
     ]
     for kind in ("ReplyDelivered", "ProposalWithdrawn"):
         t += _either(kind, S.PROPOSAL_OPEN, leaves_no_open_proposal, S.TALKS)
-        t.append(_t(kind, (S.TALKS, S.FRAMEWORK_AGREED), None))
+        t.append(_t(kind, (S.TALKS, S.FRAMEWORK_AGREED, S.IN_FORCE), None))
     t += [
         _t("FrameworkAgreed", NEGOTIATING_STAGES, S.FRAMEWORK_AGREED),
         _t("TextAgreed", NEGOTIATING_STAGES, S.TEXT_AGREED),
@@ -173,6 +173,9 @@ def _definition() -> list[dict[str, Any]]:
         _t("AgreementRatified", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), S.RATIFYING),
         _t("AgreementEnteredIntoForce", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), S.IN_FORCE),
         *_either("PartyWithdrew", S.IN_FORCE, leaves_fewer_than_two_parties, S.TERMINATED),
+        _t("ParticipationSuspended", S.IN_FORCE, None),
+        _t("ParticipationResumed", S.IN_FORCE, None),
+        _t("PartyJoined", S.IN_FORCE, None),
         _t("AgreementTerminated", S.IN_FORCE, S.TERMINATED),
         _t("TalksSuspended", ACTIVE_STAGES, S.SUSPENDED),
         _t("TalksBrokenOff", (*ACTIVE_STAGES, S.SUSPENDED), S.BROKEN_OFF),

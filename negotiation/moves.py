@@ -283,7 +283,13 @@ def signature(fold: Fold) -> tuple[object, ...]:
     text_sig = (
         None
         if text is None
-        else (text.parties, tuple(sorted(text.signed)), tuple(sorted(text.ratified)), tuple(sorted(text.withdrawn)))
+        else (
+            text.parties,
+            tuple(sorted(text.signed)),
+            tuple(sorted(text.ratified)),
+            tuple(sorted(text.withdrawn)),
+            tuple(sorted(text.joined)),
+        )
     )
     return (
         fold.stage,

@@ -38,6 +38,9 @@ from negotiation.events import (
     ObligationStatus,
     ParticipantJoined,
     ParticipantLeft,
+    ParticipationResumed,
+    ParticipationSuspended,
+    PartyJoined,
     PartyWithdrew,
     PositionStated,
     ProposalPublished,
@@ -142,12 +145,15 @@ class AgreementRecord:
     terminated: str | None = None
     witnesses: dict[str, str] = attrs.Factory(dict)  # who signed as witness or guarantor -> event
     ratified_required: bool = True  # False: it enters into force without ratification (a ceasefire)
+    suspended: dict[str, str] = attrs.Factory(dict)  # party -> the ParticipationSuspended in effect
+    joined: dict[str, str] = attrs.Factory(dict)  # party -> the PartyJoined that made it one (again)
     reports: list[str] = attrs.Factory(list)  # ImplementationReported on it, in log order
     allegations: list[str] = attrs.Factory(list)  # ViolationAlleged on it, in log order
 
     @property
     def remaining(self) -> tuple[str, ...]:
-        return tuple(p for p in self.parties if p not in self.withdrawn)
+        members = (*self.parties, *(p for p in self.joined if p not in self.parties))
+        return tuple(p for p in members if p not in self.withdrawn)
 
 
 @attrs.define
@@ -175,7 +181,16 @@ Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
 MUTABLE: dict[type[Any], tuple[str, ...]] = {
     DocRecord: ("answers",),
     ContactRecord: ("accepted_by", "held_by"),
-    AgreementRecord: ("signed", "ratified", "withdrawn", "witnesses", "reports", "allegations"),
+    AgreementRecord: (
+        "signed",
+        "ratified",
+        "withdrawn",
+        "witnesses",
+        "suspended",
+        "joined",
+        "reports",
+        "allegations",
+    ),
     DeadlineRecord: (),
 }
 
@@ -677,6 +692,7 @@ def _party_withdrew(fold: Fold, event: PartyWithdrew) -> None:
     assert fold.text is not None
     for actor in actors_of(event):
         fold.text.withdrawn[actor] = event.id
+        fold.text.suspended.pop(actor, None)
     if len(fold.text.remaining) < 2:
         fold.text.terminated = event.id
 
@@ -691,6 +707,70 @@ def _check_terminated(fold: Fold, event: AgreementTerminated, target: Event | No
     for actor in actors_of(event):
         if actor not in text.remaining:
             raise _wrong_actor(fold, event, actor, text.remaining, f"is not a remaining party to {text.id!r}")
+
+
+def _check_suspended(fold: Fold, event: ParticipationSuspended, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    active = tuple(p for p in text.remaining if p not in text.suspended)
+    for actor in actors_of(event):
+        if actor not in active:
+            raise _wrong_actor(fold, event, actor, active, f"is not a party taking part in {text.id!r}")
+
+
+def _participation_suspended(fold: Fold, event: ParticipationSuspended) -> None:
+    assert fold.text is not None
+    for actor in actors_of(event):
+        fold.text.suspended[actor] = event.id
+
+
+def _check_resumed(fold: Fold, event: ParticipationResumed, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    for actor in actors_of(event):
+        if actor not in text.suspended:
+            raise _wrong_actor(fold, event, actor, list(text.suspended), f"has not suspended its part in {text.id!r}")
+
+
+def _participation_resumed(fold: Fold, event: ParticipationResumed) -> None:
+    assert fold.text is not None
+    for actor in actors_of(event):
+        del fold.text.suspended[actor]
+
+
+def _suspension_steps(fold: Fold) -> Iterator[Step]:
+    text = fold.text
+    if text is not None:
+        active = tuple(p for p in text.remaining if p not in text.suspended)
+        if active:
+            yield Step(active, text.id)
+
+
+def _resumption_steps(fold: Fold) -> Iterator[Step]:
+    text = fold.text
+    if text is not None and text.suspended:
+        yield Step(tuple(text.suspended), text.id)
+
+
+def _check_joined(fold: Fold, event: PartyJoined, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    _non_party(fold, actors_of(event), event, "actor")
+    for actor in actors_of(event):
+        if actor in text.remaining:
+            raise fold.reject(WrongActor, f"actor={actor!r} is already a party to {text.id!r}", event)
+
+
+def _rejoin_steps(fold: Fold) -> Iterator[Step]:
+    # the parties that withdrew may rejoin; a newcomer may accede too, but "anyone who is not a
+    # party" is not a list of actors
+    text = fold.text
+    if text is not None and text.withdrawn:
+        yield Step(tuple(text.withdrawn), text.id)
+
+
+def _party_joined(fold: Fold, event: PartyJoined) -> None:
+    assert fold.text is not None
+    for actor in actors_of(event):
+        fold.text.withdrawn.pop(actor, None)
+        fold.text.joined[actor] = event.id
 
 
 def _agreement_terminated(fold: Fold, event: Event) -> None:
@@ -851,6 +931,9 @@ RULES: dict[str, Rule] = {
         Rule("AgreementRatified", _ratified_steps, _check_ratified, _agreement_ratified, settles=True),
         Rule("AgreementEnteredIntoForce", _on_text_steps, _check_text_ref, _entered_into_force, settles=True),
         Rule("PartyWithdrew", _party_withdrew_steps, _check_party_withdrew, _party_withdrew),
+        Rule("ParticipationSuspended", _suspension_steps, _check_suspended, _participation_suspended),
+        Rule("ParticipationResumed", _resumption_steps, _check_resumed, _participation_resumed),
+        Rule("PartyJoined", _rejoin_steps, _check_joined, _party_joined),
         Rule("AgreementTerminated", _on_text_steps, _check_terminated, _agreement_terminated),
         Rule("ImplementationReported", _on_agreements_steps, _check_reported, _implementation_reported, outsider=True),
         Rule("ViolationAlleged", _on_agreements_steps, _check_alleged, _violation_alleged, outsider=True),

@@ -141,12 +141,16 @@ class Agreement(_View):
     terminated: str | None
     witnesses: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
     ratification: str = "required"
+    suspended: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
+    joined: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
     reports: tuple[str, ...] = ()
     allegations: tuple[str, ...] = ()
 
     @property
     def remaining(self) -> tuple[str, ...]:
-        return tuple(p for p in self.parties if p not in self.withdrawn)
+        """The parties bound now: the text's and those that joined it, less those that withdrew."""
+        members = (*self.parties, *(p for p in self.joined if p not in self.parties))
+        return tuple(p for p in members if p not in self.withdrawn)
 
 
 @attrs.frozen(kw_only=True)
@@ -383,6 +387,8 @@ class NegotiationState:
                     terminated=a.terminated,
                     witnesses=FrozenMap(a.witnesses),
                     ratification="required" if a.ratified_required else "none",
+                    suspended=FrozenMap(a.suspended),
+                    joined=FrozenMap(a.joined),
                     reports=tuple(a.reports),
                     allegations=tuple(a.allegations),
                 )

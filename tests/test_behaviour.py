@@ -6,8 +6,9 @@ core was rewritten (53b10bd), and its prefixes derived again (``--rederive``, th
 the first part of contract version 2, whose changes docs/contract.md lists: a resumption returns
 to where the talks stood, an agreement settles the documents among its parties, break-offs after
 an agreed text and from a suspension, ParticipantJoined, ParticipantLeft,
-ImplementationReported and ViolationAlleged among the next steps, and an extension superseding
-the deadline it extends (only the latest is overdue). Derive it again only for a deliberate change of the contract, and say so there.
+ImplementationReported and ViolationAlleged among the next steps, proposals, replies and
+suspensions of participation permitted in force, and an extension superseding the deadline it
+extends (only the latest is overdue). Derive it again only for a deliberate change of the contract, and say so there.
 """
 
 from __future__ import annotations

@@ -26,6 +26,10 @@ from negotiation import (
     InvalidReference,
     ParticipantJoined,
     ParticipantLeft,
+    ParticipationResumed,
+    ParticipationSuspended,
+    PartyJoined,
+    PartyWithdrew,
     ProposalPublished,
     ProposalWithdrawn,
     ReplyDelivered,
@@ -364,3 +368,50 @@ def test_the_e3_allege_iran_violates_the_jcpoa_in_one_joint_act() -> None:
     assert (allegation.actor, allegation.co_actors, allegation.against) == ("FR", ("DE", "UK"), ("IR",))
     assert state.agreement.allegations == (allegation.id,)  # type: ignore[union-attr]
     assert state.stage is Stage.IN_FORCE
+
+
+# -- life after entry into force ----------------------------------------------------------------
+
+
+def test_a_party_suspends_its_participation_and_resumes_it() -> None:
+    """New START: Russia suspended its participation on 21 February 2023; the treaty stayed in force."""
+    suspended = ParticipationSuspended(id="ru-out", occurred="2023-02-21", actor="A", ref="t", reason="sanctions")
+    state = replay([*_in_force(), suspended], negotiation="n")
+    assert state.stage is Stage.IN_FORCE
+    assert dict(state.agreement.suspended) == {"A": "ru-out"}  # type: ignore[union-attr]
+    with pytest.raises(WrongActor, match="is not a party taking part in 't'"):
+        state.apply(ParticipationSuspended(occurred="2023-03", actor="A", ref="t"))
+    with pytest.raises(WrongActor, match="'B' has not suspended its part in 't'"):
+        state.apply(ParticipationResumed(occurred="2023-03", actor="B", ref="t"))
+    back = state.apply(ParticipationResumed(id="ru-in", occurred="2024", actor="A", ref="t"))
+    assert dict(back.agreement.suspended) == {}  # type: ignore[union-attr]
+
+
+def test_a_party_withdraws_and_rejoins() -> None:
+    """The US left the Paris Agreement on 4 November 2020 and rejoined on 19 February 2021."""
+    three = [
+        draft("A", ("B", "C")),
+        TextAgreed(id="t", occurred="2015-12-12", parties=["A", "B", "C"], title="Paris Agreement"),
+        AgreementEnteredIntoForce(occurred="2016-11-04", ref="t"),
+    ]
+    left = PartyWithdrew(id="out", occurred="2020-11-04", actor="A", ref="t")
+    state = replay([*three, left], negotiation="n")
+    assert state.agreement.remaining == ("B", "C")  # type: ignore[union-attr]
+    assert [p.actors for p in state.permitted if p.type == "PartyJoined"] == [("A",)]
+    back = state.apply(PartyJoined(id="in", occurred="2021-02-19", actor="A", ref="t"))
+    assert back.agreement.remaining == ("A", "B", "C")  # type: ignore[union-attr]
+    assert back.stage is Stage.IN_FORCE
+    newcomer = back.apply(PartyJoined(occurred="2022", actor="D", ref="t"))
+    assert newcomer.agreement.remaining == ("A", "B", "C", "D")  # type: ignore[union-attr]
+    with pytest.raises(WrongActor, match="actor='B' is already a party to 't'"):
+        back.apply(PartyJoined(occurred="2022", actor="B", ref="t"))
+
+
+def test_talks_go_on_while_an_agreement_is_in_force() -> None:
+    amendment = ProposalPublished(id="amend", occurred="2030", actor="A", to=["B"], title="Amendment", ref=None)
+    state = replay([*_in_force(), amendment], negotiation="n")
+    assert state.stage is Stage.IN_FORCE
+    assert {(a.party, a.ref) for a in state.awaiting} == {("B", "amend")}
+    answered = state.apply(ReplyDelivered(occurred="2030", actor="B", ref="amend", stance="accept"))
+    assert answered.stage is Stage.IN_FORCE
+    assert answered.awaiting == ()

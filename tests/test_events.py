@@ -26,11 +26,18 @@ from negotiation import strategies as ns
 from negotiation.events import FrozenMap
 
 
-def test_the_contract_has_27_event_types_in_order() -> None:
-    """EVENT_TYPES names the contract's 27 types, in the contract's order."""
-    assert len(EVENT_TYPES) == 27
+def test_the_contract_has_30_event_types_in_order() -> None:
+    """EVENT_TYPES names the contract's 30 types, in the contract's order."""
+    assert len(EVENT_TYPES) == 30
     assert list(EVENT_TYPES)[5:7] == ["ParticipantJoined", "ParticipantLeft"]
-    assert list(EVENT_TYPES)[19:21] == ["ImplementationReported", "ViolationAlleged"]
+    assert list(EVENT_TYPES)[18:24] == [
+        "ParticipationSuspended",
+        "ParticipationResumed",
+        "PartyJoined",
+        "AgreementTerminated",
+        "ImplementationReported",
+        "ViolationAlleged",
+    ]
     assert next(iter(EVENT_TYPES)) == "ContactProposed"
     assert list(EVENT_TYPES)[-1] == "EventRetracted"
     assert all(name == cls.TYPE for name, cls in EVENT_TYPES.items())

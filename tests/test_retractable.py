@@ -156,6 +156,16 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
         elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
             if parties is not None:
                 steps.append((kind, parties, None))
+        elif kind == "ParticipationSuspended":
+            active = tuple(sorted(p for p in text.remaining if p not in text.suspended)) if text else ()
+            if text is not None and active:
+                steps.append((kind, active, text.id))
+        elif kind == "ParticipationResumed":
+            if text is not None and text.suspended:
+                steps.append((kind, tuple(sorted(text.suspended)), text.id))
+        elif kind == "PartyJoined":
+            if text is not None and text.withdrawn:
+                steps.append((kind, tuple(sorted(text.withdrawn)), text.id))
         elif kind in ("ImplementationReported", "ViolationAlleged"):
             steps += [(kind, None, a) for a in fold.agreements]
         elif kind == "ParticipantLeft":
