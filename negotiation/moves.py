@@ -54,6 +54,11 @@ _TABLE_TYPES = frozenset(
 )
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
 _AGREEMENTS = frozenset(("FrameworkAgreed", "TextAgreed"))
+#: Moves no stage is ever reached through: suspending or resuming a participation, and joining
+#: an agreement in force (it only adds parties, and a stage is reached by fewer).
+_NEVER_NEEDED = frozenset(("ParticipationSuspended", "ParticipationResumed", "PartyJoined"))
+#: The talks that go on in force keep the stage, and no guard reads them there.
+_TALKS_IN_FORCE = frozenset(("ProposalPublished", "ReplyDelivered", "ProposalWithdrawn"))
 #: Event types whose moves offered to several actors are also made by all of them together
 #: (``co_actors``): a joint reply, ratification, suspension, resumption or break-off.
 _JOINT_ACTS = frozenset(
@@ -307,6 +312,12 @@ def changes_nothing(kind: str, fold: Fold) -> bool:
     Contacts, consultations, statements, disclosures and deadlines change no stage outside
     ``idle`` and no guard reads them; they matter only by naming the first parties (talks are
     suspended, resumed or broken off by a named party). Once the stage is past ``idle`` and
-    some party is named, a shortest path to a stage never needs one.
+    some party is named, a shortest path to a stage never needs one. Nor does it need a
+    suspended or resumed participation, a party joining an agreement (it only adds parties), or
+    the talks that go on in force (they keep ``in_force`` and no guard reads them there).
     """
+    if kind in _NEVER_NEEDED:
+        return True
+    if fold.stage is Stage.IN_FORCE and kind in _TALKS_IN_FORCE:
+        return True
     return kind in _NEUTRAL and fold.stage is not Stage.IDLE and bool(fold.parties)

@@ -776,6 +776,9 @@ def _party_joined(fold: Fold, event: PartyJoined) -> None:
 def _agreement_terminated(fold: Fold, event: Event) -> None:
     assert fold.text is not None
     fold.text.terminated = event.id
+    for record in fold.deadlines_by_ref.get(fold.text.id, ()):  # its term and obligations end with it
+        if record.standing:
+            record.met_by = event.id
 
 
 # implementation
@@ -795,10 +798,10 @@ def _check_reported(fold: Fold, event: ImplementationReported, target: Event | N
 
 def _implementation_reported(fold: Fold, event: ImplementationReported) -> None:
     fold.agreements[event.ref].reports.append(event.id)
-    if event.status is ObligationStatus.MET:  # an obligation performed meets its deadlines
+    if event.status is ObligationStatus.MET:  # an obligation performed meets the deadlines it owed
         actors = actors_of(event)
-        for record in fold.deadlines_by_ref.get(event.ref, ()):
-            if record.met_by is None and (record.actor is None or record.actor in actors):
+        for record in fold.deadlines_by_ref.get(event.ref, ()):  # not a term, which owes nobody
+            if record.met_by is None and record.actor is not None and record.actor in actors:
                 record.met_by = event.id
 
 

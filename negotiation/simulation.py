@@ -531,8 +531,8 @@ def _search(
         found: list[tuple[Event, ...]] = []
         for parent, path in level:
             for move in moves(parent, cands, kinds):
-                if changes_nothing(move.type, parent):
-                    continue
+                if move.co_actors or changes_nothing(move.type, parent):
+                    continue  # a joint act reaches no stage sooner than one of its actors alone
                 child = parent.copy()
                 event = build(move, child, id=event_id, occurred=occurred)
                 child.apply(event)

@@ -415,3 +415,17 @@ def test_talks_go_on_while_an_agreement_is_in_force() -> None:
     answered = state.apply(ReplyDelivered(occurred="2030", actor="B", ref="amend", stance="accept"))
     assert answered.stage is Stage.IN_FORCE
     assert answered.awaiting == ()
+
+
+def test_a_term_is_not_met_by_a_report_and_ends_with_the_agreement() -> None:
+    """New START: its term (a deadline on the text naming nobody) is extended, not met, by the
+    parties' reports; when the treaty expires, its term is not left overdue."""
+    term = DeadlineSet(id="term", occurred="1979-08", deadline="1985-12-31", ref="t")
+    owed_by_b = DeadlineSet(id="limits", occurred="1979-08", deadline="1982", ref="t", actor="B")
+    report = ImplementationReported(id="r", occurred="1982", actor="B", ref="t", status="met")
+    state = replay([*_in_force(), term, owed_by_b, report], negotiation="n")
+    assert state.deadlines["limits"].met_by == "r"
+    assert state.deadlines["term"].met_by is None
+    assert [d.id for d in state.overdue("1986-02")] == ["term"]
+    expired = AgreementTerminated(id="end", occurred="1986-01-01", ref="t", ending="expired")
+    assert state.apply(expired).overdue("1986-02") == ()
