@@ -145,6 +145,40 @@ def test_invalid_logs_break_every_kind_of_rule() -> None:
         rules.add(log.rule)
 
     collect()
+
+    # and from states where the rarer rules can be broken at once: a text signed by one party
+    # of two (then ratified by it), a withdrawn proposal in talks, a contact accepted by one
+    from negotiation import (
+        AgreementRatified,
+        AgreementSigned,
+        ContactAccepted,
+        ContactProposed,
+        ProposalPublished,
+        ProposalWithdrawn,
+        ReplyDelivered,
+        TextAgreed,
+    )
+
+    base = [
+        ProposalPublished(id="p", occurred="2000-01-01", actor="A", to=["B"], title="Draft"),
+        ReplyDelivered(id="r", occurred="2000-01-02", actor="B", ref="p"),
+        ContactProposed(id="k", occurred="2000-01-03", actor="A", to=["B", "C"], level="envoy"),
+        ContactAccepted(id="ka", occurred="2000-01-04", actor="B", ref="k"),
+    ]
+    withdrawn = [*base, ProposalPublished(id="q", occurred="2000-01-05", actor="A", to=["B"], title="Other")]
+    withdrawn.append(ProposalWithdrawn(id="qw", occurred="2000-01-06", actor="A", ref="q"))
+    text = [*base, TextAgreed(id="t", occurred="2000-02-01", parties=["A", "B"], title="Text")]
+    text.append(AgreementSigned(id="s", occurred="2000-02-02", parties=["A"], ref="t"))
+    ratified = [*text, AgreementRatified(id="ra", occurred="2000-02-03", actor="A", ref="t")]
+    starts = [NegotiationState.empty(nst.SIMULATED).extend(log) for log in (withdrawn, text, ratified)]
+
+    @settings(max_examples=1500, database=None, derandomize=True)
+    @given(st.sampled_from(starts).flatmap(lambda start: nst.invalid_logs(start, max_events=0)))
+    def collect_rare(log: nst.InvalidLog) -> None:
+        seen.add(log.error.__name__)
+        rules.add(log.rule)
+
+    collect_rare()
     assert rules == set(nst.RULES_BROKEN)
     assert seen == {
         "NotPermitted",
