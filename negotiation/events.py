@@ -1,4 +1,4 @@
-"""The event vocabulary of the contract: 23 frozen event types and their JSON object.
+"""The event vocabulary of the contract: 30 frozen event types and their JSON object.
 
 Each event type is a frozen attrs class named as in the contract (``ProposalPublished``,
 ``ReplyDelivered``, ...). Constructors are keyword-only, convert friendly input (a date
@@ -627,7 +627,7 @@ def _canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-# -- the 23 event types, in the order of the contract --------------------------------------
+# -- the 30 event types, in the order of the contract --------------------------------------
 
 
 @attrs.frozen(kw_only=True)

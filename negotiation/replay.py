@@ -60,16 +60,22 @@ def visible(
     if as_of is not None:
         for event, dated, recorded in zip(reversed(events), reversed(by_date), reversed(by_record), strict=True):
             possible = dated or (event.id in proven and event.occurred.first_day <= as_of.last_day)
-            if possible and recorded and event.ref_id is not None:
-                proven.add(event.ref_id)
+            if possible and recorded:
+                proven.update(_named(event))
     left_out: set[str] = set()
     for event, dated, recorded in zip(events, by_date, by_record, strict=True):
         if not dated and as_of is not None:
             dated = event.id in proven and event.occurred.first_day <= as_of.last_day
-        if dated and recorded and event.ref_id not in left_out:
+        if dated and recorded and left_out.isdisjoint(_named(event)):
             yield event
         else:
             left_out.add(event.id)
+
+
+def _named(event: Event) -> tuple[str, ...]:
+    """The ids an event names: its ``ref``, and the documents an agreement ``keeps_open``."""
+    kept: tuple[str, ...] = getattr(event, "keeps_open", None) or ()
+    return kept if event.ref_id is None else (event.ref_id, *kept)
 
 
 def _occurred_by(occurred: PartialDate, as_of: PartialDate) -> bool:

@@ -517,7 +517,7 @@ def _reply_delivered(fold: Fold, event: ReplyDelivered) -> None:
     fold.docs[event.id] = DocRecord(
         event.id, "reply", event.actor, answered.authors, None, event.public, event.ref, co_authors=co_authors
     )
-    if event.wants_answer:  # only a counter, or a reply that asks, is owed an answer; never by a mediator
+    if event.wants_answer:  # a reply that asks (a counter, no stance, asks_answer); never of a mediator
         for author in answered.authors:
             if author not in fold.roles:
                 fold.owed[(event.id, author)] = True
@@ -597,8 +597,10 @@ def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
         if deadline.met_by is None and deadline.lapsed_by is None:
             deadline.met_by = event.id
     # the agreement settles the documents among its parties (a mediator's draft to them
-    # included), unless the log keeps one open
+    # included), unless the log keeps one open; those it keeps open it names, as a ref does
     parties, kept = set(event.parties), set(event.keeps_open or ())
+    for ref in kept:
+        fold.ref_count[ref] = fold.ref_count.get(ref, 0) + 1
     for doc in fold.docs.values():
         if (
             doc.live

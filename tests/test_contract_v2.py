@@ -20,6 +20,7 @@ from negotiation import (
     ContactProposed,
     DatedBeforeReference,
     DeadlineSet,
+    EventRetracted,
     FrameworkAgreed,
     ImplementationReported,
     InvalidEvent,
@@ -429,3 +430,18 @@ def test_a_term_is_not_met_by_a_report_and_ends_with_the_agreement() -> None:
     assert [d.id for d in state.overdue("1986-02")] == ["term"]
     expired = AgreementTerminated(id="end", occurred="1986-01-01", ref="t", ending="expired")
     assert state.apply(expired).overdue("1986-02") == ()
+
+
+def test_a_document_an_agreement_keeps_open_is_referenced_by_it() -> None:
+    """It may not be retracted before the agreement, and an as_of view that keeps the
+    agreement keeps it (as for a ref)."""
+    proposals = [
+        draft("A", ("B",), "p1"),
+        ProposalPublished(id="p2", occurred="2025-04", actor="B", to=["A"], title="Other"),
+    ]
+    kept = FrameworkAgreed(id="f", occurred="2025-04-20", parties=["A", "B"], title="Framework", keeps_open=["p2"])
+    state = replay([*proposals, kept], negotiation="n")
+    assert "p2" not in state.copy_fold().retractable()
+    with pytest.raises(InvalidReference, match="retract what depends on it first"):
+        state.apply(EventRetracted(occurred="2025-05", ref="p2", reason="wrong"))
+    assert [e.id for e in replay([*proposals, kept], negotiation="n", as_of="2025-04-25").events] == ["p1", "p2", "f"]
