@@ -130,15 +130,18 @@ def _capped(lines: list[str], everything: bool, what: str) -> list[str]:
 def format_status(state: NegotiationState, *, everything: bool = False) -> str:
     """The status of a negotiation as text for a person.
 
-    Owed moves say who owes what to whom, on which document or contact, since when and for
-    how many days (to ``as_of``, or today). Without ``everything`` long lists stop after
+    The participants in roles other than party (mediators, guarantors) are named under the
+    stage. Owed moves say who owes what to whom, on which document or contact, since when and
+    for how many days (to ``as_of``, or today). Without ``everything`` long lists stop after
     :data:`SHOWN` entries and the retractions are left out of the next steps.
     """
     when = f" as of {state.as_of}" if state.as_of is not None else ""
     if state.known_at is not None:
         when += f" (known at {state.known_at.isoformat()})"
-    lines = [f"{state.negotiation}{when}: stage {state.stage.value} ({len(state.events)} events)", ""]
-    lines.append("Owed moves:")
+    lines = [f"{state.negotiation}{when}: stage {state.stage.value} ({len(state.events)} events)"]
+    if state.roles:  # mediators, guarantors, observers: not parties
+        lines.append("Also taking part: " + ", ".join(f"{name} ({role.value})" for name, role in state.roles.items()))
+    lines += ["", "Owed moves:"]
     if not state.awaiting:
         lines.append("  none")
     today = state.as_of.last_day if state.as_of is not None else dt.datetime.now(dt.UTC).date()

@@ -419,3 +419,17 @@ def test_types_lists_every_type_and_describes_one_from_the_machine_and_the_rules
     code, _, err = run("types", "TreatyFeasted")
     assert code == 2
     assert "'TreatyFeasted' is not an event type" in err
+
+
+def test_status_names_the_participants_in_other_roles() -> None:
+    """A mediator is named under the stage line, with its role; a log without roles says nothing of them."""
+    from click.testing import CliRunner
+
+    from negotiation.cli import cli
+    from tests.conftest import EVENTS
+
+    result = CliRunner().invoke(cli, ["status", str(EVENTS / "us-iran-2025.jsonl"), "--as-of", "2025-05-24"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1] == "Also taking part: OM (mediator)"
+    founding = CliRunner().invoke(cli, ["status", str(EVENTS / "security-guarantees-2021.jsonl")])
+    assert "Also taking part" not in founding.stdout
