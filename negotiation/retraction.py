@@ -45,7 +45,8 @@ is replayed.
 
 * A proposal, reply or withdrawal (:data:`ANSWERS`) that leaves the stage in
   ``proposal_open`` or ``talks`` if it was in one of them (else keeps it) and does not make a
-  proposal answered for the first time: the trial differs from the real replay only in the
+  proposal answered for the first time (a guard of contract version 1 read that; the pass
+  still leaves those to a replay, which costs little): the trial differs from the real replay only in the
   count of open proposals, which documents are answered (read only to update that count),
   whether the withdrawn proposal is live (only its answers and withdrawals read that, and the
   real replay refuses those), the positions stated (which no check reads), and
@@ -91,8 +92,7 @@ SHORTCUTS = all(
 #: The types whose removal changes nothing a later check or guard reads when the stage is the
 #: same before and after them.
 INERT_TYPES = frozenset((*NEUTRAL_TYPES, "FrameworkAgreed", "AgreementRatified"))
-#: The moves on documents whose removal changes only the count of open proposals (and
-#: whether any proposal was answered).
+#: The moves on documents whose removal changes only the count of open proposals.
 ANSWERS = frozenset(("ProposalPublished", "ReplyDelivered", "ProposalWithdrawn"))
 #: Stages that permit the same types, and from which the same type leads to alike stages,
 #: whatever the count of open proposals.

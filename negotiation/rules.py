@@ -16,7 +16,7 @@ they are what the rules read and write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -291,21 +291,23 @@ def _what(target: Event | None) -> str:
     return target.TYPE if target is not None else "nothing"
 
 
+R = TypeVar("R")
+
+
+def _record_for(fold: Fold, records: dict[str, R], event: Event, target: Event | None, expected: str) -> R:
+    """The record the event's ref names, or the refusal saying what the ref is instead."""
+    record = records.get(event.ref_id or "")
+    if record is None:
+        raise fold.reject(InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected {expected}", event)
+    return record
+
+
 def _doc_for(fold: Fold, event: Event, target: Event | None) -> DocRecord:
-    doc = fold.docs.get(event.ref_id or "")
-    if doc is None:
-        msg = f"ref={event.ref_id!r} is a {_what(target)}, expected a document (ProposalPublished or ReplyDelivered)"
-        raise fold.reject(InvalidReference, msg, event)
-    return doc
+    return _record_for(fold, fold.docs, event, target, "a document (ProposalPublished or ReplyDelivered)")
 
 
 def _contact_for(fold: Fold, event: Event, target: Event | None) -> ContactRecord:
-    contact = fold.contacts.get(event.ref_id or "")
-    if contact is None:
-        raise fold.reject(
-            InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected a ContactProposed", event
-        )
-    return contact
+    return _record_for(fold, fold.contacts, event, target, "a ContactProposed")
 
 
 def _text_for(fold: Fold, event: Event, target: Event | None) -> AgreementRecord:
@@ -787,11 +789,7 @@ def _agreement_terminated(fold: Fold, event: Event) -> None:
 
 
 def _agreement_for(fold: Fold, event: Event, target: Event | None) -> AgreementRecord:
-    agreement = fold.agreements.get(event.ref_id or "")
-    if agreement is None:
-        msg = f"ref={event.ref_id!r} is a {_what(target)}, expected an agreement (FrameworkAgreed or TextAgreed)"
-        raise fold.reject(InvalidReference, msg, event)
-    return agreement
+    return _record_for(fold, fold.agreements, event, target, "an agreement (FrameworkAgreed or TextAgreed)")
 
 
 def _check_reported(fold: Fold, event: ImplementationReported, target: Event | None) -> None:

@@ -632,48 +632,42 @@ def _repeated(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy
     return st.sampled_from(options).map(make) if options else None
 
 
+def _refused(
+    walk: _Walk, moves: list[Move], event_id: str, day: PartialDate, rule: str
+) -> st.SearchStrategy[Any] | None:
+    """One of ``moves`` as an event its rule refuses with InvalidReference, or None if there is none."""
+    if not moves:
+        return None
+    fold = walk.fold
+    return st.sampled_from(moves).map(
+        lambda move: (build(move, fold, id=event_id, occurred=day), InvalidReference, rule)
+    )
+
+
 def _answer_to_withdrawn(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
     fold = walk.fold
     if "ReplyDelivered" not in fold.permitted_type_names():
         return None
     options = [Move("ReplyDelivered", p, d.id) for d in fold.docs.values() if not d.live for p in d.addressees]
-    if not options:
-        return None
-    return st.sampled_from(options).map(
-        lambda move: (build(move, fold, id=event_id, occurred=day), InvalidReference, RULES_BROKEN[8])
-    )
+    return _refused(walk, options, event_id, day, RULES_BROKEN[8])
 
 
 def _lapse_of_no_deadline(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
     fold = walk.fold
     if "TalksLapsed" not in fold.permitted_type_names():
         return None
-    options = [e.id for e in fold.events if e.id not in fold.deadlines]
-    if not options:
-        return None
-    return st.sampled_from(options).map(
-        lambda ref: (
-            build(Move("TalksLapsed", None, ref), fold, id=event_id, occurred=day),
-            InvalidReference,
-            RULES_BROKEN[11],
-        )
-    )
+    options = [Move("TalksLapsed", None, e.id) for e in fold.events if e.id not in fold.deadlines]
+    return _refused(walk, options, event_id, day, RULES_BROKEN[11])
 
 
 def _breaking_retraction(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
     """The retraction of an event a later one references: the log without it would not replay."""
     fold = walk.fold
     retracted = {r.ref for r in fold.retractions}
-    options = [e.id for e in fold.events if fold.ref_count.get(e.id) and e.id not in retracted]
-    if not options:
-        return None
-    return st.sampled_from(options).map(
-        lambda ref: (
-            build(Move("EventRetracted", None, ref), fold, id=event_id, occurred=day),
-            InvalidReference,
-            RULES_BROKEN[12],
-        )
-    )
+    options = [
+        Move("EventRetracted", None, e.id) for e in fold.events if fold.ref_count.get(e.id) and e.id not in retracted
+    ]
+    return _refused(walk, options, event_id, day, RULES_BROKEN[12])
 
 
 _FAULTS: tuple[Fault, ...] = (
