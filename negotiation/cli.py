@@ -141,6 +141,9 @@ def format_status(state: NegotiationState, *, everything: bool = False) -> str:
     lines = [f"{state.negotiation}{when}: stage {state.stage.value} ({len(state.events)} events)"]
     if state.roles:  # mediators, guarantors, observers: not parties
         lines.append("Also taking part: " + ", ".join(f"{name} ({role.value})" for name, role in state.roles.items()))
+    texts = [a for a in state.agreements.values() if a.status is not None]
+    if len(texts) > 1 or any(a.instrument != "agreement" for a in texts):  # several instruments
+        lines.append("Instruments: " + ", ".join(f"{a.id} ({a.instrument}, {a.status})" for a in texts))
     lines += ["", "Owed moves:"]
     if not state.awaiting:
         lines.append("  none")

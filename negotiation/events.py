@@ -1,4 +1,4 @@
-"""The event vocabulary of the contract: 30 frozen event types and their JSON object.
+"""The event vocabulary of the contract: 31 frozen event types and their JSON object.
 
 Each event type is a frozen attrs class named as in the contract (``ProposalPublished``,
 ``ReplyDelivered``, ...). Constructors are keyword-only, convert friendly input (a date
@@ -48,6 +48,7 @@ __all__ = [
     "FrameworkAgreed",
     "FrozenMap",
     "ImplementationReported",
+    "InstrumentKind",
     "Level",
     "Mode",
     "ObligationStatus",
@@ -61,6 +62,7 @@ __all__ = [
     "ProposalPublished",
     "ProposalWithdrawn",
     "Ratification",
+    "RatificationRefused",
     "ReplyDelivered",
     "ReplyStance",
     "Role",
@@ -185,6 +187,15 @@ class Ratification(enum.StrEnum):
     NONE = "none"
 
 
+class InstrumentKind(enum.StrEnum):
+    """What an agreed text is for: the principal instrument, or one beside it."""
+
+    AGREEMENT = "agreement"
+    INTERIM = "interim"
+    PROTOCOL = "protocol"
+    MEMORANDUM = "memorandum"
+
+
 class Ending(enum.StrEnum):
     """How an agreement ended."""
 
@@ -305,6 +316,16 @@ def _opt_reply_stance(value: ReplyStance | str | None) -> ReplyStance | None:
 
 def _opt_ratification(value: Ratification | str | None) -> Ratification | None:
     return None if value is None else _member(Ratification, "ratification", value)
+
+
+def _opt_instrument(value: InstrumentKind | str | None) -> InstrumentKind | None:
+    return None if value is None else _member(InstrumentKind, "kind", value)
+
+
+def _partial(value: bool | None) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise _fail("partial", value, "true or false")
+    return value
 
 
 def _opt_ending(value: Ending | str | None) -> Ending | None:
@@ -627,7 +648,7 @@ def _canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-# -- the 30 event types, in the order of the contract --------------------------------------
+# -- the 31 event types, in the order of the contract --------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -791,6 +812,32 @@ class TextAgreed(Event):
     items: tuple[str, ...] | None = attrs.field(default=None, converter=_items)
     keeps_open: tuple[str, ...] | None = attrs.field(default=None, converter=_keeps_open)
     ratification: Ratification | None = attrs.field(default=None, converter=_opt_ratification)
+    kind: InstrumentKind | None = attrs.field(default=None, converter=_opt_instrument)
+    amends: str | None = _optional_text()
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.kind is InstrumentKind.PROTOCOL and self.amends is None:
+            raise _fail("amends", None, "the id of the agreed text a protocol amends (kind='protocol')")
+        if self.amends is not None and self.kind is not InstrumentKind.PROTOCOL:
+            raise _fail("amends", self.amends, "given only with kind='protocol'")
+
+    @property
+    def instrument(self) -> InstrumentKind:
+        """What the text is for (``kind``, ``agreement`` when not given)."""
+        return InstrumentKind.AGREEMENT if self.kind is None else self.kind
+
+    @property
+    def principal(self) -> bool:
+        """Whether it is the principal instrument (not an interim deal, protocol or memorandum)."""
+        return self.kind is None or self.kind is InstrumentKind.AGREEMENT
+
+    @property
+    def needs_ratification(self) -> bool:
+        """``ratification`` when given; else required, except for a memorandum."""
+        if self.ratification is not None:
+            return self.ratification is Ratification.REQUIRED
+        return self.kind is not InstrumentKind.MEMORANDUM
 
 
 @attrs.frozen(kw_only=True)
@@ -806,13 +853,29 @@ class AgreementSigned(Event):
 
 @attrs.frozen(kw_only=True)
 class AgreementRatified(Event):
-    """A party ratifies an agreement."""
+    """A party ratifies an agreement (or, ``partial``, takes one step of its ratification)."""
 
     TYPE: ClassVar[str] = "AgreementRatified"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
     co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
+    body: str | None = _optional_text()
+    # None (omitted) is false: a field every stored ratification would write changes their hashes
+    partial: bool | None = attrs.field(default=None, converter=_partial)
+
+
+@attrs.frozen(kw_only=True)
+class RatificationRefused(Event):
+    """A party's ratifying body, or its people, refuses an agreement."""
+
+    TYPE: ClassVar[str] = "RatificationRefused"
+    REF_REQUIRED: ClassVar[bool] = True
+    actor: str = _required_text()
+    co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
+    ref: str = _required_text()
+    body: str | None = _optional_text()
+    reason: str | None = _optional_text()
 
 
 @attrs.frozen(kw_only=True)
@@ -1007,6 +1070,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
         TextAgreed,
         AgreementSigned,
         AgreementRatified,
+        RatificationRefused,
         AgreementEnteredIntoForce,
         PartyWithdrew,
         ParticipationSuspended,

@@ -26,12 +26,50 @@ from negotiation.errors import (
     NotPermitted,
     UnknownReference,
 )
-from negotiation.events import PARTY_FIELDS, AgreementSigned, Event, EventRetracted, Role, Stance
+from negotiation.events import (
+    EVENT_TYPES,
+    PARTY_FIELDS,
+    AgreementSigned,
+    Event,
+    EventRetracted,
+    Role,
+    Stance,
+    TextAgreed,
+)
 from negotiation.machine import TABLE, UNGUARDED, Engine, Stage, TableEngine, permitted_types
 from negotiation.retraction import retractable
-from negotiation.rules import RULES, AgreementRecord, ContactRecord, DeadlineRecord, DocRecord, actors_of, clone
+from negotiation.rules import (
+    INSTRUMENT_TYPES,
+    RULES,
+    AgreementRecord,
+    ContactRecord,
+    DeadlineRecord,
+    DocRecord,
+    actors_of,
+    clone,
+    side_permits,
+)
 
-__all__ = ["Fold", "later"]
+__all__ = ["SIDE_TEXT_STAGES", "Fold", "later"]
+
+#: Where a side instrument (an interim deal, a protocol, a memorandum) may be agreed: while the
+#: talks are live, from their first contacts to the principal text's life in force.
+SIDE_TEXT_STAGES: frozenset[Stage] = frozenset(
+    (
+        Stage.EXPLORATION,
+        Stage.PROPOSAL_OPEN,
+        Stage.TALKS,
+        Stage.FRAMEWORK_AGREED,
+        Stage.TEXT_AGREED,
+        Stage.SIGNED,
+        Stage.RATIFYING,
+        Stage.IN_FORCE,
+    )
+)
+
+
+#: The types that move an agreed text along its life, in the contract's order.
+INSTRUMENT_TYPES_ORDERED = tuple(t for t in EVENT_TYPES if t in INSTRUMENT_TYPES)
 
 
 def later(date: PartialDate, than: PartialDate) -> bool:
@@ -131,6 +169,57 @@ class Fold:
         assert self.text is not None
         return len(self.text.remaining) - 1
 
+    def refuses_text(self, event: Event) -> bool:
+        text = self.agreements[event.ref_id or ""]
+        actors = actors_of(event)
+        return sum(1 for p in text.remaining if p not in text.refused and p not in actors) < 2
+
+    # -- side instruments ------------------------------------------------------------------------
+
+    def side_instrument(self, event: Event) -> AgreementRecord | bool:
+        """The side instrument (interim deal, protocol, memorandum) ``event`` agrees (True) or
+        names (its record), whose life never moves the stage; False for any other event."""
+        if isinstance(event, TextAgreed):
+            return not event.principal
+        if event.TYPE in INSTRUMENT_TYPES:
+            record = self.agreements.get(event.ref_id or "")
+            if record is not None and record.kind == "text" and not record.principal:
+                return record
+        return False
+
+    def _not_on_a_side_instrument(self, event: Event) -> None:
+        """Refuse an event the stage permits only on a side instrument and that names none."""
+        ref = event.ref_id or ""
+        target = self._target(event, ref)
+        sides = [a.id for a in self.agreements.values() if a.kind == "text" and not a.principal and a.id != ref]
+        msg = (
+            f"ref={ref!r} is a {target.TYPE} on which {event.TYPE} is not permitted in stage "
+            f"{self.stage.value!r}; expected a side instrument ({', '.join(map(repr, sides))})"
+        )
+        raise self.reject(InvalidReference, msg, event)
+
+    def _check_side(self, event: Event, side: AgreementRecord | bool) -> None:
+        """Refuse an event on a side instrument that its own life stage does not permit (or a
+        side text agreed where no talks go on)."""
+        kind = event.TYPE
+        if side is True:
+            if self.stage not in SIDE_TEXT_STAGES:
+                stages = ", ".join(s.value for s in Stage if s in SIDE_TEXT_STAGES)
+                msg = (
+                    f"TextAgreed of a side instrument (kind {event.kind.value!r}) is permitted in stages "  # type: ignore[attr-defined]
+                    f"{stages}, not in {self.stage.value!r}"
+                )
+                raise NotPermitted(msg, event=event, stage=self.stage.value, permitted=self.permitted_type_names())
+            return
+        assert isinstance(side, AgreementRecord)
+        if not side_permits(side, kind):
+            names = tuple(t for t in INSTRUMENT_TYPES_ORDERED if side_permits(side, t))
+            msg = (
+                f"{kind} is not permitted on {side.instrument} instrument {side.id!r}, which is {side.life}; "
+                f"permitted on it: {', '.join(names) or 'nothing'}"
+            )
+            raise NotPermitted(msg, event=event, stage=self.stage.value, permitted=names)
+
     # -- folding an event in -------------------------------------------------------------------
 
     def apply(self, event: Event, *, strict: bool = True) -> None:
@@ -161,9 +250,15 @@ class Fold:
             return
         stage = self.stage
         key = (stage, kind)
-        if not (key in TABLE if self.table else self.engine.allows(stage, kind)):
+        side = self.side_instrument(event) if self.agreements or kind == "TextAgreed" else False
+        if side is not False:
+            self._check_side(event, side)
+        elif not (key in TABLE if self.table else self.engine.allows(stage, kind)):
             names = self.permitted_type_names()
-            msg = f"{kind} is not permitted in stage {stage.value!r}; permitted: {', '.join(names)}"
+            if kind in names and kind in INSTRUMENT_TYPES:  # permitted on a side instrument only
+                self._not_on_a_side_instrument(event)
+            side_only = " (a principal text: only a side instrument may be agreed here)" if kind in names else ""
+            msg = f"{kind} is not permitted in stage {stage.value!r}{side_only}; permitted: {', '.join(names)}"
             raise NotPermitted(msg, event=event, stage=stage.value, permitted=names)
         ref = event.ref_id
         target = None
@@ -172,7 +267,7 @@ class Fold:
         rule = RULES[kind]
         if rule.check is not None:
             rule.check(self, event, target)
-        nxt = UNGUARDED.get(key) if self.table else None
+        nxt = stage if side is not False else UNGUARDED.get(key) if self.table else None
         if nxt is None:
             nxt = self.engine.next_stage(stage, self, event)
         if rule.effect is not None:
@@ -277,7 +372,14 @@ class Fold:
     def permitted_type_names(self) -> tuple[str, ...]:
         """The types the stage permits, and EventRetracted when there is an event to retract."""
         self.complete()
-        names = permitted_types(self.stage)
+        stage = self.stage
+        names = permitted_types(stage)
+        sides = [a for a in self.agreements.values() if a.kind == "text" and not a.principal]
+        if stage in SIDE_TEXT_STAGES or sides:  # a side instrument may be agreed, or moved on
+            more = {"TextAgreed"} if stage in SIDE_TEXT_STAGES else set()
+            more.update(t for a in sides for t in INSTRUMENT_TYPES if side_permits(a, t))
+            if not more.issubset(names):
+                names = tuple(t for t in EVENT_TYPES if t in names or t in more)
         if self.events:
             names = (*names, "EventRetracted")
         return names

@@ -99,6 +99,7 @@ class FoldView(Protocol):
     def open_proposals_after(self, event: Event) -> int: ...
     def completes_signatures(self, event: Event) -> bool: ...
     def parties_left_after_withdrawal(self, event: Event) -> int: ...
+    def refuses_text(self, event: Event) -> bool: ...
 
 
 Guard = Callable[[FoldView, "Event"], bool]
@@ -120,6 +121,11 @@ def completes_signatures(fold: FoldView, event: Event) -> bool:
 def leaves_fewer_than_two_parties(fold: FoldView, event: Event) -> bool:
     """After this withdrawal, fewer than two parties remain in the agreement."""
     return fold.parties_left_after_withdrawal(event) < 2
+
+
+def refuses_the_text(fold: FoldView, event: Event) -> bool:
+    """After this refusal, fewer than two parties of the text are left that have not refused it."""
+    return fold.refuses_text(event)
 
 
 def a_proposal_unanswered(fold: FoldView, _event: Event) -> bool:
@@ -169,8 +175,27 @@ def _definition() -> list[dict[str, Any]]:
         _t("FrameworkAgreed", NEGOTIATING_STAGES, S.FRAMEWORK_AGREED),
         _t("TextAgreed", NEGOTIATING_STAGES, S.TEXT_AGREED),
         *_either("AgreementSigned", S.TEXT_AGREED, completes_signatures, S.SIGNED),
-        _t("AgreementSigned", S.SIGNED, None),
+        # a party may approve a text before it signs it (the FARC's conference, 23 September
+        # 2016, three days before Cartagena); one that had not ratified when the text entered
+        # into force may ratify later (a multilateral treaty enters into force on a threshold)
+        _t("AgreementSigned", (S.SIGNED, S.RATIFYING), None),
         _t("AgreementRatified", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), S.RATIFYING),
+        _t("AgreementRatified", S.IN_FORCE, None),
+        # a refused text sends the parties back to the exchange (to renegotiate, or break off)
+        _t(
+            "RatificationRefused",
+            (S.TEXT_AGREED, S.SIGNED, S.RATIFYING),
+            S.PROPOSAL_OPEN,
+            conditions=[refuses_the_text, a_proposal_unanswered],
+        ),
+        _t(
+            "RatificationRefused",
+            (S.TEXT_AGREED, S.SIGNED, S.RATIFYING),
+            S.TALKS,
+            conditions=[refuses_the_text],
+            unless=[a_proposal_unanswered],
+        ),
+        _t("RatificationRefused", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), None, unless=[refuses_the_text]),
         _t("AgreementEnteredIntoForce", (S.TEXT_AGREED, S.SIGNED, S.RATIFYING), S.IN_FORCE),
         *_either("PartyWithdrew", S.IN_FORCE, leaves_fewer_than_two_parties, S.TERMINATED),
         _t("ParticipationSuspended", S.IN_FORCE, None),

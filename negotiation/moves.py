@@ -20,9 +20,9 @@ from typing import Any, NamedTuple, cast
 import attrs
 
 from negotiation.dates import PartialDate
-from negotiation.events import EVENT_TYPES, ContactProposed, Event, Level, Mode, ObligationStatus, Role
+from negotiation.events import EVENT_TYPES, ContactProposed, Event, InstrumentKind, Level, Mode, ObligationStatus, Role
 from negotiation.fold import Fold
-from negotiation.machine import NEUTRAL_TYPES, Stage
+from negotiation.machine import NEUTRAL_TYPES, TABLE, Stage
 from negotiation.rules import RULES, Step
 
 __all__ = [
@@ -243,6 +243,8 @@ def build(
         fields["parties"] = move.parties
         if kind != "ConsultationHeld":
             fields["title"] = "Agreed framework" if kind == "FrameworkAgreed" else "Agreed text"
+        if kind == "TextAgreed" and (fold.stage, kind) not in TABLE:  # only a side instrument may be agreed
+            fields.update(title="Interim agreement", kind=InstrumentKind.INTERIM)
     elif kind == "AgreementSigned":
         fields.update(parties=move.parties, ref=move.ref)
     elif kind == "DeadlineSet":

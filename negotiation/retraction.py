@@ -103,12 +103,16 @@ _PARTY_ONLY = frozenset(kind for kind, rule in RULES.items() if rule.party_only)
 
 #: Types whose removal changes who is a party, or for whom a move counts, beyond what the pass
 #: follows: a log holding one is judged by replay alone.
-_BEYOND = frozenset(("ParticipantJoined", "ParticipantLeft"))
+_BEYOND = frozenset(("ParticipantJoined", "ParticipantLeft", "RatificationRefused"))
 
 
 def _plain(fold: Fold) -> bool:
-    """Whether the pass may judge ``fold``: no roles declared and no joint act (``co_actors``)."""
-    return not any(e.TYPE in _BEYOND or getattr(e, "co_actors", None) for e in fold.events)
+    """Whether the pass may judge ``fold``: no roles declared, no joint act (``co_actors``), no
+    side instrument (whose events the stage table does not decide) and no refused or partial
+    ratification."""
+    return not any(
+        e.TYPE in _BEYOND or getattr(e, "co_actors", None) or getattr(e, "partial", None) for e in fold.events
+    ) and all(a.principal for a in fold.agreements.values())
 
 
 def retractable(fold: Fold) -> list[str]:

@@ -45,14 +45,14 @@ from negotiation.events import (
     PositionStated,
     ProposalPublished,
     ProposalWithdrawn,
-    Ratification,
+    RatificationRefused,
     ReplyDelivered,
     Role,
     TalksLapsed,
     TextAgreed,
     ViolationAlleged,
 )
-from negotiation.machine import OWES_RATIFICATION, OWES_REPLIES, OWES_SIGNATURE, Stage
+from negotiation.machine import OWES_RATIFICATION, OWES_REPLIES, OWES_SIGNATURE, TABLE, Stage
 
 if TYPE_CHECKING:
     from negotiation.fold import Fold
@@ -64,6 +64,7 @@ __all__ = [
     "ContactRecord",
     "DeadlineRecord",
     "DocRecord",
+    "INSTRUMENT_TYPES",
     "Permitted",
     "Rule",
     "Step",
@@ -72,6 +73,7 @@ __all__ = [
     "awaiting",
     "owed",
     "permitted",
+    "side_permits",
 ]
 
 
@@ -130,6 +132,30 @@ class ContactRecord:
         return self.declined_by is None and not self.held_by
 
 
+#: The types whose ``ref`` names an agreed text and move it along its life cycle.
+INSTRUMENT_TYPES = frozenset(
+    (
+        "AgreementSigned",
+        "AgreementRatified",
+        "RatificationRefused",
+        "AgreementEnteredIntoForce",
+        "PartyWithdrew",
+        "ParticipationSuspended",
+        "ParticipationResumed",
+        "PartyJoined",
+        "AgreementTerminated",
+    )
+)
+#: An agreed text's life, named as the stage the machine gives the principal text there.
+_LIFE_STAGES = {
+    "agreed": Stage.TEXT_AGREED,
+    "signed": Stage.SIGNED,
+    "ratifying": Stage.RATIFYING,
+    "in_force": Stage.IN_FORCE,
+    "terminated": Stage.TERMINATED,
+}
+
+
 @attrs.define
 class AgreementRecord:
     """An agreed framework or text, with signatures, ratifications and withdrawals (party -> event)."""
@@ -149,11 +175,45 @@ class AgreementRecord:
     joined: dict[str, str] = attrs.Factory(dict)  # party -> the PartyJoined that made it one (again)
     reports: list[str] = attrs.Factory(list)  # ImplementationReported on it, in log order
     allegations: list[str] = attrs.Factory(list)  # ViolationAlleged on it, in log order
+    instrument: str = "agreement"  # a text's kind: agreement (the principal), interim, protocol, memorandum
+    amends: str | None = None  # the text a protocol amends
+    approvals: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # party -> its partial ratifications
+    refused: dict[str, str] = attrs.Factory(dict)  # party -> the RatificationRefused
+    refused_by: str | None = None  # the refusal that left fewer than two parties able to ratify
 
     @property
     def remaining(self) -> tuple[str, ...]:
         members = (*self.parties, *(p for p in self.joined if p not in self.parties))
         return tuple(p for p in members if p not in self.withdrawn)
+
+    @property
+    def principal(self) -> bool:
+        """A text the stages follow (not an interim deal, a protocol or a memorandum)."""
+        return self.instrument == "agreement"
+
+    @property
+    def life(self) -> str | None:
+        """Where an agreed text stands: agreed, signed, ratifying, in_force, terminated or
+        refused (None for a framework)."""
+        if self.kind != "text":
+            return None
+        if self.terminated is not None:
+            return "terminated"
+        if self.entered_into_force is not None:
+            return "in_force"
+        if self.refused_by is not None:
+            return "refused"
+        if self.ratified or self.approvals:
+            return "ratifying"
+        if all(p in self.signed for p in self.parties):
+            return "signed"
+        return "agreed"
+
+    @property
+    def life_stage(self) -> Stage | None:
+        """The stage whose transitions an event on this text follows (None: refused, or a framework)."""
+        life = self.life
+        return None if life is None else _LIFE_STAGES.get(life)
 
 
 @attrs.define
@@ -190,6 +250,8 @@ MUTABLE: dict[type[Any], tuple[str, ...]] = {
         "joined",
         "reports",
         "allegations",
+        "approvals",
+        "refused",
     ),
     DeadlineRecord: (),
 }
@@ -311,10 +373,44 @@ def _contact_for(fold: Fold, event: Event, target: Event | None) -> ContactRecor
 
 
 def _text_for(fold: Fold, event: Event, target: Event | None) -> AgreementRecord:
-    if fold.text is None or fold.text.id != event.ref_id:
-        expected = f"the agreed text {fold.text.id!r}" if fold.text is not None else "a TextAgreed"
+    """The agreed text the event names: the principal text the stages follow, or a side
+    instrument (an earlier principal text, refused, is no longer one)."""
+    record = fold.agreements.get(event.ref_id or "")
+    if record is None or record.kind != "text" or (record.principal and record is not fold.text):
+        texts = [t.id for t in _texts(fold)]
+        if len(texts) == 1:
+            expected = f"the agreed text {texts[0]!r}"
+        else:
+            expected = "an agreed text (" + ", ".join(map(repr, texts)) + ")" if texts else "a TextAgreed"
         raise fold.reject(InvalidReference, f"ref={event.ref_id!r} is a {_what(target)}, expected {expected}", event)
-    return fold.text
+    return record
+
+
+def _texts(fold: Fold) -> Iterator[AgreementRecord]:
+    """The texts events may name: the principal one, then the side instruments, in log order."""
+    if fold.text is not None:
+        yield fold.text
+    for record in fold.agreements.values():
+        if record.kind == "text" and not record.principal:
+            yield record
+
+
+def side_permits(record: AgreementRecord, kind: str) -> bool:
+    """Whether an event of ``kind`` may name the side instrument ``record`` now: where the
+    machine permits ``kind`` in the instrument's life stage, as it would on the principal
+    text; and, unlike the principal text, it may end before it enters into force."""
+    life = record.life_stage
+    if kind == "AgreementTerminated" and life is not None and life is not Stage.TERMINATED:
+        return True
+    return (life, kind) in TABLE
+
+
+def _texts_open_to(fold: Fold, kind: str) -> Iterator[AgreementRecord]:
+    """The texts an event of ``kind`` may name now: the principal one where the stage permits
+    ``kind``, a side instrument where :func:`side_permits` says so."""
+    for record in _texts(fold):
+        if (fold.stage, kind) in TABLE if record.principal else side_permits(record, kind):
+            yield record
 
 
 def _wrong_actor(fold: Fold, event: Event, actor: str, allowed: Iterable[str], why: str) -> EventRejected:
@@ -585,15 +681,38 @@ def _check_agreed(fold: Fold, event: FrameworkAgreed | TextAgreed, _target: Even
         if doc is None or not doc.live:
             msg = f"keeps_open names {ref!r}, which is not a live document (ProposalPublished or ReplyDelivered)"
             raise fold.reject(InvalidReference, msg, event)
+    amends = getattr(event, "amends", None)
+    if amends is not None:
+        amended = fold.agreements.get(amends)
+        if amended is None or amended.kind != "text":
+            what = _what(fold.by_id.get(amends)) if amends in fold.by_id else "no earlier event of this negotiation"
+            msg = f"amends={amends!r} is {'a ' if amends in fold.by_id else ''}{what}, expected an agreed text (TextAgreed)"
+            raise fold.reject(InvalidReference, msg, event)
+        amended_on = fold.by_id[amends].occurred
+        if event.occurred.definitely_before(amended_on):
+            msg = f"occurred={str(event.occurred)!r} is before the text it amends ({amends!r}, occurred {str(amended_on)!r})"
+            raise fold.reject(InvalidReference, msg, event)
 
 
 def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
-    kind = "text" if isinstance(event, TextAgreed) else "framework"
-    record = AgreementRecord(event.id, kind, event.title, event.parties)
-    if isinstance(event, TextAgreed) and event.ratification is Ratification.NONE:
-        record.ratified_required = False
+    if isinstance(event, TextAgreed):
+        record = AgreementRecord(
+            event.id,
+            "text",
+            event.title,
+            event.parties,
+            ratified_required=event.needs_ratification,
+            instrument=event.instrument.value,
+            amends=event.amends,
+        )
+        if event.amends is not None:
+            fold.ref_count[event.amends] = fold.ref_count.get(event.amends, 0) + 1
+    else:
+        record = AgreementRecord(event.id, "framework", event.title, event.parties)
     fold.agreements[event.id] = record
-    if kind == "text":
+    if not record.principal:  # a side instrument settles nothing of the talks
+        return
+    if record.kind == "text":
         fold.text = record
     for deadline in fold.deadlines_by_ref.get(None, ()):
         if deadline.met_by is None and deadline.lapsed_by is None:
@@ -632,41 +751,81 @@ def _check_signed(fold: Fold, event: AgreementSigned, target: Event | None) -> N
 
 
 def _agreement_signed(fold: Fold, event: AgreementSigned) -> None:
-    assert fold.text is not None
+    text = fold.agreements[event.ref]
     for party in event.parties:
-        fold.text.signed[party] = event.id
+        text.signed[party] = event.id
     for witness in event.witnesses or ():
-        fold.text.witnesses.setdefault(witness, event.id)
+        text.witnesses.setdefault(witness, event.id)
 
 
 def _signed_steps(fold: Fold) -> Iterator[Step]:
-    text = fold.text
-    if text is not None:
+    for text in _texts_open_to(fold, "AgreementSigned"):
         unsigned = tuple(p for p in text.parties if p not in text.signed)
         if unsigned:
             yield Step(unsigned, text.id)
 
 
+def _unratified(text: AgreementRecord) -> tuple[str, ...]:
+    """The remaining parties of ``text`` that have not ratified it (those that refused may yet)."""
+    return tuple(p for p in text.remaining if p not in text.ratified)
+
+
 def _check_ratified(fold: Fold, event: AgreementRatified, target: Event | None) -> None:
     text = _text_for(fold, event, target)
-    pending = [p for p in text.remaining if p not in text.ratified]
+    pending = _unratified(text)
     for actor in actors_of(event):
-        if actor not in text.parties:
+        if actor not in text.parties and actor not in text.joined:
             raise _wrong_actor(fold, event, actor, pending, f"is not a party to {text.id!r}")
         if actor not in pending:
             raise _wrong_actor(fold, event, actor, pending, f"has already ratified {text.id!r}")
 
 
 def _agreement_ratified(fold: Fold, event: AgreementRatified) -> None:
-    assert fold.text is not None
+    text = fold.agreements[event.ref]
     for actor in actors_of(event):
-        fold.text.ratified[actor] = event.id
+        if event.partial:  # one step of the party's ratification: it has not ratified yet
+            text.approvals[actor] = (*text.approvals.get(actor, ()), event.id)
+        else:
+            text.ratified[actor] = event.id
 
 
 def _ratified_steps(fold: Fold) -> Iterator[Step]:
-    text = fold.text
-    if text is not None:
-        pending = tuple(p for p in text.remaining if p not in text.ratified)
+    for text in _texts_open_to(fold, "AgreementRatified"):
+        pending = _unratified(text)
+        if pending:
+            yield Step(pending, text.id)
+
+
+def _undecided(text: AgreementRecord) -> tuple[str, ...]:
+    """The remaining parties of ``text`` that have neither ratified nor refused it."""
+    return tuple(p for p in text.remaining if p not in text.ratified and p not in text.refused)
+
+
+def _check_refused(fold: Fold, event: RatificationRefused, target: Event | None) -> None:
+    text = _text_for(fold, event, target)
+    pending = _undecided(text)
+    for actor in actors_of(event):
+        if actor not in text.parties and actor not in text.joined:
+            raise _wrong_actor(fold, event, actor, pending, f"is not a party to {text.id!r}")
+        if actor in text.ratified:
+            raise _wrong_actor(fold, event, actor, pending, f"has already ratified {text.id!r}")
+        if actor in text.refused:
+            raise _wrong_actor(
+                fold, event, actor, pending, f"has already refused {text.id!r} ({text.refused[actor]!r})"
+            )
+
+
+def _ratification_refused(fold: Fold, event: RatificationRefused) -> None:
+    text = fold.agreements[event.ref]
+    for actor in actors_of(event):
+        text.refused[actor] = event.id
+    if fold.refuses_text(event):
+        text.refused_by = event.id
+
+
+def _refused_steps(fold: Fold) -> Iterator[Step]:
+    for text in _texts_open_to(fold, "RatificationRefused"):
+        pending = _undecided(text)
         if pending:
             yield Step(pending, text.id)
 
@@ -676,13 +835,15 @@ def _check_text_ref(fold: Fold, event: Event, target: Event | None) -> None:
 
 
 def _entered_into_force(fold: Fold, event: Event) -> None:
-    assert fold.text is not None
-    fold.text.entered_into_force = event.id
+    fold.agreements[event.ref_id or ""].entered_into_force = event.id
 
 
-def _on_text_steps(fold: Fold) -> Iterator[Step]:
-    if fold.text is not None:
-        yield Step(None, fold.text.id)
+def _on_text_steps(kind: str) -> Callable[[Fold], Iterator[Step]]:
+    def steps(fold: Fold) -> Iterator[Step]:
+        for text in _texts_open_to(fold, kind):
+            yield Step(None, text.id)
+
+    return steps
 
 
 def _check_party_withdrew(fold: Fold, event: PartyWithdrew, target: Event | None) -> None:
@@ -693,17 +854,17 @@ def _check_party_withdrew(fold: Fold, event: PartyWithdrew, target: Event | None
 
 
 def _party_withdrew(fold: Fold, event: PartyWithdrew) -> None:
-    assert fold.text is not None
+    text = fold.agreements[event.ref]
     for actor in actors_of(event):
-        fold.text.withdrawn[actor] = event.id
-        fold.text.suspended.pop(actor, None)
-    if len(fold.text.remaining) < 2:
-        fold.text.terminated = event.id
+        text.withdrawn[actor] = event.id
+        text.suspended.pop(actor, None)
+    if len(text.remaining) < 2:
+        text.terminated = event.id
 
 
 def _party_withdrew_steps(fold: Fold) -> Iterator[Step]:
-    if fold.text is not None:
-        yield Step(fold.text.remaining, fold.text.id)
+    for text in _texts_open_to(fold, "PartyWithdrew"):
+        yield Step(text.remaining, text.id)
 
 
 def _check_terminated(fold: Fold, event: AgreementTerminated, target: Event | None) -> None:
@@ -722,9 +883,9 @@ def _check_suspended(fold: Fold, event: ParticipationSuspended, target: Event | 
 
 
 def _participation_suspended(fold: Fold, event: ParticipationSuspended) -> None:
-    assert fold.text is not None
+    text = fold.agreements[event.ref]
     for actor in actors_of(event):
-        fold.text.suspended[actor] = event.id
+        text.suspended[actor] = event.id
 
 
 def _check_resumed(fold: Fold, event: ParticipationResumed, target: Event | None) -> None:
@@ -735,23 +896,22 @@ def _check_resumed(fold: Fold, event: ParticipationResumed, target: Event | None
 
 
 def _participation_resumed(fold: Fold, event: ParticipationResumed) -> None:
-    assert fold.text is not None
+    text = fold.agreements[event.ref]
     for actor in actors_of(event):
-        del fold.text.suspended[actor]
+        del text.suspended[actor]
 
 
 def _suspension_steps(fold: Fold) -> Iterator[Step]:
-    text = fold.text
-    if text is not None:
+    for text in _texts_open_to(fold, "ParticipationSuspended"):
         active = tuple(p for p in text.remaining if p not in text.suspended)
         if active:
             yield Step(active, text.id)
 
 
 def _resumption_steps(fold: Fold) -> Iterator[Step]:
-    text = fold.text
-    if text is not None and text.suspended:
-        yield Step(tuple(text.suspended), text.id)
+    for text in _texts_open_to(fold, "ParticipationResumed"):
+        if text.suspended:
+            yield Step(tuple(text.suspended), text.id)
 
 
 def _check_joined(fold: Fold, event: PartyJoined, target: Event | None) -> None:
@@ -765,22 +925,22 @@ def _check_joined(fold: Fold, event: PartyJoined, target: Event | None) -> None:
 def _rejoin_steps(fold: Fold) -> Iterator[Step]:
     # the parties that withdrew may rejoin; a newcomer may accede too, but "anyone who is not a
     # party" is not a list of actors
-    text = fold.text
-    if text is not None and text.withdrawn:
-        yield Step(tuple(text.withdrawn), text.id)
+    for text in _texts_open_to(fold, "PartyJoined"):
+        if text.withdrawn:
+            yield Step(tuple(text.withdrawn), text.id)
 
 
 def _party_joined(fold: Fold, event: PartyJoined) -> None:
-    assert fold.text is not None
+    text = fold.agreements[event.ref]
     for actor in actors_of(event):
-        fold.text.withdrawn.pop(actor, None)
-        fold.text.joined[actor] = event.id
+        text.withdrawn.pop(actor, None)
+        text.joined[actor] = event.id
 
 
 def _agreement_terminated(fold: Fold, event: Event) -> None:
-    assert fold.text is not None
-    fold.text.terminated = event.id
-    for record in fold.deadlines_by_ref.get(fold.text.id, ()):  # its term and obligations end with it
+    text = fold.agreements[event.ref_id or ""]
+    text.terminated = event.id
+    for record in fold.deadlines_by_ref.get(text.id, ()):  # its term and obligations end with it
         if record.standing:
             record.met_by = event.id
 
@@ -807,10 +967,11 @@ def _implementation_reported(fold: Fold, event: ImplementationReported) -> None:
 
 def _check_alleged(fold: Fold, event: ViolationAlleged, target: Event | None) -> None:
     agreement = _agreement_for(fold, event, target)
+    members = (*agreement.parties, *(p for p in agreement.joined if p not in agreement.parties))
     for party in event.against:
-        if party not in agreement.parties:
+        if party not in members:
             msg = f"against={party!r} is not a party to {agreement.id!r}; expected one of: " + ", ".join(
-                map(repr, agreement.parties)
+                map(repr, members)
             )
             raise fold.reject(WrongActor, msg, event)
 
@@ -932,12 +1093,19 @@ RULES: dict[str, Rule] = {
         Rule("TextAgreed", _anyone, _check_agreed, _agreed),
         Rule("AgreementSigned", _signed_steps, _check_signed, _agreement_signed, settles=True),
         Rule("AgreementRatified", _ratified_steps, _check_ratified, _agreement_ratified, settles=True),
-        Rule("AgreementEnteredIntoForce", _on_text_steps, _check_text_ref, _entered_into_force, settles=True),
+        Rule("RatificationRefused", _refused_steps, _check_refused, _ratification_refused),
+        Rule(
+            "AgreementEnteredIntoForce",
+            _on_text_steps("AgreementEnteredIntoForce"),
+            _check_text_ref,
+            _entered_into_force,
+            settles=True,
+        ),
         Rule("PartyWithdrew", _party_withdrew_steps, _check_party_withdrew, _party_withdrew),
         Rule("ParticipationSuspended", _suspension_steps, _check_suspended, _participation_suspended),
         Rule("ParticipationResumed", _resumption_steps, _check_resumed, _participation_resumed),
         Rule("PartyJoined", _rejoin_steps, _check_joined, _party_joined),
-        Rule("AgreementTerminated", _on_text_steps, _check_terminated, _agreement_terminated),
+        Rule("AgreementTerminated", _on_text_steps("AgreementTerminated"), _check_terminated, _agreement_terminated),
         Rule("ImplementationReported", _on_agreements_steps, _check_reported, _implementation_reported, outsider=True),
         Rule("ViolationAlleged", _on_agreements_steps, _check_alleged, _violation_alleged, outsider=True),
         Rule("DeadlineSet", _anyone, effect=_deadline_set),
@@ -962,9 +1130,11 @@ def owed(fold: Fold) -> Iterator[tuple[str, tuple[str, ...], str]]:
 
     While the stage permits replies, a reply (or counter-proposal) from each addressee of a
     live document who has not answered it; in every stage, an answer from each addressee of
-    an open contact proposal; a signature from each party of the agreed text that has not
-    signed (``text_agreed``, ``signed``); a ratification from each signatory that has not
-    ratified (``signed``, ``ratifying``).
+    an open contact proposal; then, for each agreed text (the principal one, then the side
+    instruments, each in the stage the principal one is in or its own life stage), a
+    signature from each party that has not signed (``text_agreed``, ``signed``) and a
+    ratification from each signatory that has neither ratified nor refused (``signed``,
+    ``ratifying``).
     """
     stage = fold.stage
     replies = stage in OWES_REPLIES
@@ -973,15 +1143,16 @@ def owed(fold: Fold) -> Iterator[tuple[str, tuple[str, ...], str]]:
             yield party, _ANSWER_TYPES, ref
         elif not is_doc:
             yield party, _CONTACT_ANSWERS, ref
-    text = fold.text
-    if text is not None and stage in OWES_SIGNATURE:
-        for p in text.remaining:
-            if p not in text.signed:
-                yield p, ("AgreementSigned",), text.id
-    if text is not None and stage in OWES_RATIFICATION and text.ratified_required:
-        for p in text.remaining:
-            if p in text.signed and p not in text.ratified:
-                yield p, ("AgreementRatified",), text.id
+    for text in _texts(fold):
+        life = stage if text.principal else text.life_stage
+        if life in OWES_SIGNATURE:
+            for p in text.remaining:
+                if p not in text.signed:
+                    yield p, ("AgreementSigned",), text.id
+        if life in OWES_RATIFICATION and text.ratified_required:
+            for p in text.remaining:
+                if p in text.signed and p not in text.ratified and p not in text.refused:
+                    yield p, ("AgreementRatified",), text.id
 
 
 def awaiting(fold: Fold) -> list[Awaiting]:

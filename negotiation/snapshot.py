@@ -36,7 +36,7 @@ __all__ = ["FINGERPRINT", "FORMAT", "RULES_VERSION", "check", "fingerprint", "re
 FORMAT = 8
 #: The version of the rules: bump it whenever a change makes the same events fold into
 #: different records (the fingerprint covers the machine and the records' fields already).
-RULES_VERSION = 5
+RULES_VERSION = 6
 
 
 def _named(value: object) -> object:
@@ -85,6 +85,7 @@ _READ_BACK: dict[tuple[type[Any], str], Callable[[Any], Any]] = {
     (ContactRecord, "co_proposers"): tuple,
     (ContactRecord, "declined_by"): lambda value: None if value is None else tuple(value),
     (AgreementRecord, "parties"): tuple,
+    (AgreementRecord, "approvals"): lambda value: {party: tuple(ids) for party, ids in value.items()},
     (DeadlineRecord, "deadline"): PartialDate.parse,
 }
 

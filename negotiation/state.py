@@ -145,6 +145,12 @@ class Agreement(_View):
     joined: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
     reports: tuple[str, ...] = ()
     allegations: tuple[str, ...] = ()
+    instrument: str | None = None
+    amends: str | None = None
+    approvals: FrozenMap[str, tuple[str, ...]] = attrs.field(factory=FrozenMap)
+    refused: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
+    refused_by: str | None = None
+    status: str | None = None
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -391,6 +397,12 @@ class NegotiationState:
                     joined=FrozenMap(a.joined),
                     reports=tuple(a.reports),
                     allegations=tuple(a.allegations),
+                    instrument=a.instrument if a.kind == "text" else None,
+                    amends=a.amends,
+                    approvals=FrozenMap(a.approvals),
+                    refused=FrozenMap(a.refused),
+                    refused_by=a.refused_by,
+                    status=a.life,
                 )
                 for a in self._fold.agreements.values()
             }

@@ -8,7 +8,11 @@ to where the talks stood, an agreement settles the documents among its parties, 
 an agreed text and from a suspension, ParticipantJoined, ParticipantLeft,
 ImplementationReported and ViolationAlleged among the next steps, proposals, replies and
 suspensions of participation permitted in force, and an extension superseding the deadline it
-extends (only the latest is overdue). Derive it again only for a deliberate change of the contract, and say so there.
+extends (only the latest is overdue); and again for the second part: side instruments (a
+TextAgreed offered from text_agreed to in_force, as an interim deal, a protocol or a
+memorandum), RatificationRefused, a late ratification in force, and each agreement's
+instrument, status, partial ratifications and refusals in the views. Derive it again only for a
+deliberate change of the contract, and say so there.
 """
 
 from __future__ import annotations

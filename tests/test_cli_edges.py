@@ -477,3 +477,20 @@ def test_status_names_the_participants_in_other_roles() -> None:
     assert result.stdout.splitlines()[1] == "Also taking part: OM (mediator)"
     founding = CliRunner().invoke(cli, ["status", str(EVENTS / "security-guarantees-2021.jsonl")])
     assert "Also taking part" not in founding.stdout
+
+
+def test_status_names_the_instruments_where_there_are_several() -> None:
+    """Where a negotiation has a side instrument or several texts, status lists each with its
+    kind and status under the stage line; a single principal text goes without saying."""
+    from click.testing import CliRunner
+
+    from negotiation.cli import cli
+    from tests.conftest import EVENTS
+
+    result = CliRunner().invoke(cli, ["status", str(EVENTS / "jcpoa.jsonl"), "--as-of", "2014-06-01"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1] == "Instruments: jpoa (interim, in_force)"
+    colombia = CliRunner().invoke(cli, ["status", str(EVENTS / "colombia-farc-2016.jsonl"), "--as-of", "2016-10-10"])
+    assert "final-text-agreed (agreement, refused)" in colombia.stdout
+    new_start = CliRunner().invoke(cli, ["status", str(EVENTS / "new-start.jsonl")])
+    assert "Instruments" not in new_start.stdout

@@ -1,5 +1,6 @@
-"""The first part of contract version 2: roles, joint acts, reply stances, witnesses,
-agreements that settle what they cover, the new stage rules and time rules.
+"""Contract version 2. The first part: roles, joint acts, reply stances, witnesses,
+agreements that settle what they cover, the new stage rules and time rules. The second:
+several instruments, ratification in steps and refused.
 
 Each test builds the smallest log that shows one rule of docs/contract.md; the real examples
 are in tests/test_real_logs.py.
@@ -12,6 +13,7 @@ import pytest
 
 from negotiation import (
     AgreementEnteredIntoForce,
+    AgreementRatified,
     AgreementSigned,
     AgreementTerminated,
     ConsultationHeld,
@@ -25,6 +27,7 @@ from negotiation import (
     ImplementationReported,
     InvalidEvent,
     InvalidReference,
+    NotPermitted,
     ParticipantJoined,
     ParticipantLeft,
     ParticipationResumed,
@@ -33,6 +36,7 @@ from negotiation import (
     PartyWithdrew,
     ProposalPublished,
     ProposalWithdrawn,
+    RatificationRefused,
     ReplyDelivered,
     Stage,
     TalksBrokenOff,
@@ -445,3 +449,210 @@ def test_a_document_an_agreement_keeps_open_is_referenced_by_it() -> None:
     with pytest.raises(InvalidReference, match="retract what depends on it first"):
         state.apply(EventRetracted(occurred="2025-05", ref="p2", reason="wrong"))
     assert [e.id for e in replay([*proposals, kept], negotiation="n", as_of="2025-04-25").events] == ["p1", "p2", "f"]
+
+
+# -- the second part: several instruments, ratification in steps and refused -------------------
+
+
+def _instrument(
+    id: str = "t", kind: str | None = None, parties: tuple[str, ...] = ("A", "B"), **fields: object
+) -> TextAgreed:
+    return TextAgreed(id=id, occurred="2025-05-01", parties=list(parties), title=id, kind=kind, **fields)
+
+
+#: Talks under way: an agreement is not permitted in ``idle``.
+OPEN = ConsultationHeld(id="opening", occurred="2025-04-01", parties=["A", "B"])
+
+
+def _signed(
+    ref: str = "t", parties: tuple[str, ...] = ("A", "B"), id: str | None = None, occurred: str = "2025-05-02"
+) -> AgreementSigned:
+    return AgreementSigned(id=id or f"{ref}-signed", occurred=occurred, parties=list(parties), ref=ref)
+
+
+def _enter(ref: str = "t") -> AgreementEnteredIntoForce:
+    return AgreementEnteredIntoForce(id=f"{ref}-in-force", occurred="2025-05-03", ref=ref)
+
+
+def test_a_side_instrument_lives_its_own_life_and_never_moves_the_stage() -> None:
+    """An interim deal agreed, signed and in force while the talks go on: the stage is the
+    talks'; its own status follows the table (agreed, signed, in_force, terminated)."""
+    interim = _instrument("truce", kind="interim", ratification="none")
+    log = [draft(), interim]
+    assert replay(log, negotiation="n").stage is Stage.PROPOSAL_OPEN
+    assert owed(log) == {("B", "p"), ("A", "truce"), ("B", "truce")}  # it settles nothing; signatures owed
+    log += [_signed("truce"), _enter("truce")]
+    state = replay(log, negotiation="n")
+    assert state.stage is Stage.PROPOSAL_OPEN
+    assert owed(log) == {("B", "p")}
+    assert (state.agreements["truce"].status, state.agreements["truce"].instrument) == ("in_force", "interim")
+    assert state.agreement is None  # no principal text yet
+    log.append(AgreementTerminated(id="end", occurred="2025-06-01", ref="truce", ending="superseded"))
+    assert replay(log, negotiation="n").agreements["truce"].status == "terminated"
+    with pytest.raises(NotPermitted, match="not permitted on interim instrument 'truce', which is terminated"):
+        replay([*log, attrs.evolve(_enter("truce"), id="again")], negotiation="n")
+
+
+def test_a_side_instrument_is_agreed_beside_a_principal_text_in_force() -> None:
+    """A protocol to a treaty in force keeps ``in_force``; it may end before it entered into
+    force (the CFE adaptation agreement), and what it amends must be an agreed text."""
+    log = [OPEN, _instrument(), _signed(), _enter()]
+    protocol = TextAgreed(
+        id="adapt", occurred="2025-06-01", parties=["A", "B"], title="Adaptation", kind="protocol", amends="t"
+    )
+    state = replay([*log, protocol, _signed("adapt", occurred="2025-06-02")], negotiation="n")
+    assert state.stage is Stage.IN_FORCE
+    assert (state.agreements["adapt"].amends, state.agreements["adapt"].status) == ("t", "signed")
+    assert owed([*log, protocol, _signed("adapt", occurred="2025-06-02")]) == {
+        ("A", "adapt"),
+        ("B", "adapt"),
+    }  # ratifications
+    lapsed = AgreementTerminated(id="lapsed", occurred="2025-07-01", ref="adapt")
+    assert owed([*log, protocol, _signed("adapt", occurred="2025-06-02"), lapsed]) == set()
+    wrong = attrs.evolve(protocol, amends="t-signed")
+    with pytest.raises(InvalidReference, match="amends='t-signed' is a AgreementSigned, expected an agreed text"):
+        replay([*log, wrong], negotiation="n")
+    with pytest.raises(InvalidEvent, match="amends=None must be the id of the agreed text a protocol amends"):
+        TextAgreed(id="x", occurred="2025", parties=["A", "B"], title="x", kind="protocol")
+    with pytest.raises(InvalidEvent, match="given only with kind='protocol'"):
+        TextAgreed(id="x", occurred="2025", parties=["A", "B"], title="x", amends="t")
+
+
+def test_a_principal_text_is_not_agreed_twice_but_a_side_one_may_be() -> None:
+    """After a text is agreed, `permitted` offers TextAgreed for a side instrument only; a
+    second principal text is refused, and a side one is refused where no talks go on."""
+    log = [OPEN, _instrument()]
+    with pytest.raises(NotPermitted, match=r"TextAgreed is not permitted in stage 'text_agreed' \(a principal text"):
+        replay([*log, _instrument("t2")], negotiation="n")
+    assert replay([*log, _instrument("memo", kind="memorandum")], negotiation="n").stage is Stage.TEXT_AGREED
+    paused = [*log, TalksSuspended(id="s", occurred="2025-05-02", actor="A")]
+    with pytest.raises(NotPermitted, match=r"side instrument \(kind 'interim'\) is permitted in stages"):
+        replay([*paused, _instrument("truce", kind="interim")], negotiation="n")
+
+
+def test_a_memorandum_needs_no_ratification_unless_the_log_says_so() -> None:
+    memo = _instrument("memo", kind="memorandum")
+    assert memo.needs_ratification is False
+    assert owed([OPEN, memo, _signed("memo")]) == set()
+    required = _instrument("memo", kind="memorandum", ratification="required")
+    assert owed([OPEN, required, _signed("memo")]) == {("A", "memo"), ("B", "memo")}
+
+
+def test_an_event_the_stage_permits_only_on_a_side_instrument_must_name_one() -> None:
+    """In force, the principal text's signatures are over: a signature naming it is refused
+    as a wrong reference, since the stage permits signatures only on the side instrument."""
+    log = [
+        OPEN,
+        _instrument(),
+        _signed(),
+        _enter(),
+        TextAgreed(id="memo", occurred="2025-06-01", parties=["A", "B"], title="m", kind="memorandum"),
+    ]
+    with pytest.raises(
+        InvalidReference,
+        match=r"ref='t' is a TextAgreed on which AgreementSigned is not permitted in stage 'in_force'; expected a side instrument \('memo'\)",
+    ):
+        replay([*log, _signed("t", ("A",), id="again")], negotiation="n")
+
+
+def test_a_refusal_by_one_party_of_two_refuses_the_text_and_reopens_the_talks() -> None:
+    """The Colombian plebiscite: the text is refused, the talks are back in `talks`, and a
+    revised text may be agreed; nothing more may happen on the refused one."""
+    log = [OPEN, _instrument(), _signed()]
+    no = RatificationRefused(id="no", occurred="2025-06-01", actor="A", ref="t", body="plebiscite")
+    state = replay([*log, no], negotiation="n")
+    assert state.stage is Stage.TALKS
+    assert state.awaiting == ()
+    assert (state.agreements["t"].status, state.agreements["t"].refused_by) == ("refused", "no")
+    revised = TextAgreed(id="t2", occurred="2025-07-01", parties=["A", "B"], title="Revised")
+    assert replay([*log, no, revised], negotiation="n").agreement.id == "t2"  # type: ignore[union-attr]
+    late = AgreementRatified(id="late", occurred="2025-07-02", actor="B", ref="t")
+    with pytest.raises(InvalidReference, match="expected the agreed text 't2'"):
+        replay([*log, no, revised, late], negotiation="n")
+    with pytest.raises(WrongActor, match="has already refused 't'"):
+        replay(
+            [
+                OPEN,
+                _instrument(parties=("A", "B", "C")),
+                RatificationRefused(id="n1", occurred="2025-06-01", actor="A", ref="t"),
+                attrs.evolve(no, id="n2"),
+            ],
+            negotiation="n",
+        )
+
+
+def test_a_refusal_by_one_of_many_leaves_the_text_open_and_its_author_may_ratify_later() -> None:
+    """The US Senate and the CTBT: the text stays open to the others, the refusing party owes
+    no ratification, and may still ratify (a resubmission)."""
+    log = [OPEN, _instrument(parties=("A", "B", "C")), _signed(parties=("A", "B", "C"))]
+    senate = RatificationRefused(id="senate", occurred="2025-06-01", actor="A", ref="t", body="the Senate")
+    state = replay([*log, senate], negotiation="n")
+    assert state.stage is Stage.SIGNED
+    assert state.agreements["t"].status == "signed"
+    assert owed([*log, senate]) == {("B", "t"), ("C", "t")}
+    again = AgreementRatified(id="again", occurred="2025-09-01", actor="A", ref="t")
+    assert replay([*log, senate, again], negotiation="n").stage is Stage.RATIFYING
+
+
+def test_a_ratification_in_steps_keeps_the_ratification_owed() -> None:
+    """A lower chamber's vote (``partial``) moves the talks to `ratifying` and the party still
+    owes its ratification; the final step settles it."""
+    log = [OPEN, _instrument(), _signed()]
+    duma = AgreementRatified(id="duma", occurred="2025-06-01", actor="A", ref="t", body="the State Duma", partial=True)
+    state = replay([*log, duma], negotiation="n")
+    assert state.stage is Stage.RATIFYING
+    assert state.agreements["t"].approvals == {"A": ("duma",)}
+    assert owed([*log, duma]) == {("A", "t"), ("B", "t")}
+    council = AgreementRatified(id="council", occurred="2025-06-10", actor="A", ref="t", body="the Federation Council")
+    assert owed([*log, duma, council]) == {("B", "t")}
+    with pytest.raises(WrongActor, match="has already ratified 't'"):
+        replay([*log, duma, council, attrs.evolve(duma, id="more")], negotiation="n")
+
+
+def test_a_party_may_ratify_before_it_signs_and_after_entry_into_force() -> None:
+    """The FARC's conference approved the text before the signature; a party that had not
+    ratified when a multilateral treaty entered into force ratifies later."""
+    log = [OPEN, _instrument(), AgreementRatified(id="farc", occurred="2025-05-01", actor="B", ref="t")]
+    assert owed(log) == {("A", "t"), ("B", "t")}  # signatures, in ratifying
+    log.append(_signed())
+    assert replay(log, negotiation="n").stage is Stage.RATIFYING
+    assert owed(log) == {("A", "t")}
+    log += [_enter(), AgreementRatified(id="late", occurred="2025-06-01", actor="A", ref="t")]
+    state = replay(log, negotiation="n")
+    assert state.stage is Stage.IN_FORCE
+    assert set(state.agreements["t"].ratified) == {"A", "B"}
+
+
+def test_the_jpoa_is_in_force_while_the_jcpoa_is_negotiated() -> None:
+    """The JCPOA log: the Joint Plan of Action's first step is an interim instrument in force
+    from 20 January 2014; the talks stand in framework_agreed, then text_agreed, and the JPOA
+    ends, superseded, on Implementation Day."""
+    from negotiation import replay_log
+    from tests.conftest import EVENTS
+
+    state = replay_log(EVENTS / "jcpoa.jsonl", as_of="2014-06-01")
+    assert state.stage is Stage.FRAMEWORK_AGREED
+    assert (state.agreements["jpoa"].instrument, state.agreements["jpoa"].status) == ("interim", "in_force")
+    state = replay_log(EVENTS / "jcpoa.jsonl", as_of="2015-07-20")
+    assert state.stage is Stage.TEXT_AGREED
+    assert state.agreements["jpoa"].status == "in_force"
+    state = replay_log(EVENTS / "jcpoa.jsonl", as_of="2016-02-01")
+    assert state.stage is Stage.IN_FORCE
+    assert state.agreements["jpoa"].status == "terminated"
+    assert state.agreement is not None
+    assert state.agreement.id == "jcpoa-text"
+
+
+def test_the_colombian_plebiscite_refuses_the_agreement_and_a_revised_one_enters_into_force() -> None:
+    from negotiation import replay_log
+    from tests.conftest import EVENTS
+
+    log = EVENTS / "colombia-farc-2016.jsonl"
+    state = replay_log(log, as_of="2016-10-10")
+    assert state.stage is Stage.TALKS
+    assert state.agreements["final-text-agreed"].status == "refused"
+    assert state.agreements["ceasefire-agreement"].status == "in_force"  # the interim ceasefire holds
+    state = replay_log(log, as_of="2016-11-29")
+    assert state.stage is Stage.RATIFYING
+    assert state.agreements["revised-text-agreed"].approvals == {"CO": ("senate-refrendation",)}
+    assert replay_log(log, as_of="2016-12-15").stage is Stage.IN_FORCE

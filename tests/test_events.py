@@ -26,11 +26,12 @@ from negotiation import strategies as ns
 from negotiation.events import FrozenMap
 
 
-def test_the_contract_has_30_event_types_in_order() -> None:
-    """EVENT_TYPES names the contract's 30 types, in the contract's order."""
-    assert len(EVENT_TYPES) == 30
+def test_the_contract_has_31_event_types_in_order() -> None:
+    """EVENT_TYPES names the contract's 31 types, in the contract's order."""
+    assert len(EVENT_TYPES) == 31
     assert list(EVENT_TYPES)[5:7] == ["ParticipantJoined", "ParticipantLeft"]
-    assert list(EVENT_TYPES)[18:24] == [
+    assert list(EVENT_TYPES)[15:17] == ["AgreementRatified", "RatificationRefused"]
+    assert list(EVENT_TYPES)[19:25] == [
         "ParticipationSuspended",
         "ParticipationResumed",
         "PartyJoined",

@@ -41,10 +41,12 @@ from negotiation.events import EVENT_TYPES
 from negotiation.fold import Fold
 from negotiation.machine import ACTIVE_STAGES, NEUTRAL_TYPES, TABLE, Stage, TableEngine
 from negotiation.moves import build, moves
+from negotiation.rules import AgreementRecord
 from negotiation.state import Permitted
 from tests.conftest import EVENTS, ROOT
 
 LOGS = sorted(EVENTS.glob("*.jsonl"))
+_UNENDED = ("agreed", "signed", "ratifying", "in_force")
 _NEUTRAL = frozenset(NEUTRAL_TYPES)
 
 
@@ -113,11 +115,20 @@ def _group(entries: Iterable[tuple[str, tuple[str, ...] | None, str | None]]) ->
     return [Permitted(type=k, actors=a, refs=tuple(r)) for (k, a, _), r in merged.items()]
 
 
+def _texts(fold: Fold, kind: str) -> list[AgreementRecord]:
+    """The agreed texts a ``kind`` event may name: the principal one if the negotiation's stage
+    permits ``kind``, then each side instrument whose own life stage does (and any side
+    instrument neither ended nor refused may be terminated)."""
+    texts = [fold.text] if fold.text is not None and (fold.stage, kind) in TABLE else []
+    sides = [a for a in fold.agreements.values() if a.kind == "text" and a.instrument != "agreement"]
+    ends = kind == "AgreementTerminated"
+    return texts + [a for a in sides if (a.life_stage, kind) in TABLE or (ends and a.life in _UNENDED)]
+
+
 def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
     fold = state.copy_fold()
     parties = tuple(sorted(fold.parties)) or None
     live_docs = [d for d in fold.docs.values() if d.live]
-    text = fold.text
     steps: list[tuple[str, tuple[str, ...] | None, str | None]] = []
     for kind in fold.permitted_type_names():
         if kind == "ContactAccepted":
@@ -140,32 +151,36 @@ def _old_permitted(state: NegotiationState) -> tuple[Permitted, ...]:
         elif kind == "ProposalWithdrawn":
             steps += [(kind, tuple(sorted(d.authors)), d.id) for d in live_docs if d.kind == "proposal"]
         elif kind == "AgreementSigned":
-            unsigned = tuple(sorted(p for p in text.parties if p not in text.signed)) if text else ()
-            if text is not None and unsigned:
-                steps.append((kind, unsigned, text.id))
+            for text in _texts(fold, kind):
+                unsigned = tuple(sorted(p for p in text.parties if p not in text.signed))
+                if unsigned:
+                    steps.append((kind, unsigned, text.id))
         elif kind == "AgreementRatified":
-            pending = tuple(sorted(p for p in text.remaining if p not in text.ratified)) if text else ()
-            if text is not None and pending:
-                steps.append((kind, pending, text.id))
+            for text in _texts(fold, kind):
+                pending = tuple(sorted(p for p in text.remaining if p not in text.ratified))
+                if pending:
+                    steps.append((kind, pending, text.id))
+        elif kind == "RatificationRefused":
+            for text in _texts(fold, kind):
+                pending = tuple(sorted(p for p in text.remaining if p not in text.ratified and p not in text.refused))
+                if pending:
+                    steps.append((kind, pending, text.id))
         elif kind in ("AgreementEnteredIntoForce", "AgreementTerminated"):
-            if text is not None:
-                steps.append((kind, None, text.id))
+            steps += [(kind, None, text.id) for text in _texts(fold, kind)]
         elif kind == "PartyWithdrew":
-            if text is not None:
-                steps.append((kind, tuple(sorted(text.remaining)), text.id))
+            steps += [(kind, tuple(sorted(text.remaining)), text.id) for text in _texts(fold, kind)]
         elif kind in ("TalksSuspended", "TalksResumed", "TalksBrokenOff"):
             if parties is not None:
                 steps.append((kind, parties, None))
         elif kind == "ParticipationSuspended":
-            active = tuple(sorted(p for p in text.remaining if p not in text.suspended)) if text else ()
-            if text is not None and active:
-                steps.append((kind, active, text.id))
+            for text in _texts(fold, kind):
+                active = tuple(sorted(p for p in text.remaining if p not in text.suspended))
+                if active:
+                    steps.append((kind, active, text.id))
         elif kind == "ParticipationResumed":
-            if text is not None and text.suspended:
-                steps.append((kind, tuple(sorted(text.suspended)), text.id))
+            steps += [(kind, tuple(sorted(t.suspended)), t.id) for t in _texts(fold, kind) if t.suspended]
         elif kind == "PartyJoined":
-            if text is not None and text.withdrawn:
-                steps.append((kind, tuple(sorted(text.withdrawn)), text.id))
+            steps += [(kind, tuple(sorted(t.withdrawn)), t.id) for t in _texts(fold, kind) if t.withdrawn]
         elif kind in ("ImplementationReported", "ViolationAlleged"):
             steps += [(kind, None, a) for a in fold.agreements]
         elif kind == "ParticipantLeft":
@@ -452,11 +467,11 @@ class _View:
     """What the guards may read, given outright (see negotiation.machine.FoldView)."""
 
     def __init__(
-        self, paused_from: Stage | None, unanswered: bool, open_after: int, completes: bool, left: int
+        self, paused_from: Stage | None, unanswered: bool, open_after: int, completes: bool, left: int, refuses: bool
     ) -> None:
         self.paused_from = paused_from
         self.open_proposals = int(unanswered)
-        self._open_after, self._completes, self._left = open_after, completes, left
+        self._open_after, self._completes, self._left, self._refuses = open_after, completes, left, refuses
 
     def open_proposals_after(self, event: object) -> int:
         return self._open_after
@@ -466,6 +481,9 @@ class _View:
 
     def parties_left_after_withdrawal(self, event: object) -> int:
         return self._left
+
+    def refuses_text(self, event: object) -> bool:
+        return self._refuses
 
 
 def test_proposal_open_and_talks_are_alike_in_the_table() -> None:
@@ -500,11 +518,13 @@ def test_proposal_open_and_talks_are_alike_in_the_table() -> None:
         for (
             p_trial,
             p_real,
-        ), unanswered_trial, unanswered_real, completes, left, open_trial, open_real in itertools.product(
-            kept, (False, True), (False, True), (False, True), (1, 3), (0, 1), (0, 1)
+        ), unanswered_trial, unanswered_real, completes, left, open_trial, open_real, refuses in itertools.product(
+            kept, (False, True), (False, True), (False, True), (1, 3), (0, 1), (0, 1), (False, True)
         ):
-            after_real = next_stage(real, kind, _View(p_real, unanswered_real, open_real, completes, left))
-            after_trial = next_stage(trial, kind, _View(p_trial, unanswered_trial, open_trial, completes, left))
+            real_view = _View(p_real, unanswered_real, open_real, completes, left, refuses)
+            trial_view = _View(p_trial, unanswered_trial, open_trial, completes, left, refuses)
+            after_real = next_stage(real, kind, real_view)
+            after_trial = next_stage(trial, kind, trial_view)
             if after_real is not None:
                 assert like(after_trial, after_real), (trial, real, kind, p_trial, p_real)
                 checked += 1

@@ -198,16 +198,33 @@ def test_valid_logs_refuse_bad_bounds(low: int, high: int) -> None:
         nst.valid_logs(min_events=low, max_events=high)
 
 
-def test_valid_logs_reach_every_stage_in_at_least_5_percent_of_logs() -> None:
+class _NoConstants:
+    """Hypothesis' pool of constants found in the source of the modules imported so far, empty."""
+
+    def set_for_type(self, _choice_type: str) -> tuple[()]:
+        return ()
+
+
+def test_valid_logs_reach_every_stage_in_at_least_5_percent_of_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     """At default settings, every stage is reached by at least 5 % of drawn logs (it was 0.2 %
     for ``terminated`` when a type without a move gave way to the next one, mostly DeadlineSet,
-    and list lengths were left to Hypothesis). Derandomized: the same draws every run."""
+    and list lengths were left to Hypothesis). Derandomized: the same draws every run.
+
+    Hypothesis mixes into its draws constants it finds in the source of every local module
+    imported so far (tests included), so the same derandomized run drew other logs alone than
+    after the rest of the suite, and the shares moved by several points. The pool is emptied
+    here: the test measures the strategy, whatever ran before it.
+    """
     import collections
 
     from hypothesis import HealthCheck
+    from hypothesis.internal.conjecture import providers
 
     from negotiation import Stage
     from negotiation.fold import Fold
+
+    monkeypatch.setattr(providers, "_get_local_constants", _NoConstants)
+    monkeypatch.setattr(providers, "CONSTANTS_CACHE", type(providers.CONSTANTS_CACHE)(1024))
 
     reached: collections.Counter[Stage] = collections.Counter()
     drawn = [0]
