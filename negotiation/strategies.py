@@ -513,6 +513,7 @@ RULES_BROKEN: tuple[str, ...] = (
     "a second ratification",
     "a lapse naming what is not a deadline",
     "a retraction that breaks the log",
+    "a second refusal of a ratification",
 )
 
 
@@ -632,7 +633,8 @@ def _wrong_negotiation(walk: _Walk, event_id: str, day: PartialDate) -> st.Searc
 
 
 def _repeated(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
-    """A move a party already made and may make once: an acceptance, a signature, a ratification."""
+    """A move a party already made and may make once: an acceptance, a signature, a ratification,
+    a refusal of a ratification."""
     fold = walk.fold
     allowed = fold.permitted_type_names()
     options: list[tuple[Move, type[EventRejected], str]] = []
@@ -647,6 +649,8 @@ def _repeated(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy
         options += [(Move("AgreementSigned", None, text.id, (p,)), WrongActor, RULES_BROKEN[9]) for p in text.signed]
     if text is not None and (fold.stage, "AgreementRatified") in TABLE:
         options += [(Move("AgreementRatified", p, text.id), WrongActor, RULES_BROKEN[10]) for p in text.ratified]
+    if text is not None and (fold.stage, "RatificationRefused") in TABLE:
+        options += [(Move("RatificationRefused", p, text.id), WrongActor, RULES_BROKEN[13]) for p in text.refused]
 
     def make(option: tuple[Move, type[EventRejected], str]) -> tuple[Event, type[EventRejected], str]:
         move, error, rule = option

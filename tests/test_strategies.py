@@ -147,7 +147,8 @@ def test_invalid_logs_break_every_kind_of_rule() -> None:
     collect()
 
     # and from states where the rarer rules can be broken at once: a text signed by one party
-    # of two (then ratified by it), a withdrawn proposal in talks, a contact accepted by one
+    # of two (then ratified by it), a withdrawn proposal in talks, a contact accepted by one, a
+    # text of three parties refused by one
     from negotiation import (
         AgreementRatified,
         AgreementSigned,
@@ -155,6 +156,7 @@ def test_invalid_logs_break_every_kind_of_rule() -> None:
         ContactProposed,
         ProposalPublished,
         ProposalWithdrawn,
+        RatificationRefused,
         ReplyDelivered,
         TextAgreed,
     )
@@ -170,7 +172,9 @@ def test_invalid_logs_break_every_kind_of_rule() -> None:
     text = [*base, TextAgreed(id="t", occurred="2000-02-01", parties=["A", "B"], title="Text")]
     text.append(AgreementSigned(id="s", occurred="2000-02-02", parties=["A"], ref="t"))
     ratified = [*text, AgreementRatified(id="ra", occurred="2000-02-03", actor="A", ref="t")]
-    starts = [NegotiationState.empty(nst.SIMULATED).extend(log) for log in (withdrawn, text, ratified)]
+    three = [*base, TextAgreed(id="t", occurred="2000-02-01", parties=["A", "B", "C"], title="Text")]
+    refused = [*three, RatificationRefused(id="no", occurred="2000-02-02", actor="C", ref="t")]
+    starts = [NegotiationState.empty(nst.SIMULATED).extend(log) for log in (withdrawn, text, ratified, refused)]
 
     @settings(max_examples=1500, database=None, derandomize=True)
     @given(st.sampled_from(starts).flatmap(lambda start: nst.invalid_logs(start, max_events=0)))
