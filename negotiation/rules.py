@@ -96,6 +96,7 @@ class DocRecord:
     disclosed_by: str | None = None
     co_authors: tuple[str, ...] = ()  # a joint document's other authors
     settled_by: str | None = None  # the agreement that settled it, unanswered
+    by_participant: bool = False  # written by mediators, facilitators...: settled as their parties' own
 
     @property
     def authors(self) -> tuple[str, ...]:
@@ -588,8 +589,17 @@ def _state_positions(fold: Fold, event: Event, positions: Any) -> None:
 
 def _proposal_published(fold: Fold, event: ProposalPublished) -> None:
     co_authors = event.co_actors or ()
+    by_participant = all(a in fold.roles for a in (event.actor, *co_authors))
     fold.docs[event.id] = DocRecord(
-        event.id, "proposal", event.actor, event.to, event.title, event.public, event.ref, co_authors=co_authors
+        event.id,
+        "proposal",
+        event.actor,
+        event.to,
+        event.title,
+        event.public,
+        event.ref,
+        co_authors=co_authors,
+        by_participant=by_participant,
     )
     for party in event.to:
         fold.owed[(event.id, party)] = True
@@ -718,7 +728,8 @@ def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
         if deadline.met_by is None and deadline.lapsed_by is None:
             deadline.met_by = event.id
     # the agreement settles the documents among its parties (a mediator's draft to them
-    # included), unless the log keeps one open; those it keeps open it names, as a ref does
+    # included, even once the mediator has left), unless the log keeps one open; those it
+    # keeps open it names, as a ref does
     parties, kept = set(event.parties), set(event.keeps_open or ())
     for ref in kept:
         fold.ref_count[ref] = fold.ref_count.get(ref, 0) + 1
@@ -727,7 +738,7 @@ def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
             doc.live
             and doc.id not in kept
             and parties.issuperset(doc.addressees)
-            and all(a in parties or a in fold.roles for a in doc.authors)
+            and (doc.by_participant or all(a in parties or a in fold.roles for a in doc.authors))
         ):
             if doc.open:
                 fold.open_proposals -= 1

@@ -656,3 +656,16 @@ def test_the_colombian_plebiscite_refuses_the_agreement_and_a_revised_one_enters
     assert state.stage is Stage.RATIFYING
     assert state.agreements["revised-text-agreed"].approvals == {"CO": ("senate-refrendation",)}
     assert replay_log(log, as_of="2016-12-15").stage is Stage.IN_FORCE
+
+
+def test_an_agreement_settles_the_draft_of_a_mediator_that_has_left() -> None:
+    """The ADP's co-chairs ended their work a week before the Paris Agreement was adopted: the
+    agreement settles their drafts all the same."""
+    left = ParticipantLeft(id="gone", occurred="2025-04-20", actor="OM")
+    bridging = ProposalPublished(id="bridge", occurred="2025-04-10", actor="OM", to=["A", "B"], title="Bridging")
+    log = [mediator, bridging, left]
+    assert owed(log) == {("A", "bridge"), ("B", "bridge")}
+    agreed = TextAgreed(id="t", occurred="2025-05-01", parties=["A", "B"], title="Agreement")
+    state = replay([*log, agreed], negotiation="n")
+    assert state.documents["bridge"].settled_by == "t"
+    assert owed([*log, agreed]) == {("A", "t"), ("B", "t")}  # only the signatures
