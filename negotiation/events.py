@@ -66,6 +66,7 @@ __all__ = [
     "ReplyDelivered",
     "ReplyStance",
     "Role",
+    "Signature",
     "Source",
     "Stance",
     "TalksBrokenOff",
@@ -182,6 +183,13 @@ class ReplyStance(enum.StrEnum):
 
 class Ratification(enum.StrEnum):
     """Whether an agreed text needs ratification before it enters into force."""
+
+    REQUIRED = "required"
+    NONE = "none"
+
+
+class Signature(enum.StrEnum):
+    """Whether an agreed text is signed, or adopted without signature (a political commitment)."""
 
     REQUIRED = "required"
     NONE = "none"
@@ -316,6 +324,10 @@ def _opt_reply_stance(value: ReplyStance | str | None) -> ReplyStance | None:
 
 def _opt_ratification(value: Ratification | str | None) -> Ratification | None:
     return None if value is None else _member(Ratification, "ratification", value)
+
+
+def _opt_signature(value: Signature | str | None) -> Signature | None:
+    return None if value is None else _member(Signature, "signature", value)
 
 
 def _opt_instrument(value: InstrumentKind | str | None) -> InstrumentKind | None:
@@ -814,6 +826,7 @@ class TextAgreed(Event):
     ratification: Ratification | None = attrs.field(default=None, converter=_opt_ratification)
     kind: InstrumentKind | None = attrs.field(default=None, converter=_opt_instrument)
     amends: str | None = _optional_text()
+    signature: Signature | None = attrs.field(default=None, converter=_opt_signature)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()

@@ -48,6 +48,7 @@ from negotiation.events import (
     RatificationRefused,
     ReplyDelivered,
     Role,
+    Signature,
     TalksLapsed,
     TextAgreed,
     ViolationAlleged,
@@ -181,6 +182,7 @@ class AgreementRecord:
     approvals: dict[str, tuple[str, ...]] = attrs.Factory(dict)  # party -> its partial ratifications
     refused: dict[str, str] = attrs.Factory(dict)  # party -> the RatificationRefused
     refused_by: str | None = None  # the refusal that left fewer than two parties able to ratify
+    signature_required: bool = True  # False: adopted without signature (the JCPOA)
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -714,6 +716,7 @@ def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:
             ratified_required=event.needs_ratification,
             instrument=event.instrument.value,
             amends=event.amends,
+            signature_required=event.signature is not Signature.NONE,
         )
         if event.amends is not None:
             fold.ref_count[event.amends] = fold.ref_count.get(event.amends, 0) + 1
@@ -1156,13 +1159,16 @@ def owed(fold: Fold) -> Iterator[tuple[str, tuple[str, ...], str]]:
             yield party, _CONTACT_ANSWERS, ref
     for text in _texts(fold):
         life = stage if text.principal else text.life_stage
-        if life in OWES_SIGNATURE:
+        signing = text.signature_required
+        if signing and life in OWES_SIGNATURE:
             for p in text.remaining:
                 if p not in text.signed:
                     yield p, ("AgreementSigned",), text.id
-        if life in OWES_RATIFICATION and text.ratified_required:
+        # a text adopted without signature is owed ratifications by every party from its adoption
+        ratifying = life in OWES_RATIFICATION or (not signing and life is Stage.TEXT_AGREED)
+        if ratifying and text.ratified_required:
             for p in text.remaining:
-                if p in text.signed and p not in text.ratified and p not in text.refused:
+                if (p in text.signed or not signing) and p not in text.ratified and p not in text.refused:
                     yield p, ("AgreementRatified",), text.id
 
 

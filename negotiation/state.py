@@ -151,6 +151,7 @@ class Agreement(_View):
     refused: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
     refused_by: str | None = None
     status: str | None = None
+    signature: str | None = None
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -403,6 +404,7 @@ class NegotiationState:
                     refused=FrozenMap(a.refused),
                     refused_by=a.refused_by,
                     status=a.life,
+                    signature=None if a.kind != "text" else "required" if a.signature_required else "none",
                 )
                 for a in self._fold.agreements.values()
             }

@@ -64,6 +64,7 @@ from negotiation.events import (
     Ratification,
     ReplyStance,
     Role,
+    Signature,
     Source,
     Stance,
 )
@@ -173,6 +174,7 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
         "kind": st.sampled_from(InstrumentKind),
         "amends": _ids,
         "partial": st.booleans(),
+        "signature": st.sampled_from(Signature),
     }
     names = {f.name for f in attrs.fields(cls)}
     extra_keys = _ids.map(lambda k: f"x-{k}").filter(lambda k: k not in names)

@@ -11,7 +11,7 @@ suspensions of participation permitted in force, and an extension superseding th
 extends (only the latest is overdue); and again for the second part: side instruments (a
 TextAgreed offered from text_agreed to in_force, as an interim deal, a protocol or a
 memorandum), RatificationRefused, a late ratification in force, and each agreement's
-instrument, status, partial ratifications and refusals in the views. Derive it again only for a
+instrument, status, signature, partial ratifications and refusals in the views. Derive it again only for a
 deliberate change of the contract, and say so there.
 """
 

@@ -669,3 +669,19 @@ def test_an_agreement_settles_the_draft_of_a_mediator_that_has_left() -> None:
     state = replay([*log, agreed], negotiation="n")
     assert state.documents["bridge"].settled_by == "t"
     assert owed([*log, agreed]) == {("A", "t"), ("B", "t")}  # only the signatures
+
+
+def test_a_text_adopted_without_signature_owes_no_signature() -> None:
+    """`signature: none` (the JCPOA, a political commitment): nobody owes a signature; when
+    the text needs ratification, every party owes one from its adoption (the CFE Flank
+    Document, adopted and then approved by each party)."""
+    adopted = _instrument(signature="none")
+    assert owed([OPEN, adopted]) == {("A", "t"), ("B", "t")}
+    assert {a.types for a in replay([OPEN, adopted], negotiation="n").awaiting} == {("AgreementRatified",)}
+    assert owed([OPEN, _instrument(signature="none", ratification="none")]) == set()
+    assert replay([OPEN, adopted], negotiation="n").agreements["t"].signature == "none"
+
+    from negotiation import replay_log
+    from tests.conftest import EVENTS
+
+    assert replay_log(EVENTS / "jcpoa.jsonl", as_of="2015-07-20").awaiting == ()
