@@ -170,6 +170,7 @@ class Fold:
         return len(self.text.remaining) - 1
 
     def refuses_text(self, event: Event) -> bool:
+        """After this refusal, fewer than two of the text's remaining parties have not refused it."""
         text = self.agreements[event.ref_id or ""]
         actors = actors_of(event)
         return sum(1 for p in text.remaining if p not in text.refused and p not in actors) < 2

@@ -73,9 +73,13 @@ def visible(
 
 
 def _named(event: Event) -> tuple[str, ...]:
-    """The ids an event names: its ``ref``, and the documents an agreement ``keeps_open``."""
-    kept: tuple[str, ...] = getattr(event, "keeps_open", None) or ()
-    return kept if event.ref_id is None else (event.ref_id, *kept)
+    """The ids an event names: its ``ref``, the documents an agreement ``keeps_open`` and the
+    text a protocol ``amends``."""
+    named: tuple[str, ...] = getattr(event, "keeps_open", None) or ()
+    amends = getattr(event, "amends", None)
+    if amends is not None:
+        named = (*named, amends)
+    return named if event.ref_id is None else (event.ref_id, *named)
 
 
 def _occurred_by(occurred: PartialDate, as_of: PartialDate) -> bool:

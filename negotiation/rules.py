@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import attrs
 
 from negotiation.dates import PartialDate
-from negotiation.errors import EventRejected, InvalidReference, WrongActor
+from negotiation.errors import DatedBeforeReference, EventRejected, InvalidReference, WrongActor
 from negotiation.events import (
     AgreementRatified,
     AgreementSigned,
@@ -703,7 +703,7 @@ def _check_agreed(fold: Fold, event: FrameworkAgreed | TextAgreed, _target: Even
         amended_on = fold.by_id[amends].occurred
         if event.occurred.definitely_before(amended_on):
             msg = f"occurred={str(event.occurred)!r} is before the text it amends ({amends!r}, occurred {str(amended_on)!r})"
-            raise fold.reject(InvalidReference, msg, event)
+            raise fold.reject(DatedBeforeReference, msg, event)
 
 
 def _agreed(fold: Fold, event: FrameworkAgreed | TextAgreed) -> None:

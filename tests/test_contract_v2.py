@@ -685,3 +685,23 @@ def test_a_text_adopted_without_signature_owes_no_signature() -> None:
     from tests.conftest import EVENTS
 
     assert replay_log(EVENTS / "jcpoa.jsonl", as_of="2015-07-20").awaiting == ()
+
+
+def test_the_text_a_protocol_amends_is_named_as_a_ref_is() -> None:
+    """``amends`` keeps an imprecisely dated text visible to as_of when the protocol is, keeps
+    it from being retracted, and may not name a text dated after the protocol."""
+    treaty = TextAgreed(id="t", occurred="1996", parties=["A", "B"], title="Treaty", ratification="none")
+    force = AgreementEnteredIntoForce(id="f", occurred="1996-01", ref="t")
+    flank = TextAgreed(
+        id="flank", occurred="1996-05-31", parties=["A", "B"], title="Flank", kind="protocol", amends="t"
+    )
+    opening = attrs.evolve(OPEN, occurred="1995-11-01")
+    log = [opening, treaty, force, flank]
+    state = replay(log, negotiation="n", as_of="1996-06-01")
+    assert state.agreements["flank"].amends == "t"
+    retractable = next(p.refs for p in state.permitted if p.type == "EventRetracted")
+    assert "t" not in retractable
+    assert "flank" in retractable
+    early = attrs.evolve(flank, occurred="1995-12-31")
+    with pytest.raises(DatedBeforeReference, match="is before the text it amends"):
+        replay([opening, treaty, force, early], negotiation="n")
