@@ -184,7 +184,7 @@ class Fold:
             return not event.principal
         if event.TYPE in INSTRUMENT_TYPES:
             record = self.agreements.get(event.ref_id or "")
-            if record is not None and record.kind == "text" and not record.principal:
+            if record is not None and record.side:
                 return record
         return False
 
@@ -192,7 +192,7 @@ class Fold:
         """Refuse an event the stage permits only on a side instrument and that names none."""
         ref = event.ref_id or ""
         target = self._target(event, ref)
-        sides = [a.id for a in self.agreements.values() if a.kind == "text" and not a.principal and a.id != ref]
+        sides = [a.id for a in self.agreements.values() if a.side and a.id != ref]
         msg = (
             f"ref={ref!r} is a {target.TYPE} on which {event.TYPE} is not permitted in stage "
             f"{self.stage.value!r}; expected a side instrument ({', '.join(map(repr, sides))})"
@@ -375,7 +375,7 @@ class Fold:
         self.complete()
         stage = self.stage
         names = permitted_types(stage)
-        sides = [a for a in self.agreements.values() if a.kind == "text" and not a.principal]
+        sides = [a for a in self.agreements.values() if a.side]
         if stage in SIDE_TEXT_STAGES or sides:  # a side instrument may be agreed, or moved on
             more = {"TextAgreed"} if stage in SIDE_TEXT_STAGES else set()
             more.update(t for a in sides for t in INSTRUMENT_TYPES if side_permits(a, t))

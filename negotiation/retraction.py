@@ -112,7 +112,7 @@ def _plain(fold: Fold) -> bool:
     ratification."""
     return not any(
         e.TYPE in _BEYOND or getattr(e, "co_actors", None) or getattr(e, "partial", None) for e in fold.events
-    ) and all(a.principal for a in fold.agreements.values())
+    ) and not any(a.side for a in fold.agreements.values())
 
 
 def retractable(fold: Fold) -> list[str]:

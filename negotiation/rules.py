@@ -195,6 +195,11 @@ class AgreementRecord:
         return self.instrument == "agreement"
 
     @property
+    def side(self) -> bool:
+        """A side instrument: an agreed text that is not principal (a framework is neither)."""
+        return self.kind == "text" and not self.principal
+
+    @property
     def life(self) -> str | None:
         """Where an agreed text stands: agreed, signed, ratifying, in_force, terminated or
         refused (None for a framework)."""
@@ -394,7 +399,7 @@ def _texts(fold: Fold) -> Iterator[AgreementRecord]:
     if fold.text is not None:
         yield fold.text
     for record in fold.agreements.values():
-        if record.kind == "text" and not record.principal:
+        if record.side:
             yield record
 
 

@@ -705,3 +705,17 @@ def test_the_text_a_protocol_amends_is_named_as_a_ref_is() -> None:
     early = attrs.evolve(flank, occurred="1995-12-31")
     with pytest.raises(DatedBeforeReference, match="is before the text it amends"):
         replay([opening, treaty, force, early], negotiation="n")
+
+
+def test_a_side_instrument_outlives_a_break_off_and_meets_no_deadline_of_the_talks() -> None:
+    """Events on a side instrument already agreed are permitted in any stage (a ceasefire ends
+    after the talks broke off), and its agreement meets no deadline of the talks."""
+    deadline = DeadlineSet(id="d", occurred="2025-04-02", deadline="2025-06-30")
+    truce = _instrument("truce", kind="interim", ratification="none")
+    log = [OPEN, deadline, truce]
+    assert replay(log, negotiation="n").deadlines["d"].met_by is None
+    log += [_signed("truce"), _enter("truce"), TalksBrokenOff(id="off", occurred="2025-06-01", actor="A")]
+    ended = AgreementTerminated(id="end", occurred="2025-06-10", ref="truce", actor="B", ending="denounced")
+    state = replay([*log, ended], negotiation="n")
+    assert state.stage is Stage.BROKEN_OFF
+    assert state.agreements["truce"].status == "terminated"
