@@ -104,7 +104,8 @@ def test_list_shows_each_negotiation(store_db: Path) -> None:
     code, out, _ = run("list", store_db, "--json")
     data = json.loads(out)
     assert {d["id"] for d in data} == {read_log(log).ids()[0] for log in LOGS}
-    assert set(data[0]) == {"id", "stage", "version", "last_event", "owed", "head", "updated"}
+    assert set(data[0]) == {"id", "stage", "version", "last_event", "owed", "awaiting", "head", "updated"}
+    assert all(len(d["awaiting"]) == d["owed"] for d in data)
 
 
 def test_append_again_appends_nothing(tmp_path: Path) -> None:

@@ -304,6 +304,10 @@ class StoreContract:
             "2022-02-03",
             len(state.awaiting),
         )
+        assert talks.awaiting == state.awaiting
+        assert talks.owed == len(talks.awaiting) > 0
+        assert talks.to_dict()["awaiting"] == [a.to_dict() for a in state.awaiting]
+        assert summaries[0].awaiting == store.load("b-side").awaiting
         assert talks.head == store.read(N)[-1].hash
         assert summaries[0].last_event == "2021-05"
 

@@ -139,6 +139,43 @@ class TestPostgresStore(StoreContract):
         with psycopg.connect(self.url) as conn:
             assert conn.execute("SELECT value FROM meta WHERE key = 'rules'").fetchone() == (snapshot.FINGERPRINT,)
 
+    def test_a_version_2_schema_gains_the_owed_moves(self) -> None:
+        """A schema of version 2 (the read model without ``awaiting``) is read as it is
+        read-only, the owed moves derived from the events; opened for writing it gains the
+        column, filled from the events, as a SQLite store of schema 3 does."""
+        with PostgresStore(self.url) as store:
+            store.append(N, [*opening(), *later()])
+            expected = [s.to_dict() for s in store.negotiations()]
+            awaiting = store.load(N).awaiting
+        assert awaiting
+        assert expected[0]["awaiting"] == [a.to_dict() for a in awaiting]
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("ALTER TABLE negotiations DROP COLUMN awaiting")
+            conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+        with PostgresStore(self.url, readonly=True) as store:
+            assert [s.to_dict() for s in store.negotiations()] == expected
+            assert store.head()[0] == 5
+            assert store.verify().ok
+        with PostgresStore(self.url) as store:
+            assert [s.to_dict() for s in store.negotiations()] == expected
+            assert store.verify().ok
+        with psycopg.connect(self.url) as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+            (stored,) = conn.execute("SELECT awaiting FROM negotiations").fetchone()
+        assert json.loads(stored) == [a.to_dict() for a in awaiting]
+
+    def test_verify_finds_forged_owed_moves(self) -> None:
+        """The read model's owed moves are compared with a replay, as in SQLite."""
+        with PostgresStore(self.url) as store:
+            store.append(N, [*opening(), *later()])
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("UPDATE negotiations SET awaiting = '[]'")
+        with PostgresStore(self.url, readonly=True) as store:
+            result = store.verify()
+        assert not result.ok
+        assert result.problem is not None
+        assert result.problem.startswith("the read model records awaiting '[]' where replaying the events gives")
+
     def test_a_database_that_is_not_a_store_is_refused(self) -> None:
         """A database with an events table of its own is not taken for a store."""
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -235,8 +272,10 @@ def test_copy_sqlite_to_postgresql_and_back(postgres_url: str, tmp_path: Path) -
     with SQLiteStore(source, snapshot_every=10) as store:
         for log in sorted(EVENTS.glob("*.jsonl"))[:3]:
             import_log(store, log)
+        store.append(N, [*opening(), *later()])  # a negotiation that owes moves: they go with the read model
         rows = [(s.position, s.negotiation, s.version, s.hash) for s in store.read_all()]
         summaries = [s.to_dict() for s in store.negotiations()]
+    assert any(s["awaiting"] for s in summaries)
     code, out, err = run("copy", source, postgres_url, "--json")
     assert code == 0, err
     report = json.loads(out)

@@ -137,6 +137,29 @@ def test_a_read_model_written_under_other_rules_is_recomputed_once(db: Path) -> 
         assert conn.execute("SELECT value FROM meta WHERE key = 'rules'").fetchone() == (snapshots.FINGERPRINT,)
 
 
+def test_a_version_3_database_gains_the_owed_moves(db: Path) -> None:
+    """A database of schema 3 (the read model without ``awaiting``) is read as it is read-only,
+    the owed moves derived; opened for writing it gains the column, filled from the events."""
+    with SQLiteStore(db) as store:
+        expected = [s.to_dict() for s in store.negotiations()]
+        awaiting = store.load(N).awaiting
+    assert awaiting
+    assert expected[0]["awaiting"] == [a.to_dict() for a in awaiting]
+    with closing(raw(db)) as conn:
+        conn.execute("ALTER TABLE negotiations DROP COLUMN awaiting")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with SQLiteStore(db, readonly=True) as store:
+        assert [s.to_dict() for s in store.negotiations()] == expected
+        assert store.verify().ok
+    with SQLiteStore(db) as store:
+        assert [s.to_dict() for s in store.negotiations()] == expected
+        assert store.verify().ok
+    with closing(raw(db)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        (stored,) = conn.execute("SELECT awaiting FROM negotiations WHERE id = ?", (N,)).fetchone()
+    assert json.loads(stored) == [a.to_dict() for a in awaiting]
+
+
 def _as_version_1_with_a_refused_event(db: Path) -> None:
     """Make ``db`` a schema-1 store whose last event today's rules refuse (a reply to nothing)."""
     with closing(raw(db)) as conn:
@@ -356,6 +379,12 @@ def test_verify_finds_two_swapped_rows(db: Path) -> None:
         ("UPDATE negotiations SET owed = 0", "the read model records owed 0 where replaying the events gives"),
         ("UPDATE negotiations SET last_event = '2031-01-01'", "the read model records last_event '2031-01-01'"),
         ("UPDATE negotiations SET stage = 'on_the_moon'", "holds stage 'on_the_moon', which is not a stage"),
+        (
+            "UPDATE negotiations SET awaiting = '[]'",
+            'the read model records awaiting \'[]\' where replaying the events gives \'[{"party":"A"',
+        ),
+        ("UPDATE negotiations SET awaiting = '{\"A\": 1}'", "which is not a JSON array of owed moves"),
+        ('UPDATE negotiations SET awaiting = \'[{"party": "A"}]\'', "which is not a JSON array of owed moves"),
         ("UPDATE events SET data = CAST(data AS BLOB) WHERE position = 3", "column data holds bytes"),
         ("UPDATE events SET version = 'two' WHERE position = 2", "column version holds str 'two', not int"),
     ],
@@ -414,8 +443,8 @@ def test_a_head_kept_elsewhere_finds_a_tail_removed_with_every_record_of_it(db: 
     )
     with closing(raw(db)) as conn:
         conn.execute(
-            "UPDATE negotiations SET version = 4, head = ?, stage = ?, owed = ?, last_event = ?",
-            (forged.head, forged.stage.value, forged.owed, forged.last_event),
+            "UPDATE negotiations SET version = 4, head = ?, stage = ?, owed = ?, last_event = ?, awaiting = ?",
+            (forged.head, forged.stage.value, forged.owed, forged.last_event, forged.awaiting_json()),
         )
     with SQLiteStore(db, readonly=True) as store:
         assert store.verify().ok  # nothing inside the file contradicts the forgery

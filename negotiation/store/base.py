@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import functools
+import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, Self
@@ -37,7 +38,7 @@ from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.machine import Stage
 from negotiation.replay import replay
-from negotiation.rules import owed
+from negotiation.rules import Awaiting, awaiting
 from negotiation.state import NegotiationState
 from negotiation.store.chain import Row, Verification, chain_hash, store_hash, verify_rows
 from negotiation.store.subscriptions import Delivery, Handler
@@ -45,12 +46,14 @@ from negotiation.store.subscriptions import Delivery, Handler
 __all__ = [
     "SNAPSHOT_EVERY",
     "STREAM_CHUNK",
+    "SUMMARY_COLUMNS",
     "EventStore",
     "FoldCache",
     "Handler",
     "NegotiationSummary",
     "StoredEvent",
     "Transaction",
+    "derived_summary",
     "summary_from_row",
     "summary_of",
 ]
@@ -96,6 +99,8 @@ class NegotiationSummary:
         version: how many events it holds (retractions and retracted ones included).
         last_event: the ``occurred`` of the latest event in its timeline, as logged.
         owed: how many moves are owed (the length of ``awaiting``).
+        awaiting: the moves owed, as :attr:`NegotiationState.awaiting
+            <negotiation.state.NegotiationState.awaiting>` gives them (who owes which move on which ref).
         head: the hash of its last event (keep it elsewhere to detect a rewritten chain).
         updated: when it was last appended to (UTC).
     """
@@ -105,6 +110,7 @@ class NegotiationSummary:
     version: int
     last_event: str | None
     owed: int
+    awaiting: tuple[Awaiting, ...]
     head: str
     updated: dt.datetime
 
@@ -115,9 +121,15 @@ class NegotiationSummary:
             "version": self.version,
             "last_event": self.last_event,
             "owed": self.owed,
+            "awaiting": [a.to_dict() for a in self.awaiting],
             "head": self.head,
             "updated": self.updated.isoformat(),
         }
+
+    def awaiting_json(self) -> str:
+        """``awaiting`` as the read model's ``awaiting`` column holds it: a compact JSON array of
+        ``{"party", "types", "ref"}`` objects."""
+        return json.dumps([a.to_dict() for a in self.awaiting], ensure_ascii=False, separators=(",", ":"))
 
 
 class Transaction(Protocol):
@@ -232,11 +244,41 @@ def _check_negotiation(negotiation: object) -> str:
 _STAGES = frozenset(s.value for s in Stage)
 
 
+#: The read model's columns, in the order :func:`summary_from_row` reads them.
+SUMMARY_COLUMNS = "id, stage, version, last_event, owed, head, updated, awaiting"
+
+
+def _awaiting_from_json(negotiation: str, text: Any) -> tuple[Awaiting, ...]:
+    """The ``awaiting`` column read back; a value that is not a JSON array of owed moves is a
+    :class:`~negotiation.errors.StoreError` naming the negotiation."""
+    try:
+        items = json.loads(text)
+        if not isinstance(items, list):
+            raise TypeError
+        moves = []
+        for item in items:
+            party, types, ref = item["party"], item["types"], item["ref"]
+            if set(item) != {"party", "types", "ref"} or not isinstance(types, list):
+                raise TypeError
+            if not all(isinstance(x, str) for x in (party, ref, *types)):
+                raise TypeError
+            moves.append(Awaiting(party=party, types=tuple(types), ref=ref))
+    except (ValueError, TypeError, KeyError):
+        msg = (
+            f"the read model's row of negotiation {negotiation!r} holds awaiting {str(text)[:80]!r}, "
+            "which is not a JSON array of owed moves"
+        )
+        raise StoreError(msg) from None
+    return tuple(moves)
+
+
 def summary_from_row(row: Sequence[Any]) -> NegotiationSummary:
-    """A read-model row as a backend stores it: ``(id, stage, version, last_event, owed, head, updated)``.
+    """A read-model row as a backend stores it: the :data:`SUMMARY_COLUMNS`
+    ``(id, stage, version, last_event, owed, head, updated, awaiting)``.
 
     Raises:
-        StoreError: the stage is not one (the row was changed outside this library).
+        StoreError: the stage is not one, or ``awaiting`` is not a JSON array of owed moves
+            (the row was changed outside this library).
     """
     if row[1] not in _STAGES:
         msg = f"the read model's row of negotiation {row[0]!r} holds stage {row[1]!r}, which is not a stage"
@@ -249,19 +291,22 @@ def summary_from_row(row: Sequence[Any]) -> NegotiationSummary:
         owed=int(row[4]),
         head=row[5],
         updated=parse_timestamp(row[6], field="updated"),
+        awaiting=_awaiting_from_json(row[0], row[7]),
     )
 
 
 def summary_of(negotiation: str, fold: Fold, head: str, updated: dt.datetime) -> NegotiationSummary:
     """The read-model row of a negotiation whose events ``fold`` holds, ``head`` the last one's hash."""
+    moves = tuple(awaiting(fold))
     return NegotiationSummary(
         id=negotiation,
         stage=fold.stage,
         version=fold.count,
         last_event=None if fold.latest is None else str(fold.latest),
-        owed=sum(1 for _ in owed(fold)),  # the length of awaiting, without building it
+        owed=len(moves),
         head=head,
         updated=updated,
+        awaiting=moves,
     )
 
 
@@ -637,10 +682,10 @@ class EventStore(Delivery, abc.ABC):
         Checks that positions run 1, 2, ... without a gap, versions 1, 2, ... per
         negotiation, each row's columns agree with its JSON, the store head recorded with the
         last append is what the rows give (positions swapped), the read model's version and
-        head agree with the chains (a truncated tail) and its stage, owed count and last date
-        with a replay, and each snapshot matches its checksum and, when taken under today's
-        rules, what replaying its events gives. With ``head`` (a :meth:`head` kept elsewhere),
-        also that the events up to its position still give it.
+        head agree with the chains (a truncated tail) and its stage, owed count, owed moves
+        and last date with a replay, and each snapshot matches its checksum and, when taken
+        under today's rules, what replaying its events gives. With ``head`` (a :meth:`head`
+        kept elsewhere), also that the events up to its position still give it.
         """
         with self._read("verifying") as tx:
             try:
@@ -704,6 +749,28 @@ def recomputed(tx: Transaction, stored: NegotiationSummary) -> tuple[Negotiation
     return summary_of(stored.id, fold, stored.head, stored.updated), fold.rejected
 
 
+def derived_summary(tx: Transaction, negotiation: str, where: str) -> NegotiationSummary | None:
+    """The read-model row of a negotiation, from its events: for a store opened read-only whose
+    schema has no read model or an older one, or while one is rebuilt. An event today's rules
+    refuse is left out (each named in a :class:`~negotiation.errors.StoreWarning`), but counts
+    in the version."""
+    version, head = tx.tip(negotiation)
+    if not version:
+        return None
+    fold = Fold(negotiation)
+    for event in tx.events(negotiation):
+        fold.apply(event, strict=False)
+    for rejected in fold.rejected:
+        warnings.warn(
+            f"{where}: negotiation {negotiation!r}: {rejected}; "
+            "the read model leaves it out (status --lenient shows the state without it)",
+            StoreWarning,
+            stacklevel=3,
+        )
+    updated = tx.read(negotiation, version - 1, 1)[0].recorded
+    return attrs.evolve(summary_of(negotiation, fold, head, updated), version=version)
+
+
 def rebuild_read_model(tx: Transaction, where: str) -> None:
     """Recompute every read-model row under today's rules (after the rules changed: a new
     contract version may derive another stage or other owed moves from the same events); each
@@ -722,11 +789,13 @@ def rebuild_read_model(tx: Transaction, where: str) -> None:
 def _summary_problem(tx: Transaction, stored: NegotiationSummary) -> str | None:
     """What in a read-model row differs from replaying the negotiation's events, or None."""
     expected, _ = recomputed(tx, stored)
-    for field in ("stage", "last_event", "owed"):
+    for field in ("stage", "last_event", "owed", "awaiting"):
         found, wanted = getattr(stored, field), getattr(expected, field)
         if found != wanted:
             if field == "stage":
                 found, wanted = found.value, wanted.value
+            elif field == "awaiting":
+                found, wanted = stored.awaiting_json(), expected.awaiting_json()
             return f"the read model records {field} {found!r} where replaying the events gives {wanted!r}"
     return None
 

@@ -30,9 +30,11 @@ from negotiation.errors import StoreError
 from negotiation.events import Event
 from negotiation.store.base import (
     SNAPSHOT_EVERY,
+    SUMMARY_COLUMNS,
     EventStore,
     NegotiationSummary,
     StoredEvent,
+    derived_summary,
     rebuild_read_model,
     summary_from_row,
 )
@@ -47,8 +49,12 @@ URL_SCHEMES = ("postgresql", "postgres")
 CHANNEL = "negotiation_events"
 
 #: The version of the PostgreSQL schema this library writes (kept in ``meta``): 2 records the
-#: store head (:func:`~negotiation.store.chain.store_hash`) in ``meta``.
-POSTGRES_SCHEMA_VERSION = 2
+#: store head (:func:`~negotiation.store.chain.store_hash`) in ``meta``; 3 adds the owed moves
+#: to the read model (``negotiations.awaiting``, as in version 4 of the SQLite schema).
+POSTGRES_SCHEMA_VERSION = 3
+
+#: What takes a version-2 schema to version 3 (the store then recomputes the read model, which fills it).
+_AWAITING = "ALTER TABLE negotiations ADD COLUMN awaiting TEXT NOT NULL DEFAULT '[]'"
 
 #: A key for ``pg_advisory_xact_lock``: two processes creating the schema at once take turns.
 _SCHEMA_LOCK = 0x6E65_6731
@@ -177,15 +183,21 @@ def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
 class _Transaction:
     """The shared logic's view of one PostgreSQL transaction."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "store")
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
+        self.store = store
         self.conn = conn
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(sql, params).fetchone()
 
     def head(self) -> tuple[int, str]:
+        if not self.store.derived:  # an older schema, read as it is: computed from the rows
+            head, position = GENESIS, 0
+            for row in self.rows():
+                head, position = store_hash(head, row), row.position
+            return position, head
         last, recorded = self._one(
             "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
         )
@@ -219,16 +231,18 @@ class _Transaction:
                 copy.write_row(row[:9])
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
-        sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = %s"
+        if not self.store.derived:
+            return derived_summary(self, negotiation, self.store.path)
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM negotiations WHERE id = %s"
         row = self._one(sql, (negotiation,))
         return None if row is None else summary_from_row(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
         self.conn.execute(
-            "INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
+            f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
             "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
-            "head = excluded.head, updated = excluded.updated",
+            "head = excluded.head, updated = excluded.updated, awaiting = excluded.awaiting",
             (
                 summary.id,
                 summary.stage.value,
@@ -237,6 +251,7 @@ class _Transaction:
                 summary.owed,
                 summary.head,
                 summary.updated.isoformat(),
+                summary.awaiting_json(),
             ),
         )
 
@@ -289,7 +304,11 @@ class _Transaction:
         return _stored(self.conn.execute(sql, (negotiation, after_version, limit)).fetchall())
 
     def summaries(self) -> list[NegotiationSummary]:
-        sql = 'SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id COLLATE "C"'
+        if not self.store.derived:
+            sql = 'SELECT negotiation FROM events GROUP BY negotiation ORDER BY negotiation COLLATE "C"'
+            names = [r[0] for r in self.conn.execute(sql).fetchall()]
+            return [s for s in (derived_summary(self, name, self.store.path) for name in names) if s is not None]
+        sql = f'SELECT {SUMMARY_COLUMNS} FROM negotiations ORDER BY id COLLATE "C"'
         return [summary_from_row(r) for r in self.conn.execute(sql)]
 
     def rows(self) -> Iterator[Row]:
@@ -339,6 +358,9 @@ class PostgresStore(EventStore):
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection[Any] | None = None
         self._notified = 0
+        #: Whether the schema is this version's; False for an older one opened read-only, whose
+        #: read model is derived from the events (and the store head from the rows) instead.
+        self.derived = True
         self._conn: psycopg.Connection[Any] | None = self._connect("opening the store")
         try:
             self._prepare()
@@ -373,6 +395,9 @@ class PostgresStore(EventStore):
             rules = self._rules(tx) if version == POSTGRES_SCHEMA_VERSION else None
         if version == POSTGRES_SCHEMA_VERSION and (rules == snapshot.FINGERPRINT or self.readonly):
             return
+        if self.readonly and version:  # an older schema, read as it is (as SQLite reads one)
+            self.derived = False
+            return
         if self.readonly:
             msg = f"{self.path}: no event store in this database (open it once for writing to create one)"
             raise StoreError(msg)
@@ -388,8 +413,10 @@ class PostgresStore(EventStore):
                 for row in tx.rows():
                     head, position = store_hash(head, row), row.position
                 tx.conn.execute("INSERT INTO meta (key, value) VALUES ('head', %s)", (f"{position}:{head}",))
+            if version < 3:  # the owed moves in the read model, filled by the recomputation below
+                tx.conn.execute(_AWAITING)
             tx.conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(POSTGRES_SCHEMA_VERSION),))
-            if self._rules(tx) != snapshot.FINGERPRINT:  # written under other rules (or new): recomputed
+            if version < 3 or self._rules(tx) != snapshot.FINGERPRINT:  # new column, other rules, or new: recomputed
                 rebuild_read_model(tx, self.path)
                 tx.conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('rules', %s) "
@@ -464,13 +491,13 @@ class PostgresStore(EventStore):
                     msg = f"{self.path}: {doing} inside a transaction of the same store (a subscriber's handler may read the store, not write to it)"
                     raise StoreError(msg)
                 try:
-                    yield _Transaction(conn)
+                    yield _Transaction(self, conn)
                 except psycopg.Error as e:
                     raise translate_error(e, url=self.url, doing=doing) from None
                 return
             try:
                 conn.execute(begin)
-                yield _Transaction(conn)
+                yield _Transaction(self, conn)
                 conn.execute("COMMIT")
             except psycopg.Error as e:
                 self._rollback(conn)

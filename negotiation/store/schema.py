@@ -9,7 +9,10 @@ triggers that refuse UPDATE and DELETE. Version 2 adds what is derived from it a
 rebuilt: the ``negotiations`` read model, ``snapshots`` and the subscribers' ``checkpoints``
 (the store rebuilds the read model from the events when it migrates a version-1 database).
 Version 3 records the store head (the running hash that ties events to their positions) in
-``meta``.
+``meta``. Version 4 adds the owed moves themselves to the read model: ``negotiations.awaiting``,
+a JSON array of ``{"party", "types", "ref"}`` objects beside the ``owed`` count (the store
+recomputes the read model from the events when it migrates a version-2 or version-3 database,
+which fills it).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import sqlite_utils
 
 from negotiation.store.chain import GENESIS, Row, store_hash
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLITE_HEADER", "is_sqlite_file", "read_schema_version"]
+__all__ = ["AWAITING_SINCE", "MIGRATIONS", "SCHEMA_VERSION", "SQLITE_HEADER", "is_sqlite_file", "read_schema_version"]
 
 #: The first 16 bytes of every SQLite database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -94,8 +97,23 @@ def _v3_store_head(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4_awaiting(db: sqlite_utils.Database) -> None:
+    """The owed moves in the read model: ``[]`` until the rows are recomputed, which
+    :class:`~negotiation.store.sqlite.SQLiteStore` does in the transaction that migrates."""
+    db.table("negotiations").add_column("awaiting", str, not_null_default="[]")
+
+
 #: The migrations, in order: migration ``i`` takes a database from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1_log, _v2_derived, _v3_store_head)
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _v1_log,
+    _v2_derived,
+    _v3_store_head,
+    _v4_awaiting,
+)
+
+#: The first schema version whose read model holds ``awaiting``: the store recomputes the read
+#: model when it migrates a database from a version before it (but 0 and 1, which rebuild it anyway).
+AWAITING_SINCE = 4
 
 #: The schema version this library writes.
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,31 +13,29 @@ import os
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import attrs
 import sqlite_utils
 
 from negotiation import snapshot
 from negotiation.dates import parse_timestamp, utc_now
-from negotiation.errors import StoreError, StoreWarning
+from negotiation.errors import StoreError
 from negotiation.events import Event
-from negotiation.fold import Fold
 from negotiation.store.base import (
     SNAPSHOT_EVERY,
+    SUMMARY_COLUMNS,
     EventStore,
     NegotiationSummary,
     StoredEvent,
+    derived_summary,
     rebuild_read_model,
     summary_from_row,
-    summary_of,
 )
 from negotiation.store.chain import GENESIS, Row, store_hash
-from negotiation.store.schema import MIGRATIONS, SCHEMA_VERSION, read_schema_version
+from negotiation.store.schema import AWAITING_SINCE, MIGRATIONS, SCHEMA_VERSION, read_schema_version
 
 __all__ = ["SQLiteStore", "translate_error"]
 
@@ -155,16 +153,16 @@ class _Transaction:
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         if not self.store.derived or self.store.stale_model:
             return self._derived_summary(negotiation)
-        sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations WHERE id = ?"
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM negotiations WHERE id = ?"
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return None if row is None else summary_from_row(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
         self.conn.execute(
-            "INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
+            f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
             "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
-            "head = excluded.head, updated = excluded.updated",
+            "head = excluded.head, updated = excluded.updated, awaiting = excluded.awaiting",
             (
                 summary.id,
                 summary.stage.value,
@@ -173,6 +171,7 @@ class _Transaction:
                 summary.owed,
                 summary.head,
                 summary.updated.isoformat(),
+                summary.awaiting_json(),
             ),
         )
 
@@ -236,29 +235,13 @@ class _Transaction:
         if not self.store.derived or self.store.stale_model:
             names = [r[0] for r in self.conn.execute("SELECT DISTINCT negotiation FROM events ORDER BY negotiation")]
             return [s for s in map(self._derived_summary, names) if s is not None]
-        sql = "SELECT id, stage, version, last_event, owed, head, updated FROM negotiations ORDER BY id"
+        sql = f"SELECT {SUMMARY_COLUMNS} FROM negotiations ORDER BY id"
         return [summary_from_row(r) for r in self.conn.execute(sql)]
 
     def _derived_summary(self, negotiation: str) -> NegotiationSummary | None:
         """The read-model row of a negotiation, from its events (for a store whose schema has no
-        read model, or while one is rebuilt); what today's rules refuse is left out."""
-        version, head = self.tip(negotiation)
-        if not version:
-            return None
-        fold = Fold(negotiation)
-        events = self.events(negotiation)
-        for event in events:
-            fold.apply(event, strict=False)
-        for rejected in fold.rejected:
-            warnings.warn(
-                f"{self.store.path}: negotiation {negotiation!r}: {rejected}; "
-                "the read model leaves it out (status --lenient shows the state without it)",
-                StoreWarning,
-                stacklevel=2,
-            )
-        sql = "SELECT recorded FROM events WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
-        updated = parse_timestamp(self.conn.execute(sql, (negotiation,)).fetchone()[0], field="recorded")
-        return attrs.evolve(summary_of(negotiation, fold, head, updated), version=version)  # refused ones count
+        read model or an older one, or while one is rebuilt); what today's rules refuse is left out."""
+        return derived_summary(self, negotiation, self.store.path)
 
     def rows(self) -> Iterator[Row]:
         for r in self.conn.execute(f"SELECT {_COLUMNS} FROM events ORDER BY position"):
@@ -396,6 +379,8 @@ class SQLiteStore(EventStore):
             )
             if 0 < version < 2:
                 self._rebuild_read_model(tx)
+            elif 0 < version < AWAITING_SINCE:  # the new column filled, under today's rules
+                self._recompute_read_model(tx)
         self._check_rules()
 
     def _rules(self) -> str | None:
@@ -416,11 +401,15 @@ class SQLiteStore(EventStore):
         with self._write("recomputing the read model under today's rules") as tx:
             if self._rules() == snapshot.FINGERPRINT:  # another process did it meanwhile
                 return
-            rebuild_read_model(tx, str(self.path))
-            tx.conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (snapshot.FINGERPRINT,),
-            )
+            self._recompute_read_model(tx)
+
+    def _recompute_read_model(self, tx: _Transaction) -> None:
+        """Recompute every read-model row under today's rules and record that they were."""
+        rebuild_read_model(tx, str(self.path))
+        tx.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('rules', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (snapshot.FINGERPRINT,),
+        )
 
     def _schema_version(self) -> int:
         version = read_schema_version(self.db)
