@@ -18,6 +18,8 @@ import attrs
 import click
 
 from negotiation.cli_copy import copy_command
+from negotiation.cli_datasette import datasette_metadata_command
+from negotiation.cli_report import chart_command, report_command
 from negotiation.cli_simulate import paths_command, simulate_command
 from negotiation.cli_store import (
     STDIN,
@@ -33,10 +35,11 @@ from negotiation.cli_store import (
     verify_command,
 )
 from negotiation.errors import NegotiationError
-from negotiation.events import EVENT_TYPES, PARTY_FIELDS, Event
+from negotiation.events import EVENT_TYPES, PARTY_FIELDS
 from negotiation.logfile import check_log
 from negotiation.machine import TABLE, Stage
 from negotiation.machine import diagram as machine_diagram
+from negotiation.report import describe
 from negotiation.rules import RULES
 from negotiation.state import NegotiationState
 
@@ -186,21 +189,6 @@ def format_status(state: NegotiationState, *, everything: bool = False) -> str:
     return printable("\n".join(lines))
 
 
-def describe(event: Event) -> str:
-    """A one-line summary of an event: who, what, to whom, about what."""
-    data = event.to_dict()
-    who = data.get("actor") or "/".join(data.get("parties", ())) or ""
-    parts = [who] if who else []
-    if "to" in data:
-        parts.append("-> " + ", ".join(data["to"]))
-    for key in ("title", "level", "mode", "reason", "summary", "deadline"):
-        if key in data:
-            parts.append(f"{key}={data[key]!r}" if key != "title" else repr(data[key]))
-    if "ref" in data:
-        parts.append(f"on {data['ref']!r}")
-    return " ".join(parts)
-
-
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, allow_dash=True))
 @_cutoff_options
@@ -325,9 +313,58 @@ def types(name: str | None, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--full", is_flag=True, help="Draw the neutral events' self-loops in every stage too.")
-def diagram(full: bool) -> None:
-    """Print the stage machine as a Mermaid state diagram."""
-    click.echo(machine_diagram(full=full), nl=False)
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["mermaid", "svg", "png", "pdf"]),
+    help="Mermaid text (the default), or a picture: svg, png or pdf (needs matplotlib and --output).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write to this file (whole or not at all); without --format its suffix names the format.",
+)
+def diagram(full: bool, kind: str | None, output: str | None) -> None:
+    """Print the stage machine as a Mermaid state diagram, or draw it as a picture.
+
+    With --format svg, png or pdf (or --output FILE ending in .svg, .png or .pdf) the diagram
+    is drawn with matplotlib (pip install 'negotiation[charts]') into FILE.
+    """
+    from pathlib import Path
+
+    from negotiation import figures
+
+    to_stdout = output is None or output == "-"
+    if kind is None:
+        suffix = "" if output is None or to_stdout else Path(output).suffix.lower().lstrip(".")
+        if to_stdout or suffix in ("mmd", "mermaid"):
+            kind = "mermaid"
+        elif suffix in figures.FORMATS:
+            kind = suffix
+        else:
+            msg = (
+                f"cannot tell the format from the file name {output!r}: give --format "
+                f"(mermaid, {', '.join(figures.FORMATS)}) or a file ending in .mmd, .svg, .png or .pdf"
+            )
+            raise click.UsageError(msg)
+    if kind == "mermaid":
+        text = machine_diagram(full=full)
+        if output is None or to_stdout:
+            click.echo(text, nl=False)
+            return
+        try:
+            figures.write_whole(output, text.encode("utf-8"))
+        except NegotiationError as e:
+            _fail(e)
+        return
+    if output is None or to_stdout:
+        msg = f"--format {kind} draws a picture: name the file to write it to with -o/--output FILE"
+        raise click.UsageError(msg)
+    try:
+        figures.draw_diagram(output, format=kind, full=full)
+    except NegotiationError as e:
+        _fail(e)
 
 
 cli.add_command(simulate_command)
@@ -338,6 +375,9 @@ cli.add_command(list_command)
 cli.add_command(verify_command)
 cli.add_command(head_command)
 cli.add_command(copy_command)
+cli.add_command(datasette_metadata_command)
+cli.add_command(report_command)
+cli.add_command(chart_command)
 
 
 def main() -> None:

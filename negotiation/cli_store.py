@@ -23,6 +23,7 @@ from typing import IO, Any, NoReturn, TypeVar, cast
 import click
 
 from negotiation.errors import NegotiationError
+from negotiation.events import Event
 from negotiation.logfile import Log, LogStream, read_log, replay_log
 from negotiation.state import NegotiationState
 from negotiation.store import EventStore, SQLiteStore, is_sqlite_file, is_store_url
@@ -146,6 +147,19 @@ def load_state(
     return replay_log(source, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=not lenient)
 
 
+def load_events(log: str, *, negotiation: str | None) -> tuple[str, list[Event], Log | None]:
+    """The events of the negotiation a command names, in log order (retractions included):
+    its id, the events, and the log they were read from (None for a store), which can say
+    where an event the rules refuse stands (:meth:`Log.locate`)."""
+    if log != STDIN and is_store(log):
+        with _open(log, readonly=True) as store:
+            name = select_negotiation(store, negotiation)
+            return name, [stored.event for stored in store.read(name)], None
+    parsed = read_cli_log(log, negotiation)
+    name = parsed.select(negotiation)
+    return name, parsed.events(name), parsed
+
+
 def _open(path: str, *, readonly: bool, timeout: float = TIMEOUT) -> EventStore:
     """The store at ``path``: PostgreSQL for a ``postgresql://`` URL, else a SQLite file."""
     if is_store_url(path):
@@ -266,19 +280,19 @@ def export_command(db: str, negotiation: str, output: str | None) -> None:
     files) is refused as the output.
     """
     if output is not None:
-        _check_output(Path(output), db)
+        check_output(Path(output), db)
     with open_store(db) as store:
         try:
             if output is None:
                 export_log(store, negotiation, sys.stdout)
             else:
-                with _replaced(Path(output)) as out:
+                with replaced(Path(output)) as out:
                     export_log(store, negotiation, out)
         except NegotiationError as e:
             _fail(e)
 
 
-def _check_output(output: Path, db: str) -> None:
+def check_output(output: Path, db: str) -> None:
     """Refuse an output that is the store (the same file, whatever its name) or a directory that is missing."""
     if not is_store_url(db):
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -297,7 +311,7 @@ def _check_output(output: Path, db: str) -> None:
 
 
 @contextmanager
-def _replaced(path: Path) -> Iterator[IO[str]]:
+def replaced(path: Path) -> Iterator[IO[str]]:
     """A file to write ``path``'s new content into; it replaces ``path`` only if the block succeeds."""
     try:
         handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed or removed
