@@ -356,10 +356,23 @@ def _role(value: Role | str) -> Role:
     return _member(Role, "role", value)
 
 
-def _asks_answer(value: bool | None) -> bool | None:
+def _flag(name: str, value: bool | None) -> bool | None:
+    """An optional true/false field: absent (None) or a bool."""
     if value is not None and not isinstance(value, bool):
-        raise _fail("asks_answer", value, "true or false")
+        raise _fail(name, value, "true or false")
     return value
+
+
+def _asks_answer(value: bool | None) -> bool | None:
+    return _flag("asks_answer", value)
+
+
+def _initialled(value: bool | None) -> bool | None:
+    return _flag("initialled", value)
+
+
+def _disputes_delivery(value: bool | None) -> bool | None:
+    return _flag("disputes_delivery", value)
 
 
 def _co_actors(value: Sequence[str] | None) -> tuple[str, ...] | None:
@@ -756,16 +769,27 @@ class ReplyDelivered(Event):
     asks_answer: bool | None = attrs.field(default=None, converter=_asks_answer)
     public: bool = attrs.field(default=True, converter=_public)
     positions: FrozenMap[str, Stance] | None = attrs.field(default=None, converter=_positions)
+    initialled: bool | None = attrs.field(default=None, converter=_initialled)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.initialled and self.stance not in (None, ReplyStance.ACCEPT):
+            raise _fail(
+                "stance", self.stance.value if self.stance else None, "'accept' (or none) on an initialled reply"
+            )
 
     @property
     def wants_answer(self) -> bool:
         """Whether the author of what it answers owes an answer to this reply.
 
-        ``asks_answer`` when given; else a reply with a stance asks for one only if it is a
-        counter; a reply with no stance continues the exchange, and asks (as in version 1).
+        ``asks_answer`` when given; else an initialled reply accepts and asks for none, a
+        reply with a stance asks for one only if it is a counter, and a reply with no stance
+        continues the exchange, and asks (as in version 1).
         """
         if self.asks_answer is not None:
             return self.asks_answer
+        if self.initialled:  # an initialled text is accepted, stance or not
+            return False
         return self.stance is None or self.stance is ReplyStance.COUNTER
 
 
@@ -779,11 +803,17 @@ class PositionStated(Event):
     ref: str | None = _optional_text()
     positions: FrozenMap[str, Stance] | None = attrs.field(default=None, converter=_positions)
     summary: str | None = _optional_text()
+    disputes_delivery: bool | None = attrs.field(default=None, converter=_disputes_delivery)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.disputes_delivery and self.ref is None:
+            raise _fail("disputes_delivery", True, "given with the ref of the document whose delivery is disputed")
 
 
 @attrs.frozen(kw_only=True)
 class DocumentDisclosed(Event):
-    """A document that was not public becomes public (published by a party, or leaked)."""
+    """A document is published (by a party, or leaked), or published again."""
 
     TYPE: ClassVar[str] = "DocumentDisclosed"
     REF_REQUIRED: ClassVar[bool] = True

@@ -98,6 +98,10 @@ class DocRecord:
     co_authors: tuple[str, ...] = ()  # a joint document's other authors
     settled_by: str | None = None  # the agreement that settled it, unanswered
     by_participant: bool = False  # written by mediators, facilitators...: settled as their parties' own
+    initialled_by: list[str] = attrs.Factory(list)  # the parties whose replies initialled its text
+    summarised_by: list[str] = attrs.Factory(list)  # its authors' statements on it while not public
+    delivery_disputed_by: list[str] = attrs.Factory(list)  # addressees' statements disputing its delivery
+    republished_by: list[str] = attrs.Factory(list)  # the publications after the first
 
     @property
     def authors(self) -> tuple[str, ...]:
@@ -247,7 +251,7 @@ Record = DocRecord | ContactRecord | AgreementRecord | DeadlineRecord
 
 #: The mutable fields of each record type, which a fold's copy must not share.
 MUTABLE: dict[type[Any], tuple[str, ...]] = {
-    DocRecord: ("answers",),
+    DocRecord: ("answers", "initialled_by", "summarised_by", "delivery_disputed_by", "republished_by"),
     ContactRecord: ("accepted_by", "held_by"),
     AgreementRecord: (
         "signed",
@@ -638,26 +642,53 @@ def _reply_delivered(fold: Fold, event: ReplyDelivered) -> None:
                 fold.owed[(event.id, author)] = True
     _answer(fold, answered, event)
     _state_positions(fold, event, event.positions)
+    if event.initialled:
+        answered.initialled_by.extend(a for a in actors_of(event) if a not in answered.initialled_by)
+
+
+def _check_reply(fold: Fold, event: ReplyDelivered, target: Event | None) -> None:
+    _check_answer(fold, event, target)
+    if event.initialled and fold.docs[event.ref].kind != "proposal":
+        msg = f"ref={event.ref!r} is a reply; a reply initials the text of a proposal (initialled=true)"
+        raise fold.reject(InvalidReference, msg, event)
 
 
 def _reply_steps(fold: Fold) -> Iterator[Step]:
     return _answers_to_live_documents(fold, counter=False)
 
 
+def _check_position(fold: Fold, event: PositionStated, target: Event | None) -> None:
+    """A statement that disputes a delivery names a document delivered to its actors."""
+    if not event.disputes_delivery:
+        return
+    doc = _doc_for(fold, event, target)
+    for actor in actors_of(event):
+        if actor not in doc.addressees:
+            raise _wrong_actor(fold, event, actor, doc.addressees, f"is not an addressee of {doc.id!r}")
+
+
 def _position_stated(fold: Fold, event: PositionStated) -> None:
     _state_positions(fold, event, event.positions)
+    doc = fold.docs.get(event.ref) if event.ref is not None else None
+    if doc is None:
+        return
+    if event.disputes_delivery:
+        doc.delivery_disputed_by.append(event.id)
+    elif not doc.public and set(actors_of(event)) & set(doc.authors):  # its author outlines it
+        doc.summarised_by.append(event.id)
 
 
 def _check_disclosed(fold: Fold, event: DocumentDisclosed, target: Event | None) -> None:
-    doc = _doc_for(fold, event, target)
-    if doc.public:
-        raise fold.reject(InvalidReference, f"ref={doc.id!r} is already public", event)
+    _doc_for(fold, event, target)
 
 
 def _document_disclosed(fold: Fold, event: DocumentDisclosed) -> None:
     doc = fold.docs[event.ref]
-    doc.public = True
-    doc.disclosed_by = event.id
+    if doc.public:  # published at delivery, or already disclosed: a second publication
+        doc.republished_by.append(event.id)
+    else:
+        doc.public = True
+        doc.disclosed_by = event.id
 
 
 def _disclosed_steps(fold: Fold) -> Iterator[Step]:
@@ -1104,8 +1135,8 @@ RULES: dict[str, Rule] = {
         Rule("ParticipantJoined", _anyone, effect=_participant_joined, outsider=True),
         Rule("ParticipantLeft", _left_steps, _check_participant_left, _participant_left, outsider=True),
         Rule("ProposalPublished", _proposal_steps, _check_answer, _proposal_published, settles=True),
-        Rule("ReplyDelivered", _reply_steps, _check_answer, _reply_delivered, settles=True),
-        Rule("PositionStated", _anyone, effect=_position_stated, outsider=True),
+        Rule("ReplyDelivered", _reply_steps, _check_reply, _reply_delivered, settles=True),
+        Rule("PositionStated", _anyone, _check_position, _position_stated, outsider=True),
         Rule("DocumentDisclosed", _disclosed_steps, _check_disclosed, _document_disclosed, outsider=True),
         Rule("ProposalWithdrawn", _withdrawn_steps, _check_withdrawn, _proposal_withdrawn),
         Rule("FrameworkAgreed", _anyone, _check_agreed, _agreed),

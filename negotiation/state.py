@@ -73,6 +73,14 @@ class Document(_View):
         co_authors: the other authors of a joint document (``co_actors``).
         settled_by: the FrameworkAgreed or TextAgreed among its parties that closed it while
             it was unanswered (nobody owes an answer on it any more).
+        initialled_by: the parties whose replies initialled (or signed) its text, ad
+            referendum: they accept it as final on their side; it is agreed only by a TextAgreed.
+        summarised_by: the statements (PositionStated) by its authors naming it while it was
+            not public: public summaries of a text that stays unpublished.
+        delivery_disputed_by: the statements of addressees who dispute its delivery (they say
+            they never received it, or that it is no answer); the log's delivery stands.
+        republished_by: the publications (DocumentDisclosed) after the first: a document
+            published again (officially after a leak, in full after a summary, ...).
     """
 
     id: str
@@ -88,6 +96,10 @@ class Document(_View):
     disclosed_by: str | None
     co_authors: tuple[str, ...] = ()
     settled_by: str | None = None
+    initialled_by: tuple[str, ...] = ()
+    summarised_by: tuple[str, ...] = ()
+    delivery_disputed_by: tuple[str, ...] = ()
+    republished_by: tuple[str, ...] = ()
 
     @property
     def answered(self) -> bool:
@@ -167,7 +179,9 @@ class Deadline(_View):
     A deadline with a ``ref`` is met by the first later move that settles it: a reply,
     counter-proposal, contact answer, contact held, signature, ratification or entry into force
     naming the same ref (made by ``actor``, when the deadline names one). A deadline without a
-    ``ref`` is met by an agreement (FrameworkAgreed or TextAgreed).
+    ``ref`` is met by an agreement (FrameworkAgreed or TextAgreed). ``disputed_by`` names the
+    deadlines another named setter put on the same ref and actor at another date: a disputed
+    term, where both stand.
     """
 
     id: str
@@ -178,6 +192,7 @@ class Deadline(_View):
     lapsed_by: str | None
     set_by: str | None = None
     superseded_by: str | None = None
+    disputed_by: tuple[str, ...] = ()
 
     def overdue(self, on: PartialDate | dt.date | str) -> bool:
         """Whether the deadline had passed, unmet and not superseded, on that date (the whole
@@ -354,6 +369,10 @@ class NegotiationState:
                     disclosed_by=d.disclosed_by,
                     co_authors=d.co_authors,
                     settled_by=d.settled_by,
+                    initialled_by=tuple(d.initialled_by),
+                    summarised_by=tuple(d.summarised_by),
+                    delivery_disputed_by=tuple(d.delivery_disputed_by),
+                    republished_by=tuple(d.republished_by),
                 )
                 for d in docs.values()
             }
@@ -418,7 +437,12 @@ class NegotiationState:
 
     @functools.cached_property
     def deadlines(self) -> Mapping[str, Deadline]:
-        """Every deadline by id, in log order."""
+        """Every deadline by id, in log order; ``disputed_by`` names the deadlines that another
+        named setter put on the same thing at another date (a disputed term: both stand)."""
+        records = self._fold.deadlines
+        same: dict[tuple[str | None, str | None], list[str]] = {}
+        for key, record in records.items():
+            same.setdefault((record.ref, record.actor), []).append(key)
         return FrozenMap(
             {
                 k: Deadline(
@@ -430,8 +454,15 @@ class NegotiationState:
                     lapsed_by=r.lapsed_by,
                     set_by=r.set_by,
                     superseded_by=r.superseded_by,
+                    disputed_by=tuple(
+                        o
+                        for o in same[(r.ref, r.actor)]
+                        if None not in (r.set_by, records[o].set_by)
+                        and records[o].set_by != r.set_by
+                        and records[o].deadline != r.deadline
+                    ),
                 )
-                for k, r in self._fold.deadlines.items()
+                for k, r in records.items()
             }
         )
 

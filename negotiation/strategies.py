@@ -175,6 +175,8 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
         "amends": _ids,
         "partial": st.booleans(),
         "signature": st.sampled_from(Signature),
+        "initialled": st.booleans(),
+        "disputes_delivery": st.booleans(),
     }
     names = {f.name for f in attrs.fields(cls)}
     extra_keys = _ids.map(lambda k: f"x-{k}").filter(lambda k: k not in names)
@@ -199,7 +201,12 @@ def _event_strategy(cls: type[Event], fixed: dict[str, Any] | None = None) -> st
 
 def _apart(fields: dict[str, Any]) -> dict[str, Any]:
     """The fields with the actor left out of the co-actors (drawn apart, they may meet), no
-    co-actors without an actor, and ``amends`` exactly on a protocol."""
+    co-actors without an actor, ``amends`` exactly on a protocol, an initialled reply that
+    accepts, and a disputed delivery that names a ref."""
+    if fields.get("initialled"):
+        fields["stance"] = ReplyStance.ACCEPT
+    if fields.get("disputes_delivery") and fields.get("ref") is None:
+        fields["disputes_delivery"] = None
     if "amends" in fields:  # a protocol names the text it amends, and only a protocol does
         if fields.get("kind") is InstrumentKind.PROTOCOL:
             fields["amends"] = fields["amends"] or "amended-text"
@@ -373,6 +380,14 @@ def _make(
         chosen = [p for i, p in enumerate(move.parties) if intent.mask >> i & 1]
         if len(chosen) >= (2 if joint else 1):
             details["parties" if joint else "to"] = chosen
+    # the document variants, from bits drawn already: one reply to a proposal in three initials
+    # it; one statement by an addressee of a document in five disputes its delivery
+    if kind == "ReplyDelivered" and intent.move % 3 == 1 and fold.docs[str(move.ref)].kind == "proposal":
+        details.update(initialled=True, stance=ReplyStance.ACCEPT)
+    if kind == "PositionStated" and intent.move % 5 == 2 and move.actor and not move.co_actors:
+        delivered = [d.id for d in fold.docs.values() if move.actor in d.addressees]
+        if delivered:
+            details.update(disputes_delivery=True, ref=delivered[-1])
     if kind == "DeadlineSet":
         if "deadline_days" in intent.details:
             details["deadline"] = PartialDate.of(occurred.last_day + dt.timedelta(days=intent.details["deadline_days"]))
@@ -606,9 +621,7 @@ def _wrong_actor(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrat
 def _invalid_ref(walk: _Walk, event_id: str, day: PartialDate) -> st.SearchStrategy[Any] | None:
     fold = walk.fold
     actor = walk.cands[0]
-    options: list[tuple[str, str]] = [
-        ("DocumentDisclosed", e.id) for e in fold.events if e.id not in fold.docs or fold.docs[e.id].public
-    ]
+    options: list[tuple[str, str]] = [("DocumentDisclosed", e.id) for e in fold.events if e.id not in fold.docs]
     options += [("ContactAccepted", e.id) for e in fold.events if e.id not in fold.contacts]
     options += [("EventRetracted", r.id) for r in fold.retractions]
 

@@ -8,6 +8,9 @@ are in tests/test_real_logs.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import attrs
 import pytest
 
@@ -22,11 +25,13 @@ from negotiation import (
     ContactProposed,
     DatedBeforeReference,
     DeadlineSet,
+    DocumentDisclosed,
     EventRetracted,
     FrameworkAgreed,
     ImplementationReported,
     InvalidEvent,
     InvalidReference,
+    NegotiationState,
     NotPermitted,
     ParticipantJoined,
     ParticipantLeft,
@@ -34,6 +39,7 @@ from negotiation import (
     ParticipationSuspended,
     PartyJoined,
     PartyWithdrew,
+    PositionStated,
     ProposalPublished,
     ProposalWithdrawn,
     RatificationRefused,
@@ -47,6 +53,7 @@ from negotiation import (
     WrongActor,
     dump_event,
     parse_event,
+    read_log,
     replay,
 )
 
@@ -719,3 +726,100 @@ def test_a_side_instrument_outlives_a_break_off_and_meets_no_deadline_of_the_tal
     state = replay([*log, ended], negotiation="n")
     assert state.stage is Stage.BROKEN_OFF
     assert state.agreements["truce"].status == "terminated"
+
+
+# -- the third part: document variants and disputed terms -------------------------------------
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def _real(name: str, **kwargs: Any) -> NegotiationState:
+    return replay(read_log(EVENTS / f"{name}.jsonl").events(), **kwargs)
+
+
+def test_a_text_signed_by_one_side_only_is_initialled_not_agreed() -> None:
+    """Rambouillet, 18 March 1999: the Kosovo delegation signs the Interim Agreement alone."""
+    state = _real("rambouillet-1999", as_of="1999-03-18")
+    accords = state.documents["rambouillet-accords-presented"]
+    assert accords.initialled_by == ("KOS",)
+    assert state.agreement is None  # no TextAgreed: Yugoslavia never signed
+    assert state.stage is Stage.FRAMEWORK_AGREED
+    assert _real("rambouillet-1999", as_of="1999-03-17").documents["rambouillet-accords-presented"].initialled_by == ()
+
+
+def test_an_initialled_reply_accepts_a_proposal() -> None:
+    reply = {"id": "r", "occurred": "2025-04-02", "actor": "B", "ref": "p", "initialled": True}
+    state = replay([draft(to=("B", "C")), ReplyDelivered(**reply)], negotiation="n")
+    assert state.documents["p"].initialled_by == ("B",)
+    assert {(a.party, a.ref) for a in state.awaiting} == {("C", "p")}  # C still owes its answer
+    assert ReplyDelivered(**reply, stance="accept").initialled
+    with pytest.raises(InvalidEvent, match="'accept' \\(or none\\) on an initialled reply"):
+        ReplyDelivered(**reply, stance="reject")
+    with pytest.raises(InvalidEvent, match="initialled='yes' must be true or false"):
+        ReplyDelivered(**{**reply, "initialled": "yes"})
+    answer = ReplyDelivered(id="a", occurred="2025-04-03", actor="A", ref="r", initialled=True)
+    with pytest.raises(InvalidReference, match="a reply initials the text of a proposal"):
+        replay([draft(), ReplyDelivered(id="r", occurred="2025-04-02", actor="B", ref="p"), answer])
+
+
+def test_an_author_outlining_an_unpublished_document_summarises_it() -> None:
+    """The seed article: on 26 January 2022 Blinken and Stoltenberg outlined the written replies
+    the US had asked to keep unpublished; El Pais published them on 2 February."""
+    state = _real("security-guarantees-2021", as_of="2022-01-27")
+    assert state.documents["us-reply"].summarised_by == ("us-outlines-reply",)
+    assert state.documents["nato-reply"].summarised_by == ("nato-outlines-reply",)
+    assert not state.documents["us-reply"].public
+    later = _real("security-guarantees-2021", as_of="2022-02-02")
+    assert later.documents["us-reply"].public
+    assert later.documents["us-reply"].disclosed_by == "elpais-discloses-us-reply"
+    # a statement by someone else naming it is commentary, not a summary; nor is one on a public text
+    comment = PositionStated(id="c", occurred="2025-04-02", actor="C", ref="p", summary="a comment")
+    own = PositionStated(id="o", occurred="2025-04-02", actor="A", ref="p", summary="outlined")
+    public_draft = ProposalPublished(id="p", occurred="2025-04-01", actor="A", to=["B"], title="Draft")
+    assert replay([draft(), comment], negotiation="n").documents["p"].summarised_by == ()
+    assert replay([public_draft, own], negotiation="n").documents["p"].summarised_by == ()
+    hidden = ProposalPublished(id="p", occurred="2025-04-01", actor="A", to=["B"], title="Draft", public=False)
+    assert replay([hidden, own], negotiation="n").documents["p"].summarised_by == ("o",)
+
+
+def test_a_disputed_delivery_is_on_record_and_the_delivery_stands() -> None:
+    dispute = {"id": "d", "occurred": "2025-04-02", "actor": "B", "ref": "p", "disputes_delivery": True}
+    state = replay([draft(), PositionStated(**dispute)], negotiation="n")
+    assert state.documents["p"].delivery_disputed_by == ("d",)
+    assert {(a.party, a.ref) for a in state.awaiting} == {("B", "p")}  # B still owes its answer
+    with pytest.raises(WrongActor, match="actor='C' is not an addressee of 'p'"):
+        replay([draft(), PositionStated(**{**dispute, "actor": "C"})])
+    contact = ContactProposed(id="k", occurred="2025-04-01", actor="A", to=["B"], level="minister")
+    with pytest.raises(InvalidReference):
+        replay([contact, PositionStated(**{**dispute, "ref": "k"})])
+    with pytest.raises(InvalidEvent, match="disputes_delivery"):
+        PositionStated(id="d", occurred="2025-04-02", actor="B", disputes_delivery=True)
+
+
+def test_a_public_document_may_be_published_again() -> None:
+    """The Russian drafts, public since 17 December 2021, published again: accepted (version 1
+    refused it); permitted offers a publication only of what is not public."""
+    log = _real("security-guarantees-2021").events
+    again = DocumentDisclosed(id="again", occurred="2022-02-25", actor="RU", ref="ru-draft-us")
+    state = replay([*log, again])
+    doc = state.documents["ru-draft-us"]
+    assert (doc.disclosed_by, doc.republished_by) == ("ru-discloses-draft-us", ("again",))
+    assert state.stage is Stage.BROKEN_OFF
+    assert not [s for s in replay(log).permitted if s.type == "DocumentDisclosed"]  # all four are public
+    published = ProposalPublished(id="p", occurred="2025-04-01", actor="A", to=["B"], title="Draft")
+    leak = DocumentDisclosed(id="l", occurred="2025-04-02", actor="Le Monde", ref="p")
+    assert replay([published, leak], negotiation="n").documents["p"].republished_by == ("l",)
+
+
+def test_two_setters_naming_different_terms_dispute_them() -> None:
+    """Good Friday: the governments' term of May 1998 and Mitchell's of 9 April both stand."""
+    deadlines = _real("good-friday-1998").deadlines
+    assert deadlines["governments-may-1998-timetable"].disputed_by == ("mitchell-deadline",)
+    assert deadlines["mitchell-deadline"].disputed_by == ("governments-may-1998-timetable",)
+    unnamed = [
+        DeadlineSet(id="d1", occurred="2025-04-01", deadline="2025-05-01", ref="p", set_by="A"),
+        DeadlineSet(id="d2", occurred="2025-04-02", deadline="2025-06-01", ref="p"),
+        DeadlineSet(id="d3", occurred="2025-04-03", deadline="2025-05-01", ref="p", set_by="B"),
+    ]
+    views = replay([draft(), *unnamed], negotiation="n").deadlines
+    assert [views[k].disputed_by for k in ("d1", "d2", "d3")] == [(), (), ()]  # unnamed; same date

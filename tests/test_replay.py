@@ -329,8 +329,11 @@ def test_documents_thread_and_disclosure() -> None:
     assert docs["reply-us"].addressees == ("RU",)
     assert docs["reply-us"].public
     assert docs["reply-us"].disclosed_by == "leak"
-    with pytest.raises(InvalidReference, match="already public"):
-        state.apply(DocumentDisclosed(occurred="2022-02-03", actor="RU", ref="reply-us"))
+    again = state.apply(DocumentDisclosed(id="again", occurred="2022-02-03", actor="RU", ref="reply-us"))
+    assert again.documents["reply-us"].disclosed_by == "leak"  # a second publication
+    assert again.documents["reply-us"].republished_by == ("again",)
+    with pytest.raises(InvalidReference, match="expected a document"):
+        state.apply(DocumentDisclosed(occurred="2022-02-03", actor="RU", ref="offer"))
 
 
 def test_positions_follow_the_latest_statement() -> None:

@@ -236,3 +236,16 @@ def test_progress_is_reported_per_date(monkeypatch: pytest.MonkeyPatch, tmp_path
     result = CliRunner().invoke(cli, ["report", str(EVENTS / "us-iran-2025.jsonl"), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 0
     assert "Replaying" in result.output
+
+
+def test_without_a_browser_the_browser_tests_skip_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import browser
+
+    monkeypatch.setenv("NEGOTIATION_CHROMIUM", "/nonexistent/chromium")
+    assert browser.chromium_path() is None
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no browser test: no chromium"):
+        browser.unavailable("no chromium found")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="cannot run under CI: no chromium"):
+        browser.unavailable("no chromium found")
