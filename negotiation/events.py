@@ -411,6 +411,10 @@ def _deadline(value: PartialDate | dt.date | str) -> PartialDate:
     return PartialDate.of(value, field="deadline")
 
 
+def _effective(value: PartialDate | dt.date | str | None) -> PartialDate | None:
+    return None if value is None else PartialDate.of(value, field="effective")
+
+
 def _recorded(value: dt.datetime | str | None) -> dt.datetime | None:
     return None if value is None else parse_timestamp(value, field="recorded")
 
@@ -932,13 +936,25 @@ class AgreementEnteredIntoForce(Event):
 
 @attrs.frozen(kw_only=True)
 class PartyWithdrew(Event):
-    """A party withdraws from an agreement in force."""
+    """A party withdraws from an agreement in force, or gives notice of a withdrawal that
+    takes effect later (``effective``)."""
 
     TYPE: ClassVar[str] = "PartyWithdrew"
     REF_REQUIRED: ClassVar[bool] = True
     actor: str = _required_text()
     co_actors: tuple[str, ...] | None = attrs.field(default=None, converter=_co_actors)
     ref: str = _required_text()
+    effective: PartialDate | None = attrs.field(default=None, converter=_effective)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.effective is not None and self.effective.last_day < self.occurred.first_day:
+            raise _fail("effective", str(self.effective), f"a date on or after occurred={str(self.occurred)!r}")
+
+    @property
+    def notice(self) -> bool:
+        """A notice: the withdrawal takes effect after the day it is given."""
+        return self.effective is not None and self.effective.first_day > self.occurred.last_day
 
 
 @attrs.frozen(kw_only=True)

@@ -32,6 +32,7 @@ from negotiation.events import (
     AgreementSigned,
     Event,
     EventRetracted,
+    PartyWithdrew,
     Role,
     Stance,
     TextAgreed,
@@ -167,7 +168,8 @@ class Fold:
 
     def parties_left_after_withdrawal(self, event: Event) -> int:
         assert self.text is not None
-        return len(self.text.remaining) - 1
+        notice = isinstance(event, PartyWithdrew) and event.notice  # the party stays bound for now
+        return len(self.text.remaining) - (0 if notice else 1)
 
     def refuses_text(self, event: Event) -> bool:
         """After this refusal, fewer than two of the text's remaining parties have not refused it."""

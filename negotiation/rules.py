@@ -178,6 +178,7 @@ class AgreementRecord:
     witnesses: dict[str, str] = attrs.Factory(dict)  # who signed as witness or guarantor -> event
     ratified_required: bool = True  # False: it enters into force without ratification (a ceasefire)
     suspended: dict[str, str] = attrs.Factory(dict)  # party -> the ParticipationSuspended in effect
+    notices: dict[str, str] = attrs.Factory(dict)  # party -> its PartyWithdrew notice not yet in effect
     joined: dict[str, str] = attrs.Factory(dict)  # party -> the PartyJoined that made it one (again)
     reports: list[str] = attrs.Factory(list)  # ImplementationReported on it, in log order
     allegations: list[str] = attrs.Factory(list)  # ViolationAlleged on it, in log order
@@ -259,6 +260,7 @@ MUTABLE: dict[type[Any], tuple[str, ...]] = {
         "withdrawn",
         "witnesses",
         "suspended",
+        "notices",
         "joined",
         "reports",
         "allegations",
@@ -901,13 +903,22 @@ def _check_party_withdrew(fold: Fold, event: PartyWithdrew, target: Event | None
     for actor in actors_of(event):
         if actor not in text.remaining:
             raise _wrong_actor(fold, event, actor, text.remaining, f"is not a remaining party to {text.id!r}")
+        if event.notice and actor in text.notices:
+            waiting = tuple(p for p in text.remaining if p not in text.notices)
+            why = f"has given notice of its withdrawal from {text.id!r} already ({text.notices[actor]!r})"
+            raise _wrong_actor(fold, event, actor, waiting, why)
 
 
 def _party_withdrew(fold: Fold, event: PartyWithdrew) -> None:
     text = fold.agreements[event.ref]
+    if event.notice:  # the party stays bound until the withdrawal takes effect
+        for actor in actors_of(event):
+            text.notices[actor] = event.id
+        return
     for actor in actors_of(event):
         text.withdrawn[actor] = event.id
         text.suspended.pop(actor, None)
+        text.notices.pop(actor, None)
     if len(text.remaining) < 2:
         text.terminated = event.id
 

@@ -140,7 +140,8 @@ class Contact(_View):
 @attrs.frozen(kw_only=True)
 class Agreement(_View):
     """An agreed framework or text; signatures, ratifications and withdrawals map a party to
-    the event that recorded it."""
+    the event that recorded it; ``notices`` maps a party that gave notice of a withdrawal not
+    yet in effect to its notice (it is still bound)."""
 
     id: str
     kind: str
@@ -164,6 +165,7 @@ class Agreement(_View):
     refused_by: str | None = None
     status: str | None = None
     signature: str | None = None
+    notices: FrozenMap[str, str] = attrs.field(factory=FrozenMap)
 
     @property
     def remaining(self) -> tuple[str, ...]:
@@ -414,6 +416,7 @@ class NegotiationState:
                     witnesses=FrozenMap(a.witnesses),
                     ratification="required" if a.ratified_required else "none",
                     suspended=FrozenMap(a.suspended),
+                    notices=FrozenMap(a.notices),
                     joined=FrozenMap(a.joined),
                     reports=tuple(a.reports),
                     allegations=tuple(a.allegations),

@@ -175,6 +175,7 @@ def _field_strategies(cls: type[Event]) -> dict[str, st.SearchStrategy[Any]]:
         "amends": _ids,
         "partial": st.booleans(),
         "signature": st.sampled_from(Signature),
+        "effective": dates(),
         "initialled": st.booleans(),
         "disputes_delivery": st.booleans(),
     }
@@ -207,6 +208,9 @@ def _apart(fields: dict[str, Any]) -> dict[str, Any]:
         fields["stance"] = ReplyStance.ACCEPT
     if fields.get("disputes_delivery") and fields.get("ref") is None:
         fields["disputes_delivery"] = None
+    effective, occurred = fields.get("effective"), fields.get("occurred")
+    if effective is not None and occurred is not None and effective.last_day < occurred.first_day:
+        fields["effective"] = occurred  # a withdrawal takes effect on or after its day
     if "amends" in fields:  # a protocol names the text it amends, and only a protocol does
         if fields.get("kind") is InstrumentKind.PROTOCOL:
             fields["amends"] = fields["amends"] or "amended-text"
@@ -388,6 +392,10 @@ def _make(
         delivered = [d.id for d in fold.docs.values() if move.actor in d.addressees]
         if delivered:
             details.update(disputes_delivery=True, ref=delivered[-1])
+    if kind == "PartyWithdrew" and intent.move % 3 == 1:  # one withdrawal in three is a notice
+        text = fold.agreements[str(move.ref)]
+        if move.actor not in text.notices and not set(move.co_actors or ()) & set(text.notices):
+            details["effective"] = PartialDate.of(occurred.last_day + dt.timedelta(days=30))
     if kind == "DeadlineSet":
         if "deadline_days" in intent.details:
             details["deadline"] = PartialDate.of(occurred.last_day + dt.timedelta(days=intent.details["deadline_days"]))

@@ -13,7 +13,7 @@ TextAgreed offered from text_agreed to in_force, as an interim deal, a protocol 
 memorandum), RatificationRefused, a late ratification in force, and each agreement's
 instrument, status, signature, partial ratifications and refusals in the views; and for the
 third part, which only adds views (a document's initialled_by, summarised_by,
-delivery_disputed_by and republished_by, a deadline's disputed_by: checked to leave every other
+delivery_disputed_by and republished_by, a deadline's disputed_by, an agreement's notices: checked to leave every other
 key of every prefix as it was). Derive it again only for a deliberate change of the contract,
 and say so there.
 """

@@ -823,3 +823,32 @@ def test_two_setters_naming_different_terms_dispute_them() -> None:
     ]
     views = replay([draft(), *unnamed], negotiation="n").deadlines
     assert [views[k].disputed_by for k in ("d1", "d2", "d3")] == [(), (), ()]  # unnamed; same date
+
+
+def test_a_withdrawal_notice_leaves_the_party_bound_until_its_withdrawal() -> None:
+    """The United States notified its withdrawal from the Paris Agreement on 4 November 2019,
+    effective 4 November 2020; it rejoined, and notified again on 27 January 2025."""
+    before = _real("paris-agreement", as_of="2020-11-03").agreements["paris-agreement-adopted"]
+    assert dict(before.notices) == {"US": "us-withdrawal-notice"}
+    assert "US" in before.remaining
+    after = _real("paris-agreement", as_of="2020-11-04").agreements["paris-agreement-adopted"]
+    assert dict(after.notices) == {}
+    assert dict(after.withdrawn) == {"US": "us-withdrawal-effective"}
+    again = _real("paris-agreement", as_of="2025-02-01")
+    assert dict(again.agreements["paris-agreement-adopted"].notices) == {"US": "us-second-withdrawal-notice"}
+    assert again.stage is Stage.IN_FORCE
+
+
+def test_a_notice_on_a_bilateral_treaty_ends_nothing_until_the_withdrawal() -> None:
+    notice = PartyWithdrew(id="n", occurred="1980-01-01", actor="A", ref="t", effective="1980-07-01")
+    state = replay([*_in_force(), notice], negotiation="n")
+    assert state.stage is Stage.IN_FORCE  # both parties still bound
+    assert dict(state.agreement.notices) == {"A": "n"}  # type: ignore[union-attr]
+    with pytest.raises(WrongActor, match="has given notice of its withdrawal from 't' already"):
+        state.apply(PartyWithdrew(id="n2", occurred="1980-02-01", actor="A", ref="t", effective="1980-08-01"))
+    done = state.apply(PartyWithdrew(id="w", occurred="1980-07-01", actor="A", ref="t", effective="1980-07-01"))
+    assert done.stage is Stage.TERMINATED
+    assert dict(done.agreement.notices) == {}  # type: ignore[union-attr]
+    with pytest.raises(InvalidEvent, match="effective='1979-12-31' must be a date on or after occurred"):
+        PartyWithdrew(id="x", occurred="1980-01-01", actor="A", ref="t", effective="1979-12-31")
+    assert not PartyWithdrew(id="x", occurred="1980-01", actor="A", ref="t", effective="1980-01-31").notice
