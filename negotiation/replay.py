@@ -18,7 +18,7 @@ from negotiation.fold import Fold
 from negotiation.machine import Engine, TableEngine, TransitionsEngine
 from negotiation.state import NegotiationState
 
-__all__ = ["EngineName", "replay", "visible"]
+__all__ = ["EngineName", "named", "replay", "visible"]
 
 EngineName = Literal["table", "transitions"]
 
@@ -61,18 +61,18 @@ def visible(
         for event, dated, recorded in zip(reversed(events), reversed(by_date), reversed(by_record), strict=True):
             possible = dated or (event.id in proven and event.occurred.first_day <= as_of.last_day)
             if possible and recorded:
-                proven.update(_named(event))
+                proven.update(named(event))
     left_out: set[str] = set()
     for event, dated, recorded in zip(events, by_date, by_record, strict=True):
         if not dated and as_of is not None:
             dated = event.id in proven and event.occurred.first_day <= as_of.last_day
-        if dated and recorded and left_out.isdisjoint(_named(event)):
+        if dated and recorded and left_out.isdisjoint(named(event)):
             yield event
         else:
             left_out.add(event.id)
 
 
-def _named(event: Event) -> tuple[str, ...]:
+def named(event: Event) -> tuple[str, ...]:
     """The ids an event names: its ``ref``, the documents an agreement ``keeps_open`` and the
     text a protocol ``amends``."""
     named: tuple[str, ...] = getattr(event, "keeps_open", None) or ()

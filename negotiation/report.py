@@ -27,7 +27,7 @@ from negotiation.dates import PartialDate
 from negotiation.events import Event
 from negotiation.fold import Fold
 from negotiation.machine import Stage
-from negotiation.replay import replay
+from negotiation.replay import named, replay
 from negotiation.state import NegotiationState
 
 __all__ = ["FRAMES", "LISTED", "MARKS", "STAGE_COLOURS", "describe", "report_data", "render_report"]
@@ -130,14 +130,6 @@ def describe(event: Event) -> str:
     return " ".join(parts)
 
 
-def _named(event: Event) -> tuple[str, ...]:
-    """The ids an event names (its ref first), as replay reads them."""
-    named: list[str] = [] if event.ref_id is None else [event.ref_id]
-    named += getattr(event, "keeps_open", None) or ()
-    amends = getattr(event, "amends", None)
-    return (*named, amends) if amends else tuple(named)
-
-
 def _frame_dates(dates: Sequence[dt.date], most: int) -> list[dt.date]:
     """All the dates, or ``most`` of them spread evenly (the first and the last included)."""
     if len(dates) <= most:
@@ -155,11 +147,12 @@ def _in_date_order(events: Sequence[Event]) -> bool:
 
 
 def _states(
-    events: Sequence[Event], negotiation: str, dates: Sequence[dt.date]
+    events: Sequence[Event], negotiation: str, dates: Sequence[dt.date], *, in_order: bool
 ) -> Iterable[tuple[dt.date, NegotiationState]]:
-    """The state as of each date, in date order. In a log in date order they share one fold,
-    which goes on with the next date's events: read each state before taking the next."""
-    if not _in_date_order(events):
+    """The state as of each date, in date order. In a log in date order (``in_order``, see
+    :func:`_in_date_order`) they share one fold, which goes on with the next date's events:
+    read each state before taking the next."""
+    if not in_order:
         for date in dates:
             yield date, replay(events, negotiation=negotiation, as_of=date)
         return
@@ -298,7 +291,7 @@ def report_data(
     drawn = []
     for i, event in enumerate(log):
         colour, shape = MARKS[event.TYPE]
-        refs = [position[r] for r in _named(event) if r in position and position[r] < i]
+        refs = [position[r] for r in named(event) if r in position and position[r] < i]
         data = event.to_dict()
         source = data.pop("source", None)
         drawn.append(
@@ -330,7 +323,7 @@ def report_data(
     frame_list = []
     by_id = {event.id: event for event in log}
     walked = dates if in_order else chosen
-    for done, (date, state) in enumerate(_states(log, name, walked), start=1):
+    for done, (date, state) in enumerate(_states(log, name, walked, in_order=in_order), start=1):
         if not stages or stages[-1]["stage"] != state.stage.value:
             stages.append({"day": _day(date), "stage": state.stage.value})
         for agreement in state.agreements.values():

@@ -34,3 +34,12 @@ def test_the_command_line_does_not_import_hypothesis() -> None:
 
     code = "import sys, negotiation.cli; assert 'hypothesis' not in sys.modules; negotiation.simulate; assert 'hypothesis' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_command_line_does_not_import_the_optional_extras() -> None:
+    """matplotlib, Datasette and Playwright load only when a figure is drawn or a test runs."""
+    import subprocess
+    import sys
+
+    code = "import sys, negotiation.cli; assert not {'matplotlib', 'datasette', 'playwright'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
