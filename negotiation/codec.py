@@ -31,6 +31,7 @@ from typing import Any
 
 from negotiation.errors import InvalidEvent, LogSyntaxError
 from negotiation.events import FIELDS, Event
+from negotiation.stored import decode
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -329,10 +330,11 @@ def parse_event(line: str | bytes, *, contract: int | None = None) -> Event:
 def from_stored(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from a store's row: JSON this library wrote, in the current version.
 
-    The event is built as :meth:`Event.from_dict <negotiation.Event.from_dict>` builds it,
-    its validators run again (there is no unchecked path).
+    Decoded without checking every field again (:func:`negotiation.stored.decode`); an object
+    of another shape goes through :meth:`Event.from_dict <negotiation.Event.from_dict>`,
+    whose error names what is wrong.
     """
-    return Event.from_dict(data)
+    return decode(data)
 
 
 def stamped(event: Event, negotiation: str) -> Event:

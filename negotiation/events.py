@@ -645,11 +645,11 @@ class Event:
 
     @staticmethod
     def from_stored(data: Mapping[str, Any]) -> Event:
-        """Rebuild an event from a store's row (JSON this library wrote): :meth:`from_dict`.
+        """Rebuild an event from a store's row (JSON this library wrote): see
+        :func:`negotiation.stored.decode`."""
+        from negotiation.stored import decode  # the stores' decoder is built on this module
 
-        Kept for the stores; see :func:`negotiation.codec.from_stored`.
-        """
-        return Event.from_dict(data)
+        return decode(data)
 
 
 def _kebab(name: str) -> str:

@@ -1232,13 +1232,17 @@ def permitted(fold: Fold) -> list[Permitted]:
     name, in the order the rule offers them, each once.
     """
     out: list[Permitted] = []
+    ordered: dict[tuple[str, ...], tuple[str, ...]] = {}  # each set of actors, sorted once
     for kind in fold.permitted_type_names():
         grouped: dict[tuple[str, ...] | None, dict[str, None]] = {}
         for step in RULES[kind].steps(fold):
-            actors = None if step.actors is None else tuple(sorted(set(step.actors)))
+            actors = step.actors
+            if actors is not None:
+                actors = ordered.get(actors) or ordered.setdefault(actors, tuple(sorted(set(actors))))
             if step.ref is None:
                 out.append(Permitted(type=kind, actors=actors, refs=()))
             else:
                 grouped.setdefault(actors, {})[step.ref] = None
-        out += [Permitted(type=kind, actors=actors, refs=tuple(refs)) for actors, refs in grouped.items()]
+        for actors, refs in grouped.items():
+            out.append(Permitted(type=kind, actors=actors, refs=tuple(refs)))
     return out

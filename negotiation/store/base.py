@@ -18,6 +18,7 @@ import functools
 import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, Self
 
 import attrs
@@ -40,7 +41,7 @@ from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.rules import Awaiting, awaiting
 from negotiation.state import NegotiationState
-from negotiation.store.chain import Row, Verification, chain_hash, store_hash, verify_rows
+from negotiation.store.chain import GENESIS, Row, Verification, chain_hash, store_hash, verify_rows
 from negotiation.store.subscriptions import Delivery, Handler
 
 __all__ = [
@@ -132,6 +133,12 @@ class NegotiationSummary:
         return json.dumps([a.to_dict() for a in self.awaiting], ensure_ascii=False, separators=(",", ":"))
 
 
+#: What :meth:`Transaction.latest` reads: the tip ``(version, hash)``, the snapshot
+#: ``(version, data)`` or None, and what gives the events after it (decoded only when called:
+#: a load that finds the negotiation's fold in the cache does not need them).
+Latest = tuple[tuple[int, str], tuple[int, bytes] | None, Callable[[], list[Event]]]
+
+
 class Transaction(Protocol):
     """What the shared logic needs of a backend inside one transaction."""
 
@@ -174,6 +181,11 @@ class Transaction(Protocol):
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         """Store the negotiation's snapshot at ``version``, replacing any older one."""
+        ...
+
+    def latest(self, negotiation: str) -> Latest:
+        """The negotiation's tip, its snapshot under today's rules (or None), and what gives its
+        events after that snapshot (all its events without one), up to the tip."""
         ...
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
@@ -318,13 +330,19 @@ class FoldCache:
     negotiation appended to in chunks, an import in several batches). The tip (version and
     head hash) is read from the store in every transaction, so a fold that another writer
     went past is never trusted. Bounded: the least recently used is dropped first. The store
-    reads and writes it under its write lock.
+    reads and writes it under its own lock (one thread at a time).
     """
 
     def __init__(self, size: int = 64) -> None:
         self.size = size
         # negotiation -> (version, head, fold, version of its latest snapshot)
         self._entries: dict[str, tuple[int, str, Fold, int]] = {}
+
+    def take_any(self, negotiation: str) -> tuple[tuple[int, str], Fold, int] | None:
+        """Remove and return the fold left for ``negotiation``, whatever its tip, with that tip
+        and its snapshot version (a guess at the negotiation's state, to be checked)."""
+        entry = self._entries.pop(negotiation, None)
+        return None if entry is None else ((entry[0], entry[1]), entry[2], entry[3])
 
     def take(self, negotiation: str, tip: tuple[int, str]) -> tuple[Fold, int] | None:
         """Remove and return the fold (and snapshot version) left at ``tip``, if that is the one."""
@@ -344,6 +362,20 @@ class FoldCache:
         """Forget the folds of these negotiations (their transaction did not commit)."""
         for negotiation in negotiations:
             self._entries.pop(negotiation, None)
+
+
+@attrs.define
+class _Checked:
+    """One negotiation's events checked against its state at ``tip`` and encoded, not yet
+    written: the folded state (None when every event was stored already), the version of its
+    latest snapshot, each event stamped with its compact JSON, and the append's moment."""
+
+    negotiation: str
+    tip: tuple[int, str]
+    fold: Fold | None
+    snapshot_version: int
+    encoded: list[tuple[Event, str]]
+    recorded: dt.datetime
 
 
 class EventStore(Delivery, abc.ABC):
@@ -423,13 +455,27 @@ class EventStore(Delivery, abc.ABC):
         the stream. Returns each negotiation's new version. Raises as :meth:`append`.
         """
         runs = ((_check_negotiation(name), _checked_events(batch), None) for name, batch in _runs(events, chunk))
-        return self._append_runs(runs, progress)
+        return self._append_runs(runs, progress, stream=True)
 
     def _append_runs(
-        self, runs: Iterable[tuple[str, list[Event], int | None]], progress: Callable[[int], None] | None
+        self,
+        runs: Iterable[tuple[str, list[Event], int | None]],
+        progress: Callable[[int], None] | None,
+        *,
+        stream: bool = False,
     ) -> dict[str, int]:
-        """Append each run (a negotiation, its events, the version expected) in one transaction."""
+        """Append each run (a negotiation, its events, the version expected) in one transaction.
+
+        Where :attr:`checks_before_lock` is set (and the runs are not a stream), the runs are
+        checked first, before the write lock (see :meth:`_checked_outside_lock`), and the write
+        transaction only reads each negotiation's tip: a run checked at another tip than the
+        one it finds there is checked again.
+        """
         recorded = utc_now()
+        checked: dict[str, _Checked] = {}
+        if self.checks_before_lock and not stream:
+            runs = list(runs)
+            checked = self._checked_outside_lock(runs, recorded)
         versions: dict[str, int] = {}
         started: dict[str, int] = {}  # each negotiation's version when the transaction began
         done = 0
@@ -438,9 +484,12 @@ class EventStore(Delivery, abc.ABC):
                 position, head = tx.head()
                 for name, events, expected in runs:
                     tick = None if progress is None else functools.partial(_offset, progress, done)
-                    versions[name], rows = self._append_one(
-                        tx, name, events, expected, recorded, position, tick, started
-                    )
+                    run = checked.pop(name, None)
+                    if run is None or tx.tip(name) != run.tip:  # not checked, or another writer went on
+                        run = self._check_run(tx, name, events, expected, recorded, tick, started)
+                    else:
+                        started.setdefault(name, run.tip[0])
+                    versions[name], rows = self._write_run(tx, run, position)
                     for row in rows:
                         head = store_hash(head, row)
                     position += len(rows)
@@ -453,20 +502,45 @@ class EventStore(Delivery, abc.ABC):
             raise
         return versions
 
-    def _append_one(
+    #: Whether appends check their events in a read transaction before taking the write lock
+    #: (see :meth:`_append_runs`): worth it where the lock is shared by writers on several
+    #: machines and a read costs little beside the validation it takes out of the lock.
+    checks_before_lock = False
+
+    def _checked_outside_lock(
+        self, runs: list[tuple[str, list[Event], int | None]], recorded: dt.datetime
+    ) -> dict[str, _Checked]:
+        """The runs checked against the state this store last left each negotiation in (the
+        fold it cached) or, with none cached, against an empty negotiation, without reading
+        the store. A run that may not be checked so (it repeats an id, expects another
+        version, or is refused there) is left out: the write transaction checks it."""
+        checked: dict[str, _Checked] = {}
+        for name, events, expected in runs:
+            known = self._folds.take_any(name)
+            tip, fold, snapshot_version = known if known is not None else ((0, GENESIS), Fold(name), 0)
+            if (expected is not None and expected != tip[0]) or any(e.id in fold.all_ids for e in events):
+                if known is not None:
+                    self._folds.put(name, tip, fold, snapshot_version)
+                continue
+            try:
+                checked[name] = self._fold_in(name, tip, fold, snapshot_version, events, recorded, None)
+            except (EventRejected, InvalidEvent):
+                continue  # the fold is spoiled: the write transaction replays the negotiation
+        return checked
+
+    def _check_run(
         self,
         tx: Transaction,
         negotiation: str,
         events: list[Event],
         expected_version: int | None,
         recorded: dt.datetime,
-        position: int,
         progress: Callable[[int], None] | None,
         started: dict[str, int],
-    ) -> tuple[int, list[Row]]:
-        """Append one negotiation's events after the store's last ``position``; returns
-        (its new version, the rows written)."""
-        tip = current, head = tx.tip(negotiation)
+    ) -> _Checked:
+        """Check one negotiation's events against its state at the tip ``tx`` reads, and
+        encode them; nothing is written."""
+        tip = current, _head = tx.tip(negotiation)
         cached = self._folds.take(negotiation, tip)
         if not current:
             stored: dict[str, Event] = {}
@@ -496,7 +570,7 @@ class EventStore(Delivery, abc.ABC):
         if not fresh:
             if cached is not None:
                 self._folds.put(negotiation, tip, *cached)  # still valid: nothing was written
-            return current, []
+            return _Checked(negotiation, tip, None, 0, [], recorded)
         if expected_version is not None and expected_version != current:
             msg = (
                 f"negotiation {negotiation!r} is at version {current}, "
@@ -509,9 +583,20 @@ class EventStore(Delivery, abc.ABC):
             fold, snapshot_version = Fold(negotiation), 0
         else:
             fold, snapshot_version = self._replayed(tx, negotiation, current), tx_snapshot_version(tx, negotiation)
-        rows: list[Row] = []
-        version = current
-        recorded_text = recorded.isoformat()  # when the store appended them: its metadata
+        return self._fold_in(negotiation, tip, fold, snapshot_version, fresh, recorded, progress)
+
+    def _fold_in(
+        self,
+        negotiation: str,
+        tip: tuple[int, str],
+        fold: Fold,
+        snapshot_version: int,
+        fresh: list[Event],
+        recorded: dt.datetime,
+        progress: Callable[[int], None] | None,
+    ) -> _Checked:
+        """Fold ``fresh`` events into ``fold`` (the negotiation's state at ``tip``) and encode them."""
+        encoded: list[tuple[Event, str]] = []
         for event in fresh:
             stamped = _stamped(event, negotiation)
             try:
@@ -519,12 +604,25 @@ class EventStore(Delivery, abc.ABC):
             except EventRejected as e:
                 e.event = event  # the caller's object (for file lines)
                 raise e.locate(negotiation=negotiation) from None
-            position += 1
-            version += 1
             try:
-                data = compact_json(stamped)
+                encoded.append((stamped, compact_json(stamped)))
             except InvalidEvent as e:
                 raise e.locate(negotiation=negotiation) from None
+            if progress is not None and len(encoded) % 1000 == 0:
+                progress(len(encoded))
+        return _Checked(negotiation, tip, fold, snapshot_version, encoded, recorded)
+
+    def _write_run(self, tx: Transaction, run: _Checked, position: int) -> tuple[int, list[Row]]:
+        """Write a checked run after the store's last ``position``; returns (the negotiation's
+        new version, the rows written)."""
+        negotiation, (version, head), fold = run.negotiation, run.tip, run.fold
+        if fold is None:  # every event was stored already
+            return version, []
+        rows: list[Row] = []
+        recorded_text = run.recorded.isoformat()  # when the store appended them: its metadata
+        for stamped, data in run.encoded:
+            position += 1
+            version += 1
             head = chain_hash(head, data)
             rows.append(
                 Row(
@@ -540,10 +638,9 @@ class EventStore(Delivery, abc.ABC):
                     stamped,
                 )
             )
-            if progress is not None and (version - current) % 1000 == 0:
-                progress(version - current)
         tx.insert(rows)
-        tx.put_summary(summary_of(negotiation, fold, head, recorded))
+        tx.put_summary(summary_of(negotiation, fold, head, run.recorded))
+        snapshot_version = run.snapshot_version
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
             tx.put_snapshot(negotiation, version, snapshot.take(fold))
             snapshot_version = version
@@ -557,23 +654,27 @@ class EventStore(Delivery, abc.ABC):
             fold.apply(event)
         return fold
 
-    def _restored(self, tx: Transaction, negotiation: str, version: int) -> Fold:
-        """The negotiation's fold at ``version``: from its snapshot and the events after it
-        (the tail), or by replay when there is no usable snapshot or the tail retracts."""
-        snap = tx.snapshot(negotiation)
-        if snap is not None and snap[0] <= version:
-            history = functools.partial(self._covered, negotiation, snap[0])
-            try:
-                fold = snapshot.restore(snap[1], history, negotiation)
-            except StoreError:  # a damaged snapshot is not used (verify reports it)
-                fold = None
-            tail = [] if fold is None else tx.events(negotiation, after_version=snap[0], up_to=version)
-            if fold is not None and all(e.TYPE != "EventRetracted" for e in tail):
-                # the events the tail names that the snapshot covers: the fold has no copy of them
-                fold.by_id.update(tx.stored(negotiation, {e.ref_id for e in tail if e.ref_id is not None}))
-                for event in tail:
-                    fold.apply(event)
-                return fold
+    def _restored(self, tx: Transaction, negotiation: str, latest: Latest) -> Fold:
+        """The negotiation's fold at its tip: from its snapshot and the events after it (the
+        tail), or by replay when there is no usable snapshot or the tail retracts."""
+        (version, _head), snap, events = latest
+        tail = events()
+        if snap is None:
+            fold = Fold(negotiation)
+            for event in tail:
+                fold.apply(event)
+            return fold
+        history = functools.partial(self._covered, negotiation, snap[0])
+        try:
+            restored = snapshot.restore(snap[1], history, negotiation)
+        except StoreError:  # a damaged snapshot is not used (verify reports it)
+            restored = None
+        if restored is not None and all(e.TYPE != "EventRetracted" for e in tail):
+            # the events the tail names that the snapshot covers: the fold has no copy of them
+            restored.by_id.update(tx.stored(negotiation, {e.ref_id for e in tail if e.ref_id is not None}))
+            for event in tail:
+                restored.apply(event)
+            return restored
         return self._replayed(tx, negotiation, version)
 
     def _covered(self, negotiation: str, version: int) -> list[Event]:
@@ -649,15 +750,29 @@ class EventStore(Delivery, abc.ABC):
         Raises:
             UnknownNegotiation: the store holds no event of it.
         """
-        with self._read("loading a negotiation") as tx:
-            tip = version, _head = tx.tip(negotiation)
-            if not version:
-                raise self._unknown(tx, negotiation)
-            if as_of is not None or known_at is not None or not strict:
+        if as_of is not None or known_at is not None or not strict:
+            with self._read("loading a negotiation") as tx:
+                if not tx.tip(negotiation)[0]:
+                    raise self._unknown(tx, negotiation)
                 events = tx.events(negotiation)
-                return replay(events, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=strict)
+            return replay(events, negotiation=negotiation, as_of=as_of, known_at=known_at, strict=strict)
+        with self._read_unshared("loading a negotiation") as tx:
+            latest = tx.latest(negotiation)
+            tip = latest[0]
+            if not tip[0]:
+                raise self._unknown(tx, negotiation)
             cached = self._folds.take(negotiation, tip)  # handed over: the state owns it now
-            return NegotiationState(cached[0] if cached is not None else self._restored(tx, negotiation, version))
+            return NegotiationState(cached[0] if cached is not None else self._restored(tx, negotiation, latest))
+
+    def _read_unshared(self, doing: str) -> AbstractContextManager[Transaction]:
+        """A read whose statements need no common view of the store.
+
+        :meth:`load` reads a negotiation with :meth:`Transaction.latest`, then (rarely) the
+        events a snapshot covers, bounded by version. Stored events never change, so its
+        statements need not see one state. A read transaction here; a backend whose
+        transactions cost round trips may run the statements without one.
+        """
+        return self._read(doing)
 
     def _unknown(self, tx: Transaction, negotiation: str) -> UnknownNegotiation:
         known = ", ".join(repr(s.id) for s in tx.summaries()) or "none"

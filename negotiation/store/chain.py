@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import attrs
 
+from negotiation.errors import InvalidEvent
 from negotiation.events import Event
 
 __all__ = ["GENESIS", "Row", "Verification", "chain_hash", "parse_head", "store_hash", "verify_rows"]
@@ -155,6 +156,10 @@ def verify_rows(
             return bad(problem="the event is not valid JSON")
         if not isinstance(data, dict):
             return bad(problem="the event is not a JSON object")
+        try:  # the validating path: loads decode rows without checking every field again
+            Event.from_dict(data)
+        except InvalidEvent as e:
+            return bad(problem=f"the event does not read back: {e.message}")
         for column in ("negotiation", "id", "type", "occurred"):  # ``recorded``: the store's, not the event's
             value = getattr(row, column)
             if data.get(column) != value:

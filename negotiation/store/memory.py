@@ -9,6 +9,7 @@ survives the process.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from negotiation import snapshot
 from negotiation.dates import parse_timestamp
 from negotiation.errors import StoreError
 from negotiation.events import Event
-from negotiation.store.base import SNAPSHOT_EVERY, EventStore, NegotiationSummary, StoredEvent
+from negotiation.store.base import SNAPSHOT_EVERY, EventStore, Latest, NegotiationSummary, StoredEvent
 from negotiation.store.chain import GENESIS, Row
 
 __all__ = ["MemoryStore"]
@@ -84,6 +85,12 @@ class _Transaction:
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self.staged_snapshots[negotiation] = (version, data)
+
+    def latest(self, negotiation: str) -> Latest:
+        tip = self.tip(negotiation)
+        snap = self.snapshot(negotiation) if tip[0] else None
+        after = snap[0] if snap is not None and snap[0] <= tip[0] else 0
+        return tip, snap if after else None, functools.partial(self.events, negotiation, after, tip[0])
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
         events = [s.event for s in self.store._stream(negotiation)]

@@ -15,6 +15,7 @@ the password of a URL never appears in a message.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import urllib.parse
@@ -32,6 +33,7 @@ from negotiation.store.base import (
     SNAPSHOT_EVERY,
     SUMMARY_COLUMNS,
     EventStore,
+    Latest,
     NegotiationSummary,
     StoredEvent,
     derived_summary,
@@ -39,6 +41,7 @@ from negotiation.store.base import (
     summary_from_row,
 )
 from negotiation.store.chain import GENESIS, Row, store_hash
+from negotiation.stored import decode, decode_rows
 
 __all__ = ["CHANNEL", "POSTGRES_SCHEMA_VERSION", "URL_SCHEMES", "PostgresStore", "display_url", "translate_error"]
 
@@ -60,6 +63,11 @@ _AWAITING = "ALTER TABLE negotiations ADD COLUMN awaiting TEXT NOT NULL DEFAULT 
 _SCHEMA_LOCK = 0x6E65_6731
 
 _COLUMNS = "position, negotiation, version, id, type, occurred, recorded, data, hash"
+#: The rows of an append in one statement: one array per column, whatever the number of rows.
+_INSERT = (
+    f"INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
+    "%b::bigint[], %b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[])"
+)
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -112,6 +120,20 @@ _SCHEMA = (
 )
 
 
+#: What :meth:`_Transaction.latest` runs: the tip and the snapshot under today's rules, then
+#: the events after that snapshot, in version order.
+_LATEST = """
+WITH t AS (SELECT version, hash FROM events WHERE negotiation = %(n)s ORDER BY version DESC LIMIT 1),
+s AS (SELECT version, data FROM snapshots WHERE negotiation = %(n)s AND fingerprint = %(f)s)
+SELECT 0 AS kind, t.version, t.hash, s.version, s.data FROM t LEFT JOIN s ON s.version <= t.version
+UNION ALL
+SELECT 1, e.version, e.data, NULL, NULL FROM events e, t
+WHERE e.negotiation = %(n)s AND e.version <= t.version
+AND e.version > COALESCE((SELECT s.version FROM s WHERE s.version <= t.version), 0)
+ORDER BY 1, 2
+"""
+
+
 def display_url(url: str) -> str:
     """The URL as it may appear in a message: its password replaced by ``***``."""
     try:
@@ -148,21 +170,12 @@ def translate_error(error: psycopg.Error, *, url: str, doing: str) -> StoreError
 
 
 def _event(data: str) -> Event:
-    # read back through the validating path, as the SQLite store does
-    return Event.from_dict(json.loads(data))
+    return decode(json.loads(data))
 
 
 def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
-    """The events of rows whose first column is their JSON, decoded in one ``json.loads``
-    (one by one when they do not make an array of as many items, so that a bad row gets its
-    own error)."""
-    try:
-        decoded = json.loads("".join(("[", ",".join([row[0] for row in rows]), "]")))
-    except (ValueError, TypeError):
-        decoded = None
-    if not isinstance(decoded, list) or len(decoded) != len(rows):
-        return [_event(row[0]) for row in rows]
-    return [Event.from_dict(data) for data in decoded]
+    """The events of rows whose first column is their JSON (see :mod:`negotiation.stored`)."""
+    return decode_rows([row[0] for row in rows])
 
 
 def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
@@ -180,14 +193,56 @@ def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
     ]
 
 
-class _Transaction:
-    """The shared logic's view of one PostgreSQL transaction."""
+def _recorded_head(last: int | None, recorded: str | None) -> tuple[int, str]:
+    """The store head recorded in ``meta``, checked against the last position of the events."""
+    at, _, head = str(recorded or "0:").partition(":")
+    if int(at) != (last or 0):
+        msg = (
+            f"the store head was recorded at position {at} but the events end at position {last or 0}: "
+            "the store was changed outside this library; run `negotiation verify`"
+        )
+        raise StoreError(msg)
+    return int(at), head
 
-    __slots__ = ("conn", "store")
+
+class _Transaction:
+    """The shared logic's view of one PostgreSQL transaction.
+
+    The writes of an append (its rows, the read model's row, the snapshot, the store head) are
+    queued, not sent, and go to the server with the ``COMMIT`` in one pipeline (one round trip
+    instead of one per statement, while the table lock is held); anything that reads the
+    connection first sends what is queued, so reads see the transaction's own writes.
+    """
+
+    __slots__ = ("_conn", "_queued", "store")
 
     def __init__(self, store: PostgresStore, conn: psycopg.Connection[Any]) -> None:
         self.store = store
-        self.conn = conn
+        self._conn = conn
+        self._queued: list[tuple[str, Sequence[Any]]] = []
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The connection, with the queued writes sent."""
+        if self._queued:
+            self._send()
+        return self._conn
+
+    def _queue(self, sql: str, params: Sequence[Any]) -> None:
+        self._queued.append((sql, params))
+
+    def _send(self, *then: str) -> None:
+        """Send the queued writes, then the statements ``then``, in one pipeline."""
+        queued, self._queued = self._queued, []
+        with self._conn.pipeline(), self._conn.cursor() as cursor:
+            for sql, params in queued:
+                cursor.execute(sql, params)
+            for sql in then:
+                cursor.execute(sql)
+
+    def commit(self) -> None:
+        """Send the queued writes and ``COMMIT``, in one round trip."""
+        self._send("COMMIT")
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.conn.execute(sql, params).fetchone()
@@ -201,17 +256,10 @@ class _Transaction:
         last, recorded = self._one(
             "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
         )
-        at, _, head = str(recorded or "0:").partition(":")
-        if int(at) != (last or 0):
-            msg = (
-                f"the store head was recorded at position {at} but the events end at position {last or 0}: "
-                "the store was changed outside this library; run `negotiation verify`"
-            )
-            raise StoreError(msg)
-        return int(at), head
+        return _recorded_head(last, recorded)
 
     def put_head(self, position: int, head: str) -> None:
-        self.conn.execute("UPDATE meta SET value = %s WHERE key = 'head'", (f"{position}:{head}",))
+        self._queue("UPDATE meta SET value = %s WHERE key = 'head'", (f"{position}:{head}",))
 
     def tip(self, negotiation: str) -> tuple[int, str]:
         sql = "SELECT version, hash FROM events WHERE negotiation = %s ORDER BY version DESC LIMIT 1"
@@ -226,9 +274,8 @@ class _Transaction:
         return {event_id: _event(data) for event_id, data in self.conn.execute(sql, (negotiation, unique))}
 
     def insert(self, rows: Sequence[Row]) -> None:
-        with self.conn.cursor() as cursor, cursor.copy(f"COPY events ({_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row[:9])
+        # one array per column, in binary (a text array is escaped item by item, in Python)
+        self._queue(_INSERT, [list(column) for column in zip(*(row[:9] for row in rows), strict=True)])
 
     def summary(self, negotiation: str) -> NegotiationSummary | None:
         if not self.store.derived:
@@ -238,7 +285,7 @@ class _Transaction:
         return None if row is None else summary_from_row(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
-        self.conn.execute(
+        self._queue(
             f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
             "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
@@ -266,12 +313,22 @@ class _Transaction:
             yield negotiation, int(version), bytes(data)
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
-        self.conn.execute(
+        self._queue(
             "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
             "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
             "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data",
             (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)),
         )
+
+    def latest(self, negotiation: str) -> Latest:
+        # one statement, so one consistent view without a transaction: the tip and the
+        # snapshot (row kind 0), then the events after the snapshot (kind 1)
+        rows = self.conn.execute(_LATEST, {"n": negotiation, "f": snapshot.FINGERPRINT}).fetchall()
+        if not rows or rows[0][0] != 0:
+            return (0, GENESIS), None, list
+        _, version, head, snap_version, snap_data = rows[0]
+        snap = None if snap_version is None else (int(snap_version), bytes(snap_data))
+        return (int(version), str(head)), snap, functools.partial(_events, [(row[2],) for row in rows[1:]])
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
         sql = "SELECT data FROM events WHERE negotiation = %s AND version > %s AND version <= %s ORDER BY version"
@@ -342,6 +399,10 @@ class PostgresStore(EventStore):
         StoreError: the server cannot be reached, the database is not a store, it was written
             by a newer version, or the URL is not a PostgreSQL URL.
     """
+
+    #: Writers on several machines share the table lock: each checks its events before it
+    #: takes the lock (see :meth:`EventStore._append_runs`), so that they check in parallel.
+    checks_before_lock = True
 
     def __init__(
         self, url: str, *, readonly: bool = False, timeout: float = 5.0, snapshot_every: int = SNAPSHOT_EVERY
@@ -497,8 +558,9 @@ class PostgresStore(EventStore):
                 return
             try:
                 conn.execute(begin)
-                yield _Transaction(self, conn)
-                conn.execute("COMMIT")
+                tx = _Transaction(self, conn)
+                yield tx
+                tx.commit()
             except psycopg.Error as e:
                 self._rollback(conn)
                 raise translate_error(e, url=self.url, doing=doing) from None
@@ -509,6 +571,21 @@ class PostgresStore(EventStore):
     def _write(self, doing: str) -> AbstractContextManager[_Transaction]:
         """A write transaction, exclusive among writers (the table lock), rolled back on any exception."""
         return self._transaction("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE", doing)
+
+    @contextmanager
+    def _read_unshared(self, doing: str) -> Iterator[_Transaction]:
+        """No transaction (see :meth:`EventStore._read_unshared`): each statement sees one
+        consistent state by itself; spares a load the BEGIN and ROLLBACK round trips."""
+        with self._lock:
+            conn = self._connection()
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:  # in a handler: join it
+                with self._read(doing) as tx:
+                    yield tx
+                return
+            try:
+                yield _Transaction(self, conn)
+            except psycopg.Error as e:
+                raise translate_error(e, url=self.url, doing=doing) from None
 
     def _read(self, doing: str) -> AbstractContextManager[_Transaction]:
         """A read transaction (a consistent view); nothing in it is written."""

@@ -8,6 +8,7 @@ a crash of the process or of the machine). Readers never block the writer. Error
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -28,6 +29,7 @@ from negotiation.store.base import (
     SNAPSHOT_EVERY,
     SUMMARY_COLUMNS,
     EventStore,
+    Latest,
     NegotiationSummary,
     StoredEvent,
     derived_summary,
@@ -36,6 +38,7 @@ from negotiation.store.base import (
 )
 from negotiation.store.chain import GENESIS, Row, store_hash
 from negotiation.store.schema import AWAITING_SINCE, MIGRATIONS, SCHEMA_VERSION, read_schema_version
+from negotiation.stored import decode, decode_rows
 
 __all__ = ["SQLiteStore", "translate_error"]
 
@@ -71,24 +74,12 @@ def translate_error(error: sqlite3.Error, *, path: str, doing: str) -> StoreErro
 
 
 def _event(data: str) -> Event:
-    # read back through the validating path: a row edited behind the store's back gets the
-    # precise error of a bad log line (verify() names the row)
-    return Event.from_dict(json.loads(data))
+    return decode(json.loads(data))
 
 
 def _events(rows: Sequence[Sequence[Any]]) -> list[Event]:
-    """The events of rows whose first column is their JSON: decoded in one call, not one per row.
-
-    Rows that do not make a JSON array of as many items together are decoded one by one
-    (and a row that is not JSON gets its own error).
-    """
-    try:
-        decoded = json.loads("".join(("[", ",".join([row[0] for row in rows]), "]")))
-    except (ValueError, TypeError):  # TypeError: a row that is not text
-        decoded = None
-    if not isinstance(decoded, list) or len(decoded) != len(rows):
-        return [_event(row[0]) for row in rows]
-    return [Event.from_dict(data) for data in decoded]
+    """The events of rows whose first column is their JSON (see :mod:`negotiation.stored`)."""
+    return decode_rows([row[0] for row in rows])
 
 
 def _stored(row: Sequence[Any]) -> StoredEvent:
@@ -195,6 +186,16 @@ class _Transaction:
             "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data",
             (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), data),
         )
+
+    def latest(self, negotiation: str) -> Latest:
+        tip = self.tip(negotiation)
+        if not tip[0]:
+            return tip, None, list
+        snap = self.snapshot(negotiation)
+        after = snap[0] if snap is not None and snap[0] <= tip[0] else 0
+        sql = "SELECT data FROM events WHERE negotiation = ? AND version > ? AND version <= ? ORDER BY version"
+        rows = self.conn.execute(sql, (negotiation, after, tip[0])).fetchall()
+        return tip, snap if after else None, functools.partial(_events, rows)
 
     def events(self, negotiation: str, after_version: int = 0, up_to: int | None = None) -> list[Event]:
         sql = "SELECT data FROM events WHERE negotiation = ? AND version > ? AND version <= ? ORDER BY version"
