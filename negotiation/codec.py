@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from negotiation.errors import InvalidEvent, LogSyntaxError
-from negotiation.events import FIELDS, Event
+from negotiation.events import FIELDS, Ending, Event
 from negotiation.stored import decode
 
 __all__ = [
@@ -51,17 +51,36 @@ __all__ = [
     "stamped",
     "to_dict",
     "upcast",
+    "upcast_v1_v2",
 ]
 
 #: The version of the contract this library reads and writes.
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 
 #: Turns an event's JSON object of one contract version into the next version's.
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-#: The upcasters by the version they read: ``UPCASTERS[n]`` is ``upcast_vN_vN+1``. One for
-#: every version below :data:`CONTRACT_VERSION` (none yet: the contract is at version 1).
-UPCASTERS: Mapping[int, Upcaster] = types.MappingProxyType({})
+#: The ways an agreement ends that version 1 wrote in ``AgreementTerminated.reason``.
+_ENDINGS = frozenset(ending.value for ending in Ending)
+
+
+def upcast_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """An event of contract version 1 as version 2 writes it.
+
+    Version 2 only added types, fields and values, with one exception: version 1's
+    ``AgreementTerminated.reason`` was the way the agreement ended (``expired``,
+    ``denounced``, ``superseded``, ...), which version 2 writes in ``ending``, keeping
+    ``reason`` for the log author's words. A ``reason`` that names one of version 2's endings
+    becomes ``ending``; any other stays the reason.
+    """
+    if data.get("type") == "AgreementTerminated" and "ending" not in data and data.get("reason") in _ENDINGS:
+        data["ending"] = data.pop("reason")
+    return data
+
+
+#: The upcasters by the version they read: ``UPCASTERS[n]`` is ``upcast_vN_vN+1``, one for
+#: every version below :data:`CONTRACT_VERSION`.
+UPCASTERS: Mapping[int, Upcaster] = types.MappingProxyType({1: upcast_v1_v2})
 
 
 # -- writing -------------------------------------------------------------------------------

@@ -168,8 +168,10 @@ class Fold:
 
     def parties_left_after_withdrawal(self, event: Event) -> int:
         assert self.text is not None
-        notice = isinstance(event, PartyWithdrew) and event.notice  # the party stays bound for now
-        return len(self.text.remaining) - (0 if notice else 1)
+        if isinstance(event, PartyWithdrew) and event.notice:  # the parties stay bound for now
+            return len(self.text.remaining)
+        leaving = set(actors_of(event))  # a joint withdrawal: every party making it leaves
+        return sum(1 for party in self.text.remaining if party not in leaving)
 
     def refuses_text(self, event: Event) -> bool:
         """After this refusal, fewer than two of the text's remaining parties have not refused it."""

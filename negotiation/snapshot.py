@@ -36,7 +36,7 @@ __all__ = ["FINGERPRINT", "FORMAT", "RULES_VERSION", "check", "fingerprint", "re
 FORMAT = 8
 #: The version of the rules: bump it whenever a change makes the same events fold into
 #: different records (the fingerprint covers the machine and the records' fields already).
-RULES_VERSION = 7
+RULES_VERSION = 8
 
 
 def _named(value: object) -> object:

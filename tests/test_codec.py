@@ -17,6 +17,8 @@ from hypothesis import given
 
 from negotiation import (
     EVENT_TYPES,
+    AgreementTerminated,
+    Ending,
     Event,
     InvalidEvent,
     LogSyntaxError,
@@ -143,38 +145,64 @@ def test_stamped_fills_in_only_the_negotiation() -> None:
 
 # -- contract versions ---------------------------------------------------------------------
 
-V1_EVENTS: list[dict[str, Any]] = [
+#: A negotiation of contract version 1: its AgreementTerminated says how the text ended in
+#: ``reason`` (version 2 writes that in ``ending``).
+V1_LOG: list[dict[str, Any]] = [
+    {"type": "TextAgreed", "id": "t", "occurred": "1979-06-18", "parties": ["US", "SU"], "title": "Treaty"},
+    {"type": "AgreementEnteredIntoForce", "id": "f", "occurred": "1979-07-01", "ref": "t"},
+    {"type": "AgreementTerminated", "id": "x", "occurred": "1985-12-31", "ref": "t", "reason": "expired"},
+]
+
+V2_EVENTS: list[dict[str, Any]] = [
     {"type": "ProposalPublished", "id": "p", "occurred": "2021-12-17", "actor": "RU", "to": ["US"], "heading": "Draft"},
     {"type": "ReplyDelivered", "id": "r", "occurred": "2022-01-26", "actor": "US", "ref": "p"},
 ]
 
 
-def upcast_v1_v2(data: dict[str, Any]) -> dict[str, Any]:
-    """A made-up change for the test: version 1 called a proposal's title ``heading``."""
+def upcast_v2_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """A made-up change for the tests: version 2 called a proposal's title ``heading``."""
     if data.get("type") == "ProposalPublished" and "heading" in data:
         data["title"] = data.pop("heading")
     return data
 
 
 @pytest.fixture
-def version_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The contract at a made-up version 2, with the upcaster from version 1."""
-    monkeypatch.setattr(codec, "CONTRACT_VERSION", 2)
-    monkeypatch.setattr(codec, "UPCASTERS", {1: upcast_v1_v2})
+def version_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract at a made-up version 3, with the upcasters from versions 1 and 2."""
+    monkeypatch.setattr(codec, "CONTRACT_VERSION", 3)
+    monkeypatch.setattr(codec, "UPCASTERS", {1: codec.upcast_v1_v2, 2: upcast_v2_v3})
 
 
-def test_the_contract_is_at_version_1_with_an_upcaster_for_every_older_version() -> None:
+def test_the_contract_is_at_version_2_with_an_upcaster_for_every_older_version() -> None:
     """CONTRACT_VERSION and UPCASTERS agree: one upcaster per version below the current one."""
-    assert codec.CONTRACT_VERSION == 1
+    assert codec.CONTRACT_VERSION == 2
     assert set(codec.UPCASTERS) == set(range(1, codec.CONTRACT_VERSION))
     with pytest.raises(TypeError):
-        codec.UPCASTERS[1] = upcast_v1_v2  # type: ignore[index]  # built once, read-only
+        codec.UPCASTERS[2] = upcast_v2_v3  # type: ignore[index]  # built once, read-only
 
 
-@pytest.mark.usefixtures("version_2")
-def test_a_v1_log_is_upcast_on_read() -> None:
-    """A log that declares version 1 is read through the upcaster; its events are the current version's."""
-    lines = [json.dumps({"contract": 1}), *map(json.dumps, V1_EVENTS)]
+def test_a_v1_log_reads_the_way_its_agreement_ended_from_reason() -> None:
+    """Version 1 wrote how an agreement ended in ``reason``; declared as version 1, it is ``ending``."""
+    lines = [json.dumps({"contract": 1}), *map(json.dumps, V1_LOG)]
+    ended = read_log(lines, negotiation="n").events()[-1]
+    assert isinstance(ended, AgreementTerminated)
+    assert (ended.ending, ended.reason) == (Ending.EXPIRED, None)
+    undeclared = read_log([json.dumps(e) for e in V1_LOG], negotiation="n").events()[-1]
+    assert (undeclared.ending, undeclared.reason) == (None, "expired")  # type: ignore[attr-defined]
+
+
+def test_a_v1_reason_that_is_not_an_ending_stays_the_reason() -> None:
+    data = {**V1_LOG[2], "reason": "withdrawn from the Senate"}
+    ended = codec.from_dict(data, contract=1)
+    assert (ended.ending, ended.reason) == (None, "withdrawn from the Senate")  # type: ignore[attr-defined]
+    both = codec.from_dict({**V1_LOG[2], "ending": "denounced"}, contract=1)
+    assert (both.ending, both.reason) == (Ending.DENOUNCED, "expired")  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("version_3")
+def test_an_old_log_is_upcast_on_read_through_every_version_since() -> None:
+    """A log that declares version 2 is read through the upcaster to 3; one of version 1 through both."""
+    lines = [json.dumps({"contract": 2}), *map(json.dumps, V2_EVENTS)]
     log = read_log(lines, negotiation="n")
     events = log.events()
     assert [e.id for e in events] == ["p", "r"]
@@ -182,36 +210,38 @@ def test_a_v1_log_is_upcast_on_read() -> None:
     assert events[0].title == "Draft"
     assert "heading" not in events[0].extra
     assert [le.line for le in log.negotiations["n"]] == [2, 3]  # lines keep their numbers
+    oldest = read_log([json.dumps({"contract": 1}), *map(json.dumps, V1_LOG)], negotiation="n").events()[-1]
+    assert oldest.ending is Ending.EXPIRED  # type: ignore[attr-defined]
 
 
-@pytest.mark.usefixtures("version_2")
+@pytest.mark.usefixtures("version_3")
 def test_a_log_without_a_header_follows_the_current_version() -> None:
-    """No header: the current version (2 here), so a version 1 field is an unknown field."""
-    current = {**V1_EVENTS[0], "title": "Draft"}
+    """No header: the current version (3 here), so a version 2 field is an unknown field."""
+    current = {**V2_EVENTS[0], "title": "Draft"}
     del current["heading"]
-    log = read_log([json.dumps(current), json.dumps(V1_EVENTS[1])], negotiation="n")
+    log = read_log([json.dumps(current), json.dumps(V2_EVENTS[1])], negotiation="n")
     assert log.events()[0] == parse_event(json.dumps(current))
     with pytest.raises(InvalidEvent, match="missing field 'title'"):
-        read_log([json.dumps(V1_EVENTS[0])], negotiation="n")
+        read_log([json.dumps(V2_EVENTS[0])], negotiation="n")
 
 
-@pytest.mark.usefixtures("version_2")
+@pytest.mark.usefixtures("version_3")
 def test_parse_event_and_from_dict_take_a_contract_version() -> None:
     """parse_event and codec.from_dict upcast from the version given, and do not change their input."""
-    line = json.dumps(V1_EVENTS[0])
-    assert parse_event(line, contract=1).title == "Draft"  # type: ignore[attr-defined]
-    data = dict(V1_EVENTS[0])
-    assert codec.from_dict(data, contract=1) == parse_event(line, contract=1)
-    assert data == V1_EVENTS[0]
+    line = json.dumps(V2_EVENTS[0])
+    assert parse_event(line, contract=2).title == "Draft"  # type: ignore[attr-defined]
+    data = dict(V2_EVENTS[0])
+    assert codec.from_dict(data, contract=2) == parse_event(line, contract=2)
+    assert data == V2_EVENTS[0]
     with pytest.raises(InvalidEvent, match="missing field 'title'"):
         parse_event(line)  # the current version
 
 
 def test_an_unreadable_contract_version_names_the_file_and_line(tmp_path: Path) -> None:
     """A declared version newer than the library's, or not a whole number, is a LogSyntaxError at its line."""
-    event = json.dumps(V1_EVENTS[1])
+    event = json.dumps(V2_EVENTS[1])
     for header, message in [
-        ({"contract": 2}, "contract version 2, newer than this library's (1)"),
+        ({"contract": 3}, "contract version 3, newer than this library's (2)"),
         ({"contract": "1"}, "contract='1' must be a contract version"),
         ({"contract": 1.0}, "contract=1.0 must be a contract version"),
         ({"contract": True}, "contract=True must be a contract version"),
@@ -225,12 +255,12 @@ def test_an_unreadable_contract_version_names_the_file_and_line(tmp_path: Path) 
         assert f"{log}:2" in str(info.value)
         assert [e.line for e in check_log(log)][:1] == [2]
     with pytest.raises(LogSyntaxError, match="newer than this library's"):
-        parse_event(event, contract=2)
+        parse_event(event, contract=3)
 
 
 def test_the_contract_may_be_declared_on_the_first_line_only() -> None:
     """A header after the first event is an error at its line, not an event."""
-    lines = [json.dumps(V1_EVENTS[1]), json.dumps({"contract": 1})]
+    lines = [json.dumps(V2_EVENTS[1]), json.dumps({"contract": 1})]
     with pytest.raises(LogSyntaxError, match="first line only") as info:
         read_log(lines, negotiation="n")
     assert info.value.line == 2
@@ -242,7 +272,7 @@ def test_the_contract_may_be_declared_on_the_first_line_only() -> None:
 
 def test_write_log_writes_no_header() -> None:
     """write_log's output is unchanged: no header line (a log without one follows the current version)."""
-    event = parse_event(json.dumps(V1_EVENTS[1]))
+    event = parse_event(json.dumps(V2_EVENTS[1]))
     out = io.StringIO()
     write_log([event], out)
     assert out.getvalue() == dump_event(event) + "\n"

@@ -419,6 +419,28 @@ def test_a_party_withdraws_and_rejoins() -> None:
         back.apply(PartyJoined(occurred="2022", actor="B", ref="t"))
 
 
+def test_a_joint_withdrawal_that_leaves_one_party_ends_the_agreement() -> None:
+    """Two of three parties withdrawing together (one event, a joint act) leave one bound to
+    nobody: the agreement ends, as it does when they withdraw one after the other."""
+    three = [
+        draft("A", ("B", "C")),
+        TextAgreed(id="t", occurred="2015-12-12", parties=["A", "B", "C"], title="Treaty"),
+        AgreementEnteredIntoForce(occurred="2016-11-04", ref="t"),
+    ]
+    joint = replay([*three, PartyWithdrew(occurred="2020", actor="A", co_actors=["B"], ref="t")], negotiation="n")
+    one_by_one = replay(
+        [
+            *three,
+            PartyWithdrew(occurred="2020", actor="A", ref="t"),
+            PartyWithdrew(occurred="2020", actor="B", ref="t"),
+        ],
+        negotiation="n",
+    )
+    assert joint.stage is one_by_one.stage is Stage.TERMINATED
+    assert joint.agreement.remaining == one_by_one.agreement.remaining == ("C",)  # type: ignore[union-attr]
+    assert joint.agreement.status == one_by_one.agreement.status  # type: ignore[union-attr]
+
+
 def test_talks_go_on_while_an_agreement_is_in_force() -> None:
     amendment = ProposalPublished(id="amend", occurred="2030", actor="A", to=["B"], title="Amendment", ref=None)
     state = replay([*_in_force(), amendment], negotiation="n")
@@ -837,6 +859,20 @@ def test_a_withdrawal_notice_leaves_the_party_bound_until_its_withdrawal() -> No
     again = _real("paris-agreement", as_of="2025-02-01")
     assert dict(again.agreements["paris-agreement-adopted"].notices) == {"US": "us-second-withdrawal-notice"}
     assert again.stage is Stage.IN_FORCE
+
+
+def test_the_us_notice_of_withdrawal_from_the_inf_treaty_binds_it_for_six_months() -> None:
+    """The US delivered its notice of withdrawal from the INF Treaty on 2 February 2019,
+    effective 2 August 2019: a party, bound and suspended, until then."""
+    during = _real("inf-treaty", as_of="2019-03-04")
+    treaty = during.agreements["inf-text"]
+    assert dict(treaty.notices) == {"US": "us-withdrawal-notice"}
+    assert "US" in treaty.remaining
+    assert set(treaty.suspended) == {"US", "SU"}
+    assert during.stage is Stage.IN_FORCE
+    after = _real("inf-treaty", as_of="2019-08-02").agreements["inf-text"]
+    assert dict(after.notices) == {}
+    assert after.withdrawn["US"] == "us-withdraws"
 
 
 def test_a_notice_on_a_bilateral_treaty_ends_nothing_until_the_withdrawal() -> None:
