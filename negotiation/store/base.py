@@ -155,6 +155,10 @@ class Transaction(Protocol):
         """The negotiation's version and the hash of its last event (0 and the genesis hash when empty)."""
         ...
 
+    def head_and_tips(self, negotiations: Sequence[str]) -> tuple[tuple[int, str], dict[str, tuple[int, str]]]:
+        """:meth:`head` and the :meth:`tip` of each negotiation (a backend may read them at once)."""
+        ...
+
     def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
         """The stored events of the negotiation among ``ids``, by id."""
         ...
@@ -481,11 +485,11 @@ class EventStore(Delivery, abc.ABC):
         done = 0
         try:
             with self._write("appending") as tx:
-                position, head = tx.head()
+                (position, head), tips = tx.head_and_tips(list(checked)) if checked else (tx.head(), {})
                 for name, events, expected in runs:
                     tick = None if progress is None else functools.partial(_offset, progress, done)
                     run = checked.pop(name, None)
-                    if run is None or tx.tip(name) != run.tip:  # not checked, or another writer went on
+                    if run is None or tips[name] != run.tip:  # not checked, or another writer went on
                         run = self._check_run(tx, name, events, expected, recorded, tick, started)
                     else:
                         started.setdefault(name, run.tip[0])

@@ -52,6 +52,9 @@ class _Transaction:
         stream = self.store._stream(negotiation)
         return len(stream), stream[-1].hash if stream else GENESIS
 
+    def head_and_tips(self, negotiations: Sequence[str]) -> tuple[tuple[int, str], dict[str, tuple[int, str]]]:
+        return self.head(), {name: self.tip(name) for name in negotiations}
+
     def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
         known = self.store._ids.get(negotiation, {})
         stream = self.store._stream(negotiation)

@@ -19,7 +19,7 @@ import functools
 import json
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 
@@ -119,6 +119,14 @@ _SCHEMA = (
     "CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated TEXT NOT NULL)",
 )
 
+
+#: What :meth:`_Transaction.head_and_tips` runs for one negotiation: the last position, the
+#: recorded store head, and the negotiation's tip, in one round trip.
+_HEAD_AND_TIP = """
+SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head'),
+(SELECT version FROM events WHERE negotiation = %(n)s ORDER BY version DESC LIMIT 1),
+(SELECT hash FROM events WHERE negotiation = %(n)s ORDER BY version DESC LIMIT 1)
+"""
 
 #: What :meth:`_Transaction.latest` runs: the tip and the snapshot under today's rules, then
 #: the events after that snapshot, in version order.
@@ -244,7 +252,7 @@ class _Transaction:
         """Send the queued writes and ``COMMIT``, in one round trip."""
         self._send("COMMIT")
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def _one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
         return self.conn.execute(sql, params).fetchone()
 
     def head(self) -> tuple[int, str]:
@@ -257,6 +265,13 @@ class _Transaction:
             "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
         )
         return _recorded_head(last, recorded)
+
+    def head_and_tips(self, negotiations: Sequence[str]) -> tuple[tuple[int, str], dict[str, tuple[int, str]]]:
+        if len(negotiations) != 1 or not self.store.derived:  # several: one statement each
+            return self.head(), {name: self.tip(name) for name in negotiations}
+        (name,) = negotiations
+        last, recorded, version, hash_ = self._one(_HEAD_AND_TIP, {"n": name})
+        return _recorded_head(last, recorded), {name: (0, GENESIS) if version is None else (int(version), hash_)}
 
     def put_head(self, position: int, head: str) -> None:
         self._queue("UPDATE meta SET value = %s WHERE key = 'head'", (f"{position}:{head}",))

@@ -127,6 +127,9 @@ class _Transaction:
         row = self.conn.execute(sql, (negotiation,)).fetchone()
         return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
+    def head_and_tips(self, negotiations: Sequence[str]) -> tuple[tuple[int, str], dict[str, tuple[int, str]]]:
+        return self.head(), {name: self.tip(name) for name in negotiations}
+
     def stored(self, negotiation: str, ids: Iterable[str]) -> dict[str, Event]:
         found: dict[str, Event] = {}
         unique = list(dict.fromkeys(ids))
