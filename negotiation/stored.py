@@ -2,7 +2,7 @@
 
 What it buys. A load reads every event of a negotiation back from its rows. Through the
 validating constructors (:meth:`Event.from_dict <negotiation.Event.from_dict>`) a stored
-event costs about 5.9 µs to decode; here about 3 µs, because each field is turned back into its
+event costs about 5.9 µs to decode; here about 3.8 µs, because each field is turned back into its
 value by the plainest function its declared type needs (``tuple`` for a list of parties, the
 enum member for a level, ``PartialDate.parse`` for a date) and set on a new object, without the
 converters' and validators' checks. On the benchmark's loads of 20-event negotiations that is

@@ -35,12 +35,19 @@ def c(event_id: str) -> Event:
     return ConsultationHeld(id=event_id, occurred="2022-01-10", parties=["A", "B"])
 
 
-@pytest.fixture(params=["two-sqlite-objects", "one-sqlite-object", "one-memory-store"])
+@pytest.fixture(params=["two-sqlite-objects", "one-sqlite-object", "one-memory-store", "two-postgres-objects"])
 def writers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[EventStore, EventStore]]:
-    """Two writers: two SQLiteStore objects on one file (the regression), or one store object
-    of either backend playing both (the same sequence must hold there too)."""
+    """Two writers: two SQLiteStore objects on one file (the regression), two PostgresStore
+    objects on one database (whose appends are checked before the lock against the fold each
+    object cached, which the other's appends make stale), or one store object playing both
+    (the same sequence must hold there too)."""
     with ExitStack() as stack:
-        if request.param == "two-sqlite-objects":
+        if request.param == "two-postgres-objects":
+            from negotiation.store.postgres import PostgresStore
+
+            url = request.getfixturevalue("postgres_url")
+            yield stack.enter_context(PostgresStore(url)), stack.enter_context(PostgresStore(url))
+        elif request.param == "two-sqlite-objects":
             path = tmp_path / "two.db"
             yield stack.enter_context(SQLiteStore(path)), stack.enter_context(SQLiteStore(path))
         elif request.param == "one-sqlite-object":

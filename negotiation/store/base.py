@@ -506,9 +506,9 @@ class EventStore(Delivery, abc.ABC):
             raise
         return versions
 
-    #: Whether appends check their events in a read transaction before taking the write lock
-    #: (see :meth:`_append_runs`): worth it where the lock is shared by writers on several
-    #: machines and a read costs little beside the validation it takes out of the lock.
+    #: Whether appends check their events before taking the write lock, against the fold this
+    #: store cached (see :meth:`_checked_outside_lock`): worth it where writers on several
+    #: machines share the lock, so that they validate while another one holds it.
     checks_before_lock = False
 
     def _checked_outside_lock(

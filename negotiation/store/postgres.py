@@ -3,8 +3,10 @@
 Every write is one transaction that starts by taking ``LOCK TABLE events IN EXCLUSIVE MODE``
 (as eventsourcing's PostgreSQL recorder does): writers queue one behind another, so positions
 are assigned from ``MAX(position) + 1`` without gaps and become visible in their order, while
-readers (which take no such lock) never wait. Reads run in ``REPEATABLE READ READ ONLY``
-transactions, a consistent view. Triggers refuse UPDATE, DELETE and TRUNCATE of ``events``;
+readers (which take no such lock) never wait. An append checks its events before it takes the
+lock, and sends its writes with the ``COMMIT`` in one pipeline, so that the lock is held for
+the little that needs it. Reads run in ``REPEATABLE READ READ ONLY`` transactions, a
+consistent view, except a load, which is one statement and needs none. Triggers refuse UPDATE, DELETE and TRUNCATE of ``events``;
 a statement trigger sends ``NOTIFY negotiation_events`` on every insert, which wakes
 ``follow`` and live subscribers (on a second, listening connection) instead of polling.
 
