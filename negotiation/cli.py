@@ -167,16 +167,14 @@ def format_status(state: NegotiationState, *, everything: bool = False) -> str:
     lines += _capped(owed_lines, everything, "owed moves")
     lines += ["", "Permitted next steps:"]
     step_lines = []
-    for step in state.permitted:
-        if step.type == "EventRetracted" and not everything:
-            continue
+    for step in state.next_steps(retractions=everything):  # which events may go: a pass over the log
         who = "anyone" if step.actors is None else "by " + ", ".join(step.actors)
         refs = list(map(repr, step.refs))
         if len(refs) > SHOWN and not everything:
             refs = [*refs[:SHOWN], f"... {len(step.refs) - SHOWN} more"]
         step_lines.append(f"  {step.type:<26} {who}" + (f" on {', '.join(refs)}" if refs else ""))
     lines += _capped(step_lines, everything, "next steps")
-    if not everything and any(step.type == "EventRetracted" for step in state.permitted):
+    if not everything and state.events:  # the last event may always be retracted
         lines.append("  (and retractions: --all lists the events that may be retracted)")
     overdue = state.overdue()
     if overdue:

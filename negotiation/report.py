@@ -204,7 +204,7 @@ def _frame(
                 }
             )
         )
-    shown = [step for step in state.permitted if step.type != "EventRetracted"]
+    shown = state.next_steps(retractions=False)  # the page says whether any retraction is permitted, not which
     permitted = [
         steps(
             {
@@ -225,7 +225,7 @@ def _frame(
         "more_awaiting": max(0, len(state.awaiting) - LISTED),
         "permitted": permitted,
         "more_permitted": max(0, len(shown) - LISTED),
-        "retractable": len(shown) != len(state.permitted),
+        "retractable": bool(state.events),  # the last event may always be retracted
         "overdue": [
             {"id": d.id, "deadline": str(d.deadline), "actor": d.actor}
             for d in state.overdue(PartialDate.of(date))[:LISTED]

@@ -1224,16 +1224,20 @@ def awaiting(fold: Fold) -> list[Awaiting]:
     return [Awaiting(party=party, types=types, ref=ref) for party, types, ref in owed(fold)]
 
 
-def permitted(fold: Fold) -> list[Permitted]:
+def permitted(fold: Fold, *, retractions: bool = True) -> list[Permitted]:
     """Every permitted next step: each permitted type's steps, grouped.
 
     In the contract's order of types. A type gives its step that names no ref first (if it
     has one), then one step per distinct set of actors (sorted), each with the refs they may
-    name, in the order the rule offers them, each once.
+    name, in the order the rule offers them, each once. Without ``retractions``, the
+    ``EventRetracted`` step is left out, and so is the pass over the whole log that finds
+    which events it may name.
     """
     out: list[Permitted] = []
     ordered: dict[tuple[str, ...], tuple[str, ...]] = {}  # each set of actors, sorted once
     for kind in fold.permitted_type_names():
+        if kind == "EventRetracted" and not retractions:
+            continue
         grouped: dict[tuple[str, ...] | None, dict[str, None]] = {}
         for step in RULES[kind].steps(fold):
             actors = step.actors

@@ -343,6 +343,19 @@ class NegotiationState:
         """
         return tuple(rules.permitted(self._fold))
 
+    def next_steps(self, *, retractions: bool = True) -> tuple[Permitted, ...]:
+        """The permitted next steps (:attr:`permitted`), or without ``retractions`` all but
+        the ``EventRetracted`` step.
+
+        Which events a retraction may name takes a pass over the whole log, the larger part
+        of the work on a long one; a view that lists the other steps can skip it. Whether some
+        event may be retracted needs no such pass: one may whenever :attr:`events` is not
+        empty (the last of them always may).
+        """
+        if retractions:
+            return self.permitted
+        return tuple(rules.permitted(self._fold, retractions=False))
+
     def permits(self, event: Event) -> bool:
         """Whether :meth:`apply` would accept ``event`` now (every rule is checked)."""
         try:

@@ -37,6 +37,7 @@ def _status(log: list, date: str) -> dict:
             if p.type != "EventRetracted"
         ],
         "overdue": [d.id for d in state.overdue()],
+        "retractable": any(p.type == "EventRetracted" for p in state.permitted),
     }
 
 
@@ -47,6 +48,7 @@ def _frame(data: dict, frame: dict) -> dict:
         "awaiting": [(o["party"], o["types"], o["ref"]) for o in (data["owed"][k] for k in frame["awaiting"])],
         "permitted": [(s["type"], s["actors"], s["refs"]) for s in (data["steps"][k] for k in frame["permitted"])],
         "overdue": [d["id"] for d in frame["overdue"]],
+        "retractable": frame["retractable"],
     }
 
 

@@ -204,6 +204,11 @@ def _assert_like_the_references(state: NegotiationState) -> None:
     assert _old_retractable(fold) == expected  # the old one was right: the references agree
     assert state.permitted == _old_permitted(state)
     assert [p.to_dict() for p in state.permitted] == [p.to_dict() for p in _old_permitted(state)]
+    # the steps without the retraction pass, and the shortcut the report takes: a retraction
+    # is permitted exactly when there is an effective event (the last one may always go)
+    assert state.next_steps() == state.permitted
+    assert state.next_steps(retractions=False) == tuple(p for p in state.permitted if p.type != "EventRetracted")
+    assert any(p.type == "EventRetracted" for p in state.permitted) == bool(state.events)
 
 
 def _synthetic(count: int, negotiation: str = "n0") -> list[Event]:
