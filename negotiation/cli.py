@@ -167,7 +167,7 @@ def format_status(state: NegotiationState, *, everything: bool = False) -> str:
     lines += _capped(owed_lines, everything, "owed moves")
     lines += ["", "Permitted next steps:"]
     step_lines = []
-    for step in state.next_steps(retractions=everything):  # which events may go: a pass over the log
+    for step in state.next_steps(retractions=everything):  # with --all, which events may be retracted
         who = "anyone" if step.actors is None else "by " + ", ".join(step.actors)
         refs = list(map(repr, step.refs))
         if len(refs) > SHOWN and not everything:

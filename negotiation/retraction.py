@@ -127,12 +127,12 @@ def retractable(fold: Fold) -> list[str]:
         if prefix is None:
             prefix = fold.fresh()
         while done < index:
-            prefix._apply(events[done])
+            prefix.apply(events[done])
             done += 1
         trial = prefix.copy()
         try:
             for later_event in itertools.islice(events, index + 1, None):
-                trial._apply(later_event)
+                trial.apply(later_event)
         except EventRejected:
             judged[n] = (index, False)
         else:
