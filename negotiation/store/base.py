@@ -57,6 +57,8 @@ __all__ = [
     "derived_summary",
     "summary_from_row",
     "summary_of",
+    "summary_row",
+    "summary_upsert",
 ]
 
 #: Write a snapshot once this many events have been appended since the last usable one.
@@ -262,6 +264,28 @@ _STAGES = frozenset(s.value for s in Stage)
 
 #: The read model's columns, in the order :func:`summary_from_row` reads them.
 SUMMARY_COLUMNS = "id, stage, version, last_event, owed, head, updated, awaiting"
+
+
+def summary_upsert(placeholder: str) -> str:
+    """The statement that writes a read-model row (:func:`summary_row`), with the backend's
+    parameter ``placeholder`` (``?`` or ``%s``); both SQLite and PostgreSQL read it."""
+    values = ", ".join([placeholder] * len(SUMMARY_COLUMNS.split(", ")))
+    kept = ", ".join(f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS.split(", ")[1:])
+    return f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {kept}"
+
+
+def summary_row(summary: NegotiationSummary) -> tuple[Any, ...]:
+    """A read-model row as a backend stores it, in the order of :data:`SUMMARY_COLUMNS`."""
+    return (
+        summary.id,
+        summary.stage.value,
+        summary.version,
+        summary.last_event,
+        summary.owed,
+        summary.head,
+        summary.updated.isoformat(),
+        summary.awaiting_json(),
+    )
 
 
 def _awaiting_from_json(negotiation: str, text: Any) -> tuple[Awaiting, ...]:

@@ -41,6 +41,8 @@ from negotiation.store.base import (
     derived_summary,
     rebuild_read_model,
     summary_from_row,
+    summary_row,
+    summary_upsert,
 )
 from negotiation.store.chain import GENESIS, Row, store_hash
 from negotiation.stored import decode, decode_rows
@@ -120,6 +122,9 @@ _SCHEMA = (
     )""",
     "CREATE TABLE checkpoints (name TEXT PRIMARY KEY, position BIGINT NOT NULL, updated TEXT NOT NULL)",
 )
+
+#: Writes the read model's row of a negotiation.
+_PUT_SUMMARY = summary_upsert("%s")
 
 
 #: What :meth:`_Transaction.head_and_tips` runs for one negotiation: the last position, the
@@ -302,22 +307,7 @@ class _Transaction:
         return None if row is None else summary_from_row(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
-        self._queue(
-            f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
-            "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
-            "head = excluded.head, updated = excluded.updated, awaiting = excluded.awaiting",
-            (
-                summary.id,
-                summary.stage.value,
-                summary.version,
-                summary.last_event,
-                summary.owed,
-                summary.head,
-                summary.updated.isoformat(),
-                summary.awaiting_json(),
-            ),
-        )
+        self._queue(_PUT_SUMMARY, summary_row(summary))
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         sql = "SELECT version, data FROM snapshots WHERE negotiation = %s AND fingerprint = %s"

@@ -35,6 +35,8 @@ from negotiation.store.base import (
     derived_summary,
     rebuild_read_model,
     summary_from_row,
+    summary_row,
+    summary_upsert,
 )
 from negotiation.store.chain import GENESIS, Row, store_hash
 from negotiation.store.schema import AWAITING_SINCE, MIGRATIONS, SCHEMA_VERSION, read_schema_version
@@ -48,6 +50,9 @@ _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 #: Bytes of write-ahead log left on disk after a checkpoint. The log grows to hold a whole
 #: transaction (a large import), and SQLite keeps the file at that size unless told otherwise.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+#: Writes the read model's row of a negotiation.
+_PUT_SUMMARY = summary_upsert("?")
 
 
 def translate_error(error: sqlite3.Error, *, path: str, doing: str) -> StoreError:
@@ -152,22 +157,7 @@ class _Transaction:
         return None if row is None else summary_from_row(row)
 
     def put_summary(self, summary: NegotiationSummary) -> None:
-        self.conn.execute(
-            f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, "
-            "version = excluded.version, last_event = excluded.last_event, owed = excluded.owed, "
-            "head = excluded.head, updated = excluded.updated, awaiting = excluded.awaiting",
-            (
-                summary.id,
-                summary.stage.value,
-                summary.version,
-                summary.last_event,
-                summary.owed,
-                summary.head,
-                summary.updated.isoformat(),
-                summary.awaiting_json(),
-            ),
-        )
+        self.conn.execute(_PUT_SUMMARY, summary_row(summary))
 
     def snapshot(self, negotiation: str) -> tuple[int, bytes] | None:
         if not self.store.derived:
