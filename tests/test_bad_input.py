@@ -180,6 +180,7 @@ def lines_of(data: bytes) -> list[bytes]:
     return data.splitlines(keepends=True)
 
 
+@pytest.mark.extended
 @given(
     st.binary(max_size=200)
     | st.lists(EVENTISH | JSON, max_size=5).map(lambda objs: "\n".join(json.dumps(o) for o in objs).encode())

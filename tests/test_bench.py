@@ -1,9 +1,9 @@
 """benchmarks/bench.py runs end to end: every row and every target is reported (no timing is asserted);
 the profile and instruction-count scripts beside it run too.
 
-One test is not marked slow: the smoke run, as CI runs it (with the ``test`` extra only, so
-the eventsourcing rows say "not installed" and their targets n/a). The others run with
-``pytest -m slow``.
+One test is run by CI: the smoke run (an extended test, with the ``test`` extra only, so the
+eventsourcing rows say "not installed" and their targets n/a). The others are slow tests, run
+with ``pytest -m slow``.
 """
 
 from __future__ import annotations
@@ -88,10 +88,11 @@ def bench(tmp_path: Path, *args: str, block: str = "") -> tuple[subprocess.Compl
     return done, json.loads(out.read_text(encoding="utf-8"))
 
 
+@pytest.mark.extended
 def test_smoke_run_reports_every_row_and_judges_every_target(tmp_path: Path) -> None:
     """``bench.py --smoke`` exits 0, prints the table and writes JSON with a figure or a reason
     for each row, and a verdict (PASS, MISS, or n/a where the peer is not installed) for each
-    target of the issue's table. The one benchmark test in the default run: CI's smoke run."""
+    target of the benchmark's table: the smoke run CI makes."""
     done, report = bench(tmp_path)
     assert report["mode"] == "smoke"
     assert set(report["rows"]) == ROWS

@@ -35,6 +35,7 @@ def _marks(svg: Path) -> Counter[str]:
     return counted
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("path", LOGS, ids=[p.stem for p in LOGS])
 def test_every_shipped_log_is_drawn_with_every_event(path: Path, tmp_path: Path) -> None:
     log = read_log(path).events()
@@ -93,6 +94,7 @@ def _run(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args))
 
 
+@pytest.mark.extended
 def test_the_command_writes_the_figure_the_suffix_names(tmp_path: Path) -> None:
     for kind in ("svg", "png", "pdf"):
         out = tmp_path / f"t.{kind}"

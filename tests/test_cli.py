@@ -101,6 +101,7 @@ def test_diagram_is_mermaid() -> None:
     assert "suspended --> text_agreed: TalksResumed [paused_in_text_agreed]" in out
 
 
+@pytest.mark.extended
 def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
     """Through ``python -m negotiation``, a missing file gives one line, no traceback."""
     missing = subprocess.run(

@@ -149,6 +149,7 @@ def test_control_characters_in_ids_and_titles_are_escaped(tmp_path: Path) -> Non
     assert "p\\x1b[31m1" in run("status", log)[1]
 
 
+@pytest.mark.extended
 def test_output_is_utf8_whatever_the_locale(db: Path, tmp_path: Path) -> None:
     """With a cp1252 stdout (what Windows gives a redirected stdout) an export still re-imports
     and Cyrillic names print."""
@@ -344,6 +345,7 @@ def test_a_streamed_import_names_the_line_of_a_refused_event_far_into_the_file(t
         assert store.negotiations() == []
 
 
+@pytest.mark.extended
 def test_ctrl_c_during_start_up_never_shows_a_traceback() -> None:
     """The installed command, interrupted at moments spread over its start-up (the package being
     imported) and its work: one line or a quiet exit, never a traceback. (An entry point

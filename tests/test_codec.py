@@ -96,6 +96,7 @@ def _json_only(value: object) -> bool:
     return value is None or type(value) in (str, int, float, bool)
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("kind", list(EVENT_TYPES))
 def test_to_dict_writes_the_contract_order_in_json_kinds(kind: str) -> None:
     """to_dict: type, id, negotiation, occurred, the type's fields, recorded, source, note, then
@@ -115,6 +116,7 @@ def test_to_dict_writes_the_contract_order_in_json_kinds(kind: str) -> None:
     check()
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("kind", list(EVENT_TYPES))
 def test_a_stored_row_reads_back_as_the_event(kind: str) -> None:
     """compact_json -> json.loads -> from_stored gives the event back, its values of the same kinds."""

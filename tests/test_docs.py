@@ -33,7 +33,7 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
     """The first two sh blocks replay the founding log and run the tests; .ci/run runs the latter verbatim."""
     commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[:2]
     assert "negotiation status events/security-guarantees-2021.jsonl" in commands[0]
-    assert commands[1].endswith("-m pytest -q")
+    assert commands[1].endswith("-m pytest -q -m 'not slow'")  # the extended tests too
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()
 
@@ -152,6 +152,7 @@ def test_docs_speak_for_themselves(path: Path) -> None:
     assert "design folder" not in text
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize(("name", "index", "block"), DOC_BLOCKS, ids=[f"{n}-{i + 1}" for n, i, _ in DOC_BLOCKS])
 def test_docs_python_block_runs(name: str, index: int, block: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each python block of docs/ runs as written, from the repository root."""

@@ -113,6 +113,7 @@ def test_content_id_ignores_id_negotiation_and_recorded() -> None:
     assert a.id.startswith("contact-held-")
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("kind", list(EVENT_TYPES))
 def test_json_round_trip_of_every_event_type(kind: str) -> None:
     """Every event type survives event -> JSON line -> event (Hypothesis, the package's strategies)."""

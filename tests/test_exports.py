@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import negotiation
 
 
@@ -27,6 +29,7 @@ def test_all_is_sorted() -> None:
     assert negotiation.__all__ == sorted(negotiation.__all__, key=_order)
 
 
+@pytest.mark.extended
 def test_the_command_line_does_not_import_hypothesis() -> None:
     """`import negotiation` and the CLI stay quick: the simulation (and Hypothesis) load on first use."""
     import subprocess

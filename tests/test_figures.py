@@ -51,6 +51,7 @@ def _svg_texts(path: Path) -> list[str]:
     return [html.unescape(t) for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, flags=re.S)]
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("kind", list(MAGIC))
 def test_each_format_starts_with_its_magic_bytes(drawn: dict[str, Path], kind: str) -> None:
     """SVG, PNG and PDF: the file is what its suffix says, of a plausible size, and no temporary file is left."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -81,6 +82,7 @@ def sequences(draw: st.DrawFn) -> list[Event]:
     return log
 
 
+@pytest.mark.extended
 @given(sequences())
 def test_table_replay_equals_transitions_replay(events: list[Event]) -> None:
     """After every event the table and the transitions machine are in the same stage and refuse the same events."""
@@ -115,6 +117,7 @@ def test_transitions_offers_and_refuses_the_triggers_the_table_does() -> None:
                 assert getattr(model, f"may_{kind}")(None, None) is False, (stage, kind)
 
 
+@pytest.mark.extended
 @given(ns.valid_logs(max_events=30))
 def test_transitions_may_fire_every_event_the_table_accepts(events: list[Event]) -> None:
     """Before each event of a valid log, transitions' ``may_<type>`` (guards evaluated) says yes:

@@ -29,6 +29,7 @@ from negotiation.replay import visible
 from tests.conftest import FOUNDING
 
 
+@pytest.mark.extended
 @given(nst.valid_logs(max_events=25))
 def test_every_valid_log_replays_with_both_engines(log: list[Event]) -> None:
     """Strict replay accepts every valid log, and the transitions engine agrees with the table."""
@@ -37,6 +38,7 @@ def test_every_valid_log_replays_with_both_engines(log: list[Event]) -> None:
     assert replay(log, engine="transitions") == state
 
 
+@pytest.mark.extended
 @given(nst.valid_logs(max_events=15))
 def test_state_after_each_event_equals_the_replay_of_the_prefix(log: list[Event]) -> None:
     """Applying events one by one gives, after each, the state that replaying that prefix gives."""
@@ -80,6 +82,7 @@ def _day_strategy(log: list[Event]) -> st.SearchStrategy[dt.date]:
     return st.dates(first - dt.timedelta(days=3), last + dt.timedelta(days=3))
 
 
+@pytest.mark.extended
 @given(st.data())
 def test_as_of_is_monotonic(data: st.DataObject) -> None:
     """``as_of`` is monotonic in this precise sense.
@@ -110,6 +113,7 @@ def test_as_of_is_monotonic(data: st.DataObject) -> None:
         assert replay(log, as_of=end).events == replay(log).events
 
 
+@pytest.mark.extended
 @settings(max_examples=120)
 @given(nst.invalid_logs(max_events=15))
 def test_every_invalid_log_is_refused_with_the_right_error_at_the_right_event(log: nst.InvalidLog) -> None:

@@ -505,6 +505,7 @@ def test_choices_documented_in_the_readme() -> None:
         )
 
 
+@pytest.mark.extended
 @given(ns.valid_logs(max_events=25), st.integers(0, 400))
 def test_as_of_on_or_after_the_last_event_equals_a_full_replay(log: list[Event], days: int) -> None:
     """Replaying as of any date on or after the last event's date gives the full replay."""

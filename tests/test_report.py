@@ -52,6 +52,7 @@ def _frame(data: dict, frame: dict) -> dict:
     }
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("path", LOGS, ids=[p.stem for p in LOGS])
 def test_every_frame_is_what_status_as_of_its_date_says(path: Path) -> None:
     log = read_log(path).events()

@@ -23,6 +23,9 @@ from tests.browser import browser
 
 __all__ = ["browser"]  # the fixture, used by name
 
+#: A real browser per test: left out of the quick run; CI runs them.
+pytestmark = pytest.mark.extended
+
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 FOUNDING = EVENTS / "security-guarantees-2021.jsonl"
 

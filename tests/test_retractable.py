@@ -249,6 +249,7 @@ def _talks_heavy_logs(draw: st.DrawFn, max_events: int = 40) -> list[Event]:
 # -- properties -------------------------------------------------------------------------
 
 
+@pytest.mark.extended
 @settings(max_examples=150)
 @given(nst.valid_logs(min_events=5, max_events=40))
 def test_retractable_and_permitted_equal_the_references(log: list[Event]) -> None:
@@ -265,6 +266,7 @@ def test_retractable_and_permitted_on_talks_heavy_logs_equal_the_references(log:
     _assert_like_the_references(replay(log))
 
 
+@pytest.mark.extended
 @settings(max_examples=100)
 @given(nst.valid_logs(min_events=10, max_events=40, exclude={"EventRetracted"}), st.data())
 def test_retractable_equals_the_reference_after_a_retraction(log: list[Event], data: st.DataObject) -> None:
@@ -293,6 +295,7 @@ def test_retractable_with_the_transitions_engine_equals_the_reference(log: list[
     assert state.copy_fold().retractable() == _replayed(state.copy_fold()) == replay(log).copy_fold().retractable()
 
 
+@pytest.mark.extended
 @settings(max_examples=40)
 @given(st.data())
 def test_continuations_of_the_real_logs_equal_the_references(data: st.DataObject) -> None:
@@ -305,41 +308,18 @@ def test_continuations_of_the_real_logs_equal_the_references(data: st.DataObject
 # -- the real logs and the synthetic ones -------------------------------------------------
 
 
-#: A log longer than this is cut after every fourth event, and every fourth retraction it
-#: permits is tried, in the default run; every one only in the slow run. The reference replays
-#: the log once per candidate, which costs the square of the length for each state checked
-#: (the CFE log's 97 cuts and 83 retractions: 25 s).
-EVERY_PREFIX_UP_TO = 60
-LONG_LOGS = [path for path in LOGS if len(read_log(path).events()) > EVERY_PREFIX_UP_TO]
-
-
+@pytest.mark.extended
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
 def test_real_logs_at_every_prefix_equal_the_references(path: Path) -> None:
     """Each real log, cut after every event, and with each retraction it permits at the end
-    (every fourth of each in a long log, the whole log and the last retraction always)."""
+    (the CFE log's 97 cuts and 83 retractions take 25 s: the reference replays the log once
+    per candidate)."""
     events = read_log(path).events()
-    _assert_prefixes_and_retractions(events, every=1 if len(events) <= EVERY_PREFIX_UP_TO else 4)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("path", LONG_LOGS, ids=lambda p: p.name)
-def test_long_real_logs_at_every_prefix_equal_the_references(path: Path) -> None:
-    """The long real logs, cut after every event, with every retraction they permit."""
-    _assert_prefixes_and_retractions(read_log(path).events(), every=1)
-
-
-def test_a_long_real_log_is_shipped() -> None:
-    """The sampled cuts above are taken on at least one log (else the slow test checks nothing)."""
-    assert LONG_LOGS
-
-
-def _assert_prefixes_and_retractions(events: list[Event], every: int) -> None:
-    for cut in range(len(events), -1, -every):
+    for cut in range(len(events) + 1):
         _assert_like_the_references(replay(events[:cut]))
     state = replay(events)
     last = max(e.occurred.last_day for e in events)
-    refs = state.copy_fold().retractable()
-    for ref in [*refs[:-1:every], *refs[-1:]]:
+    for ref in state.copy_fold().retractable():
         _assert_like_the_references(state.apply(EventRetracted(occurred=last, ref=ref, reason="test")))
 
 

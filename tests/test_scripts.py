@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EVENTS, ROOT
 
 
@@ -27,6 +29,7 @@ def test_replay_script_prints_one_line_per_negotiation() -> None:
     assert "RU owes ContactAccepted on us-offer-leader-contact" in founding
 
 
+@pytest.mark.extended
 def test_replay_script_json_and_errors(tmp_path: Path) -> None:
     """--json prints status objects; a broken log is reported on stderr with exit 1."""
     done = script("replay.py", "--json", str(EVENTS / "jcpoa.jsonl"))

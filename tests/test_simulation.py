@@ -111,6 +111,7 @@ def test_unreadable_policy_files_name_the_file(tmp_path: Path) -> None:
 # -- Monte Carlo ------------------------------------------------------------------------
 
 
+@pytest.mark.extended
 def test_the_same_seed_gives_the_same_result_and_different_seeds_differ(founding: NegotiationState) -> None:
     """simulate is reproducible from its seed."""
     first = simulate(founding, runs=200, max_steps=30, seed=7)
@@ -194,6 +195,7 @@ def test_shortest_path_from_the_founding_state_to_an_agreed_text(founding: Negot
     assert str(event.occurred) == AS_OF
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("stage", list(Stage))
 def test_every_shortest_path_replays_to_its_stage(founding: NegotiationState, stage: Stage) -> None:
     """Each path returned, appended to the state, reaches the stage, and has the length reachable_stages gives."""
@@ -206,6 +208,7 @@ def test_every_shortest_path_replays_to_its_stage(founding: NegotiationState, st
         assert founding.extend(path).stage is stage
 
 
+@pytest.mark.extended
 def test_unreachable_and_already_there(founding: NegotiationState) -> None:
     """Once a proposal exists, exploration and idle are out of reach; the current stage is reached by no event."""
     assert not shortest_paths(founding, Stage.EXPLORATION).reachable
@@ -239,6 +242,7 @@ def test_shortest_paths_refuses_bad_arguments(founding: NegotiationState) -> Non
         shortest_paths(founding, "signed", limit=0)
 
 
+@pytest.mark.extended
 @settings(max_examples=25)
 @given(st.data())
 def test_no_walk_reaches_a_stage_faster_than_the_shortest_path(data: st.DataObject) -> None:
@@ -272,6 +276,7 @@ class FoundingScenario(NegotiationMachine):
             assert self.state.agreement is not None
 
 
+@pytest.mark.extended
 def test_a_scenario_with_true_invariants_passes() -> None:
     """The machine's rules are the permitted next steps: every step is accepted and the invariants hold."""
     run_state_machine_as_test(FoundingScenario, settings=settings(max_examples=15, stateful_step_count=15))
@@ -344,6 +349,7 @@ def test_simulate_command_reads_a_policy_file_and_reports_a_bad_one(tmp_path: Pa
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.extended
 def test_paths_command_prints_appendable_json_lines() -> None:
     """Each path is JSON Lines on stdout, described on stderr; --json gives one object; unreachable exits 1."""
     code, out, err = run("paths", str(FOUNDING), "--as-of", AS_OF, "--to", "signed")

@@ -41,6 +41,7 @@ def read_line(fd: int, deadline: float) -> str | None:
     return line.decode().strip()
 
 
+@pytest.mark.extended
 def test_four_writer_processes_lose_nothing_and_double_nothing(postgres_url: str) -> None:
     """Four processes append to a shared negotiation (expected_version, retrying on conflict) and
     to their own, at once: every event is there once, positions run without a gap, chains verify."""
@@ -131,6 +132,7 @@ def cluster() -> Iterator[Cluster]:
         made.remove()
 
 
+@pytest.mark.extended
 def test_the_server_stopped_mid_append_keeps_every_acknowledged_batch(cluster: Cluster) -> None:
     """pg_ctl stop -m immediate (a crash) while a writer appends batches, then a restart: every
     acknowledged batch is there, no batch is there in part, verify is clean, appends go on."""

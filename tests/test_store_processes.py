@@ -204,6 +204,7 @@ def test_a_subscriber_killed_mid_batch_sees_each_event_once(tmp_path: Path) -> N
         assert store.checkpoint("counter") == 40 * BATCH
 
 
+@pytest.mark.extended
 def test_eight_processes_creating_one_store_at_once_all_open_it(tmp_path: Path) -> None:
     """Switching a new file to WAL does not wait for a lock by itself: every opener retries."""
     for attempt in range(20):

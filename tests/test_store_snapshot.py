@@ -82,6 +82,7 @@ def test_the_fingerprint_is_the_same_in_another_process() -> None:
 # -- restoring --------------------------------------------------------------------------------
 
 
+@pytest.mark.extended
 @given(nst.valid_logs(max_events=25))
 def test_a_restored_fold_gives_what_replay_gives(log: list[Event]) -> None:
     """The stage, owed moves and records come from the snapshot alone; the events, the next
@@ -128,6 +129,7 @@ def test_a_snapshot_of_other_rules_is_not_restored(monkeypatch: pytest.MonkeyPat
     assert snapshots.restore(data, _unread, name) is None
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("path", LOGS, ids=lambda p: p.stem)
 def test_the_real_logs_loaded_from_a_snapshot_at_every_cut_equal_replay(path: Path, tmp_path: Path) -> None:
     """A snapshot at every version of the log, then the rest as its tail: the state loaded,

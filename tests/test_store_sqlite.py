@@ -577,6 +577,7 @@ def test_a_concurrency_error_changes_nothing(db: Path) -> None:
     assert dump(db) == before
 
 
+@pytest.mark.extended
 @given(nst.invalid_logs(max_events=8))
 def test_any_refused_log_leaves_the_store_as_it_was(bad: nst.InvalidLog) -> None:
     """For any log replay refuses, appending it writes nothing and raises the same error."""
@@ -696,6 +697,7 @@ def test_a_memory_database_cannot_read_after_close() -> None:
         _ = state.timeline
 
 
+@pytest.mark.extended
 @given(st.integers(min_value=1, max_value=6), nst.valid_logs(max_events=14))
 def test_snapshot_and_tail_equal_replay_at_any_interval(every: int, log: list[object]) -> None:
     """Whatever the snapshot interval, a loaded state equals the replay of the stored events:

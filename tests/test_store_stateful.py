@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -149,7 +150,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert [s.id for s in self.sqlite.negotiations()] == [n for n in NAMES if self.model[n]]
 
 
-TestStoreMachine = StoreMachine.TestCase
+TestStoreMachine = pytest.mark.extended(StoreMachine.TestCase)
 TestStoreMachine.settings = settings(
     max_examples=40,
     stateful_step_count=15,

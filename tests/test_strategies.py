@@ -119,6 +119,7 @@ def test_moves_are_permitted_steps_and_cover_them(state: NegotiationState) -> No
             assert (step.type, ref) in offered, (step, ref)
 
 
+@pytest.mark.extended
 @settings(max_examples=100)
 @given(nst.invalid_logs())
 def test_invalid_logs_are_refused_at_their_last_event(log: nst.InvalidLog) -> None:
@@ -209,6 +210,7 @@ class _NoConstants:
         return ()
 
 
+@pytest.mark.extended
 def test_valid_logs_reach_every_stage_in_at_least_5_percent_of_logs(monkeypatch: pytest.MonkeyPatch) -> None:
     """At default settings, every stage is reached by at least 5 % of drawn logs (it was 0.2 %
     for ``terminated`` when a type without a move gave way to the next one, mostly DeadlineSet,
