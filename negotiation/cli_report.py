@@ -80,7 +80,6 @@ def report_command(log: str, negotiation: str | None, output: str, frames: int) 
     """Write a report page of LOG (a log file, - for standard input, or a store DB and a
     NEGOTIATION): one HTML file with its script inline, that loads nothing from the network.
 
-    \b
     It shows a timeline with one lane per party (mediators and other roles apart), each
     event a mark by type and linked to what it answers; the stage over time; each agreed
     text's life; and a date slider that moves "as of" and updates the stage, the owed moves
@@ -111,7 +110,6 @@ def chart_command(log: str, negotiation: str | None, output: str, kind: str | No
     """Draw the timeline of LOG (a log file, - for standard input, or a store DB and a
     NEGOTIATION) as a static figure for a paper or a slide: SVG, PNG or PDF.
 
-    \b
     The report's timeline without its slider: the stage over time, each agreed text's life,
     one lane per party (other roles apart), each event a mark by type, linked to what it
     answers. Needs matplotlib: pip install 'negotiation[charts]'.

@@ -154,3 +154,13 @@ def test_bad_options_are_one_line(args: list[str], message: str) -> None:
     """A bad --as-of, --known-at or --negotiation is one line naming the value, exit 1."""
     code, out, err = run("status", str(FOUNDING), *args)
     assert (code, out, err) == (1, "", message)
+
+
+@pytest.mark.parametrize("command", [None, *sorted(cli.commands)])
+def test_help_fits_80_columns(command: str | None) -> None:
+    """Click rewraps help to the terminal's width, unless a paragraph is marked to be kept as
+    written: only command examples are kept, and only they may run past 80 columns."""
+    args = [command, "--help"] if command else ["--help"]
+    out = CliRunner().invoke(cli, args, terminal_width=80).output
+    wide = [line for line in out.splitlines() if len(line) > 80 and not line.lstrip().startswith("negotiation ")]
+    assert wide == []
