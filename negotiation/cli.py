@@ -8,6 +8,7 @@ code 1; no traceback reaches the user.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import re
 import sys
@@ -17,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import attrs
 import click
 
+from negotiation import events as vocabulary
 from negotiation.cli_copy import copy_command
 from negotiation.cli_datasette import datasette_metadata_command
 from negotiation.cli_report import chart_command, report_command
@@ -35,7 +37,7 @@ from negotiation.cli_store import (
     verify_command,
 )
 from negotiation.errors import NegotiationError
-from negotiation.events import EVENT_TYPES, PARTY_FIELDS
+from negotiation.events import EVENT_TYPES, PARTY_FIELDS, Stance
 from negotiation.logfile import check_log
 from negotiation.machine import TABLE, Stage
 from negotiation.machine import diagram as machine_diagram
@@ -237,13 +239,44 @@ def check(log: str, negotiation: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+#: What a log line holds for each declared field type, in the contract's words.
+_JSON_KINDS = {
+    "str": "text",
+    "str | int | None": "text or integer",
+    "bool": "true or false",
+    "PartialDate": "date",
+    "tuple[str, ...]": "list of texts",
+    "FrozenMap[str, Stance] | None": "object: item -> stance (" + ", ".join(s.value for s in Stance) + ")",
+    "Source | None": "object: any of title, outlet, url, published, quote",
+    "dt.datetime | None": "date-time with a UTC offset",
+}
+#: Fields that name earlier events of the negotiation.
+_EVENT_IDS = frozenset({"ref", "amends", "keeps_open"})
+
+
+def json_kind(cls: type[Any], field: attrs.Attribute[Any]) -> str:
+    """What a log line writes for ``field`` of event type ``cls``: a party, an event id, a
+    date, one of an enumeration's values, ..."""
+    declared = str(field.type).removesuffix(" | None")
+    listed = declared == "tuple[str, ...]"
+    if field.name in PARTY_FIELDS[cls]:
+        return "list of parties" if listed else "party"
+    if field.name in _EVENT_IDS:
+        return "list of event ids" if listed else "event id"
+    values = getattr(vocabulary, declared, None)
+    if isinstance(values, type) and issubclass(values, enum.Enum):
+        return "one of: " + ", ".join(str(v.value) for v in values)
+    return _JSON_KINDS.get(declared, _JSON_KINDS.get(str(field.type), declared))
+
+
 def describe_type(name: str) -> dict[str, Any]:
-    """What the contract says of an event type, as data: its fields, the fields that name
-    parties, and its rule (the stages that permit it, where each leads, and its constraints)."""
+    """What the contract says of an event type, as data: its fields (with what a log line
+    writes for each), the fields that name parties, and its rule (the stages that permit it,
+    where each leads, and its constraints)."""
     cls = EVENT_TYPES[name]
     rule = RULES[name]
     fields = [
-        {"name": f.name, "type": str(f.type), "required": f.default is attrs.NOTHING}
+        {"name": f.name, "type": str(f.type), "json": json_kind(cls, f), "required": f.default is attrs.NOTHING}
         for f in attrs.fields(cls)
         if f.name != "extra"
     ]
@@ -290,7 +323,7 @@ def types(name: str | None, as_json: bool) -> None:
         return
     d = described[0]
     lines = [f"{d['type']}: {d['summary']}", "", "Fields (* required):"]
-    lines += [f"  {'*' if f['required'] else ' '} {f['name']:<12} {f['type']}" for f in d["fields"]]
+    lines += [f"  {'*' if f['required'] else ' '} {f['name']:<12} {f['json']}" for f in d["fields"]]
     lines += ["", f"Parties named in: {', '.join(d['parties']) or 'none (it names no party)'}", "", "Rule:"]
     if d["type"] == "EventRetracted":
         lines.append("  permitted in every stage but idle; replay leaves the retracted event out")

@@ -467,6 +467,38 @@ def test_types_lists_every_type_and_describes_one_from_the_machine_and_the_rules
     assert "'TreatyFeasted' is not an event type" in err
 
 
+def test_types_names_each_field_as_a_log_line_writes_it() -> None:
+    """Every field of every type gets a kind in the contract's words, never a Python annotation;
+    an enumeration's field lists exactly its values, a party field says party."""
+    import enum
+
+    import attrs
+
+    from negotiation import EVENT_TYPES
+    from negotiation import events as vocabulary
+    from negotiation.events import PARTY_FIELDS
+
+    plain = {
+        "text", "text or integer", "true or false", "date", "list of texts", "party", "list of parties",
+        "event id", "list of event ids", "date-time with a UTC offset",
+    }  # fmt: skip
+    for described in json.loads(run("types", "--json")[1]):
+        cls = EVENT_TYPES[described["type"]]
+        for field in described["fields"]:
+            kind = field["json"]
+            declared = str(attrs.fields_dict(cls)[field["name"]].type).removesuffix(" | None")
+            values = getattr(vocabulary, declared, None)
+            if isinstance(values, type) and issubclass(values, enum.Enum):
+                assert kind == "one of: " + ", ".join(v.value for v in values), (described["type"], field)
+            elif field["name"] in PARTY_FIELDS[cls]:
+                assert kind in ("party", "list of parties"), (described["type"], field)
+            else:
+                assert kind in plain or kind.startswith("object: "), (described["type"], field)
+    _, out, _ = run("types", "ReplyDelivered")
+    assert "  * ref          event id" in out
+    assert "    stance       one of: accept, reject, counter, partial, acknowledge" in out
+
+
 def test_status_names_the_participants_in_other_roles() -> None:
     """A mediator is named under the stage line, with its role; a log without roles says nothing of them."""
     from click.testing import CliRunner
