@@ -196,6 +196,7 @@ def test_the_reader_answers_anything_with_events_or_a_negotiation_error(data: by
         check_log(lines_of(data), negotiation="n")
 
 
+@pytest.mark.extended
 @settings(max_examples=40, deadline=None)
 @given(
     st.binary(max_size=200)

@@ -56,6 +56,7 @@ def test_every_shipped_log_is_drawn_with_every_event(path: Path, tmp_path: Path)
         assert lane["name"][:20] in svg.replace("&amp;", "&")
 
 
+@pytest.mark.extended
 def test_the_same_data_gives_the_same_svg(tmp_path: Path) -> None:
     data = report_data(read_log(EVENTS / "jcpoa.jsonl").events())
     draw_timeline(data, tmp_path / "a.svg")

@@ -39,6 +39,7 @@ def test_the_command_line_does_not_import_hypothesis() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.extended
 def test_the_command_line_does_not_import_the_optional_extras() -> None:
     """matplotlib, Datasette and Playwright load only when a figure is drawn or a test runs."""
     import subprocess

@@ -528,6 +528,7 @@ def test_outsiders_who_leak_or_comment_do_not_sit_at_the_table() -> None:
     assert "El Pais" in joined.parties
 
 
+@pytest.mark.extended
 @given(ns.valid_logs(max_events=30))
 def test_permitted_retractions_match_what_apply_accepts(log: list[Event]) -> None:
     """For random logs, EventRetracted is permitted for exactly the refs whose retraction apply accepts."""

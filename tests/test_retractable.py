@@ -280,6 +280,7 @@ def test_retractable_equals_the_reference_after_a_retraction(log: list[Event], d
         _assert_like_the_references(state.apply(EventRetracted(occurred=last, ref=ref, reason="test")))
 
 
+@pytest.mark.extended
 @settings(max_examples=60)
 @given(nst.invalid_logs(max_events=20))
 def test_retractable_equals_the_reference_after_a_lenient_replay(log: nst.InvalidLog) -> None:

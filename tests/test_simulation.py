@@ -318,6 +318,7 @@ def test_simulate_command_prints_a_table_with_shares() -> None:
     assert "%" in out
 
 
+@pytest.mark.extended
 def test_simulate_command_json_is_reproducible_from_the_seed() -> None:
     """--json gives counts; the same seed gives the same output, another seed a different one."""
     args = ("simulate", str(FOUNDING), "--as-of", AS_OF, "--runs", "150", "--steps", "20", "--json")
@@ -374,6 +375,7 @@ def _reachable_from_log(path: Path, as_of: str | None) -> dict[Stage, int]:
     return reachable_stages(replay_log(path, as_of=as_of))
 
 
+@pytest.mark.extended
 @pytest.mark.parametrize("as_of", [None, AS_OF])
 def test_appending_the_printed_path_gives_the_requested_stage(tmp_path: Path, as_of: str | None) -> None:
     """For every stage reachable from the founding log: append `paths --limit 1` to a copy, replay, get the stage."""

@@ -464,6 +464,7 @@ class StoreContract:
         assert store.subscribe("live", handler, live=True, idle_timeout=0.5, poll_interval=0.01) == 5
         assert seen == [1, 2, 3, 4, 5]
 
+    @pytest.mark.extended
     def test_threads_appending_to_one_negotiation_through_one_store_all_land(
         self, store: EventStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -151,6 +151,7 @@ def test_the_real_logs_loaded_from_a_snapshot_at_every_cut_equal_replay(path: Pa
             assert state == expected
 
 
+@pytest.mark.extended
 @given(st.integers(min_value=1, max_value=5), nst.valid_logs(max_events=20))
 def test_the_read_model_counts_the_owed_moves(every: int, log: list[Event]) -> None:
     with SQLiteStore(":memory:", snapshot_every=every) as store:

@@ -69,6 +69,7 @@ def test_valid_logs_replay_from_the_empty_negotiation(log: list[Event]) -> None:
     assert all(e.negotiation == nst.SIMULATED for e in log)
 
 
+@pytest.mark.extended
 @settings(max_examples=30)
 @given(st.data())
 def test_valid_logs_continue_a_real_log(data: st.DataObject) -> None:
