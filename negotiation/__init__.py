@@ -77,7 +77,16 @@ from negotiation.events import (
     TextAgreed,
     ViolationAlleged,
 )
-from negotiation.logfile import Log, LoggedEvent, check_log, read_log, replay_log, write_log
+from negotiation.logfile import (
+    Log,
+    LoggedEvent,
+    UnknownField,
+    check_log,
+    read_log,
+    replay_log,
+    unknown_fields,
+    write_log,
+)
 from negotiation.machine import Stage, diagram
 from negotiation.replay import replay
 from negotiation.state import (
@@ -212,6 +221,7 @@ __all__ = [
     "TalksResumed",
     "TalksSuspended",
     "TextAgreed",
+    "UnknownField",
     "UnknownNegotiation",
     "UnknownReference",
     "Verification",
@@ -228,5 +238,6 @@ __all__ = [
     "replay_log",
     "shortest_paths",
     "simulate",
+    "unknown_fields",
     "write_log",
 ]

@@ -38,7 +38,7 @@ from negotiation.cli_store import (
 )
 from negotiation.errors import NegotiationError
 from negotiation.events import EVENT_TYPES, PARTY_FIELDS, Stance
-from negotiation.logfile import check_log
+from negotiation.logfile import UnknownField, errors_in, read_log, unknown_fields
 from negotiation.machine import TABLE, Stage
 from negotiation.machine import diagram as machine_diagram
 from negotiation.report import describe
@@ -209,14 +209,26 @@ def timeline(log: str, as_of: str | None, known_at: str | None, negotiation: str
 @negotiation_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of errors.")
 def check(log: str, negotiation: str | None, as_json: bool) -> None:
-    """Report every error in LOG (a log file, or a store DB); exit 1 if there is any."""
+    """Report every error in LOG (a log file, or a store DB); exit 1 if there is any.
+
+    A log's fields that its types do not define are reported too, as warnings on stderr:
+    they are kept (in the event's extra), and are often typos.
+    """
+    unknown: list[UnknownField] = []
     try:
-        if log == STDIN:
-            errors = check_log(sys.stdin.buffer, negotiation=negotiation, name="<stdin>")
+        if is_store(log) and log != STDIN:
+            errors = check_store_file(log, negotiation)
         else:
-            errors = check_store_file(log, negotiation) if is_store(log) else check_log(log, negotiation=negotiation)
+            source = sys.stdin.buffer if log == STDIN else log
+            read = read_log(
+                source, negotiation=negotiation, collect_errors=True, name="<stdin>" if log == STDIN else None
+            )
+            errors = errors_in(read, negotiation)
+            unknown = unknown_fields(read, negotiation)
     except NegotiationError as e:
         _fail(e)
+    for warning in unknown:
+        click.echo(printable(f"warning: {warning}"), err=True)
     if as_json:
         _emit_json(
             [
@@ -234,7 +246,8 @@ def check(log: str, negotiation: str | None, as_json: bool) -> None:
     else:
         for error in errors:
             click.echo(printable(str(error)), err=True)
-        click.echo(f"{log}: {len(errors)} error{'s' if len(errors) != 1 else ''}", err=bool(errors))
+        warned = f", {len(unknown)} unknown field{'s' if len(unknown) != 1 else ''}" if unknown else ""
+        click.echo(f"{log}: {len(errors)} error{'s' if len(errors) != 1 else ''}{warned}", err=bool(errors))
     if errors:
         sys.exit(1)
 

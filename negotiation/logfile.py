@@ -15,6 +15,7 @@ older version are upcast as they are read (:mod:`negotiation.codec`).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
 import os
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -32,7 +33,18 @@ from negotiation.fold import Fold
 from negotiation.replay import replay
 from negotiation.state import NegotiationState
 
-__all__ = ["Log", "LogStream", "LoggedEvent", "check_log", "read_log", "replay_log", "write_log"]
+__all__ = [
+    "Log",
+    "LogStream",
+    "LoggedEvent",
+    "UnknownField",
+    "check_log",
+    "errors_in",
+    "read_log",
+    "replay_log",
+    "unknown_fields",
+    "write_log",
+]
 
 Source = str | os.PathLike[str] | Iterable[str] | Iterable[bytes]
 
@@ -281,7 +293,11 @@ def check_log(source: Source, *, negotiation: str | None = None, name: str | Non
     Each negotiation is replayed leniently, so one refused event does not hide the next
     (an event that depends on a refused one is reported too).
     """
-    log = read_log(source, negotiation=negotiation, collect_errors=True, name=name)
+    return errors_in(read_log(source, negotiation=negotiation, collect_errors=True, name=name), negotiation)
+
+
+def errors_in(log: Log, negotiation: str | None = None) -> list[NegotiationError]:
+    """What :func:`check_log` reports, for a log already read with ``collect_errors``."""
     found: list[NegotiationError] = list(log.errors)
     chosen: Sequence[str] = [log.select(negotiation)] if negotiation is not None else log.ids()
     for name in chosen:
@@ -290,6 +306,45 @@ def check_log(source: Source, *, negotiation: str | None = None, name: str | Non
             fold.apply(logged.event, strict=False)
         found += [log.locate(e, name) for e in fold.rejected]
     return sorted(found, key=lambda e: e.line or 0)
+
+
+@attrs.frozen
+class UnknownField:
+    """A field of a log line that the contract does not define for the line's type: kept in
+    the event's ``extra`` (so that the line writes back as it was), and often a typo."""
+
+    path: str
+    line: int
+    event_id: str
+    type: str
+    field: str
+    suggestion: str | None  # the type's field it most resembles, if any
+
+    def __str__(self) -> str:
+        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
+        return (
+            f"{self.path}:{self.line} event {self.event_id!r}: {self.type} has no field "
+            f"{self.field!r} (kept in extra){hint}"
+        )
+
+
+def unknown_fields(log: Log, negotiation: str | None = None) -> list[UnknownField]:
+    """The fields of the log's lines (of ``negotiation`` only, if named) that their types do
+    not define, in line order, each with the defined field it most resembles."""
+    chosen = [log.select(negotiation)] if negotiation is not None else log.ids()
+    found = []
+    for name in chosen:
+        for logged in log.negotiations[name]:
+            event = logged.event
+            if not event.extra:
+                continue
+            known = [f.name for f in attrs.fields(type(event)) if f.name != "extra"]
+            for key in event.extra:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+                found.append(
+                    UnknownField(log.name, logged.line, event.id, event.TYPE, key, close[0] if close else None)
+                )
+    return sorted(found, key=lambda u: u.line)
 
 
 def write_log(events: Iterable[Event], out: IO[str] | str | os.PathLike[str]) -> int:

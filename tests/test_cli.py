@@ -92,6 +92,35 @@ def test_check_exit_codes(tmp_path: Path) -> None:
     assert err.splitlines()[-1] == f"{log}: 2 errors"
 
 
+def test_check_warns_of_fields_the_contract_does_not_define(tmp_path: Path) -> None:
+    """A misspelt optional field is kept (in extra) and replays, so check names it as a warning,
+    with the field it most resembles, and still exits 0; --json lists only errors."""
+    from negotiation import read_log
+    from negotiation.logfile import unknown_fields
+
+    reply = '{"id": "r", "type": "ReplyDelivered", "occurred": "2022-01-02", "actor": "US", "ref": "draft", '
+    log = tmp_path / "typo.jsonl"
+    log.write_text(DRAFT + "\n" + reply + '"stnace": "reject", "desk": "Europe"}\n', encoding="utf-8")
+    code, out, err = run("check", str(log))
+    assert code == 0
+    assert err.splitlines() == [
+        f"warning: {log}:2 event 'r': ReplyDelivered has no field 'stnace' (kept in extra); did you mean 'stance'?",
+        f"warning: {log}:2 event 'r': ReplyDelivered has no field 'desk' (kept in extra)",
+    ]
+    assert out.strip() == f"{log}: 0 errors, 2 unknown fields"
+    code, out, err = run("check", str(log), "--json")
+    assert (code, json.loads(out)) == (0, [])
+    assert "did you mean 'stance'?" in err
+    assert [(u.line, u.field, u.suggestion) for u in unknown_fields(read_log(log))] == [
+        (2, "stnace", "stance"),
+        (2, "desk", None),
+    ]
+    assert unknown_fields(read_log(FOUNDING)) == []
+    piped = CliRunner().invoke(cli, ["check", "-", "-n", "typo"], input=log.read_bytes())
+    assert piped.exit_code == 0
+    assert "warning: <stdin>:2 event 'r': ReplyDelivered has no field 'stnace'" in piped.stderr
+
+
 def test_diagram_is_mermaid() -> None:
     """diagram prints a Mermaid state diagram with every stage."""
     code, out, _ = run("diagram")
