@@ -248,6 +248,13 @@ def append_command(db: str, log: str, negotiation: str | None, timeout: float) -
     for name, version in versions.items():
         added = version - before.get(name, 0)
         click.echo(printable(f"{name}: {added} event{'s' if added != 1 else ''} appended, now at version {version}"))
+    if stream.unknown:
+        fields = f"{stream.unknown} field{'s' if stream.unknown != 1 else ''}"
+        hint = f"negotiation check {log}" if log != STDIN else "negotiation check"
+        click.echo(
+            printable(f"warning: {stream.name}: {fields} that no type defines, kept as extra ({hint} names them)"),
+            err=True,
+        )
 
 
 def _count_lines(path: Path) -> int:

@@ -176,7 +176,8 @@ class LogStream(Iterator[tuple[str, LoggedEvent]]):
     ``name`` is what errors call the source (default: its path, or ``"<lines>"``). Bad lines
     raise as in :func:`read_log`; with an ``errors`` list they are added to it instead, and
     reading goes on. The file is closed when the iteration ends, or by :meth:`close` (or
-    ``with``) before that.
+    ``with``) before that. :attr:`unknown` counts the fields read so far that their types do
+    not define (kept in each event's ``extra``; :func:`unknown_fields` names them).
     """
 
     def __init__(
@@ -189,6 +190,7 @@ class LogStream(Iterator[tuple[str, LoggedEvent]]):
     ) -> None:
         found, stem, self._numbered, self._handle = _lines(source)
         self.name = name or found
+        self.unknown = 0
         self._events = self._read(negotiation or stem, errors)
         self._ahead: list[tuple[str, LoggedEvent]] = []
 
@@ -248,6 +250,7 @@ class LogStream(Iterator[tuple[str, LoggedEvent]]):
                         raise
                     errors.append(e)
                     continue
+                self.unknown += len(event.extra)
                 yield group, LoggedEvent(event, number)
         finally:
             if self._handle is not None:

@@ -117,6 +117,28 @@ def test_append_again_appends_nothing(tmp_path: Path) -> None:
     assert dump(db) == before
 
 
+def test_append_warns_of_fields_no_type_defines(tmp_path: Path) -> None:
+    """Fields a type does not define are imported (kept as extra), and append says how many,
+    pointing at check to name them; a log without any gets no warning."""
+    log = tmp_path / "typo.jsonl"
+    log.write_text(
+        '{"type": "ConsultationHeld", "occurred": "2022-01-01", "parties": ["A", "B"], "fromat": "bilateral"}\n'
+        '{"type": "ConsultationHeld", "occurred": "2022-01-02", "parties": ["A", "B"], "rnd": 2, "venu": "Oslo"}\n'
+    )
+    result = CliRunner().invoke(cli, ["append", str(tmp_path / "t.db"), str(log)])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "typo: 2 events appended, now at version 2"
+    assert result.stderr.strip() == (
+        f"warning: {log}: 3 fields that no type defines, kept as extra (negotiation check {log} names them)"
+    )
+    with SQLiteStore(tmp_path / "t.db") as store:  # stored as they were written
+        assert [stored.event.extra for stored in store.read("typo")] == [
+            {"fromat": "bilateral"},
+            {"rnd": 2, "venu": "Oslo"},
+        ]
+    assert CliRunner().invoke(cli, ["append", str(tmp_path / "f.db"), str(FOUNDING)]).stderr == ""
+
+
 def test_append_names_the_negotiation_of_lines_without_one(tmp_path: Path) -> None:
     """--negotiation names the negotiation of lines that name none (default: the file stem)."""
     log = tmp_path / "stem.jsonl"
