@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from negotiation.cli_store import existing_store, open_store
+from negotiation.cli_store import PROGRESS_FROM, VERIFY_PHASES, PhaseBars, existing_store, open_store
 from negotiation.errors import NegotiationError
 from negotiation.store import is_store_url
 from negotiation.store.copying import Copied, copy_store
@@ -44,7 +44,16 @@ def copy_command(source: str, target: str, as_json: bool) -> None:
     try:
         with open_store(source) as src, open_store(target, readonly=False) as dst:
             shown = (getattr(src, "path", source), getattr(dst, "path", target))  # URLs without passwords
-            copied = copy_store(src, dst)
+            total = src.head()[0]
+            if total >= PROGRESS_FROM:
+                labels = {
+                    "copy": "Copying",
+                    **{k: f"Verifying the copy: {v[0].lower()}{v[1:]}" for k, v in VERIFY_PHASES.items()},
+                }
+                with PhaseBars(labels) as bars:
+                    copied = copy_store(src, dst, progress=lambda done: bars("copy", done, total), verify_progress=bars)
+            else:
+                copied = copy_store(src, dst)
     except NegotiationError as e:
         raise click.ClickException(str(e)) from None
     finally:

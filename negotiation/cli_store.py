@@ -35,6 +35,8 @@ __all__ = [
     "PROGRESS_FROM",
     "STDIN",
     "TIMEOUT",
+    "VERIFY_PHASES",
+    "PhaseBars",
     "append_command",
     "check_store_file",
     "existing_store",
@@ -52,7 +54,7 @@ __all__ = [
     "verify_command",
 ]
 
-#: A log with at least this many events gets a progress bar on import.
+#: A log (or store) with at least this many events gets a progress bar on import (copy, verify).
 PROGRESS_FROM = 5000
 
 #: The LOG argument that means standard input.
@@ -257,6 +259,44 @@ def append_command(db: str, log: str, negotiation: str | None, timeout: float) -
         )
 
 
+#: The label of each phase of ``verify``'s progress.
+VERIFY_PHASES = {
+    "rows": "Checking the hash chains",
+    "read model": "Replaying the negotiations",
+    "snapshots": "Checking the snapshots",
+}
+
+
+class PhaseBars:
+    """A progress bar on stderr per phase of a long task, from ``(phase, done, total)`` calls."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        self.labels = labels
+        self.phase: str | None = None
+        self.bar: Any = None
+        self.shown = 0
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase != self.phase:
+            self.close()
+            self.phase, self.shown = phase, 0
+            self.bar = click.progressbar(length=max(total, 1), label=self.labels[phase], file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __enter__(self) -> PhaseBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _count_lines(path: Path) -> int:
     """The lines of a file that are not blank: about its events, for a progress bar."""
     with path.open("rb") as handle:
@@ -378,7 +418,11 @@ def verify_command(db: str, kept: str | None) -> None:
         raise click.BadParameter(str(e), param_hint="--head") from None
     with open_store(db) as store:
         try:
-            result = store.verify(head=head)
+            if store.head()[0] >= PROGRESS_FROM:
+                with PhaseBars(VERIFY_PHASES) as bars:
+                    result = store.verify(head=head, progress=bars)
+            else:
+                result = store.verify(head=head)
         except NegotiationError as e:
             _fail(e)
         where = getattr(store, "path", db)  # a URL without its password

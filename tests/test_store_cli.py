@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from negotiation import SQLiteStore, cli_store, read_log
+from negotiation import SQLiteStore, cli_copy, cli_store, read_log
 from negotiation.cli import cli
 from tests.conftest import EVENTS, FOUNDING
 
@@ -229,6 +229,30 @@ def test_a_large_import_shows_a_progress_bar(tmp_path: Path, monkeypatch: pytest
     assert code == 0
     assert "Appending" in err
     assert out.strip() == "security-guarantees-2021: 27 events appended, now at version 27"
+
+
+def test_a_large_verify_and_copy_show_progress_bars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From PROGRESS_FROM events on, verify draws a bar per phase, and copy one for copying
+    and one per phase of verifying the copy, on stderr; stdout says what it always says."""
+    db = tmp_path / "big.db"
+    assert run("append", db, FOUNDING)[0] == 0
+    monkeypatch.setattr(cli_store, "PROGRESS_FROM", 10)
+    code, out, err = run("verify", db)
+    assert code == 0
+    assert out.strip() == f"{db}: 27 events verified: every hash chain matches"
+    assert [line.strip() for line in err.splitlines() if line.strip()] == list(cli_store.VERIFY_PHASES.values())
+    monkeypatch.setattr(cli_copy, "PROGRESS_FROM", 10)
+    code, out, err = run("copy", db, tmp_path / "copy.db")
+    assert code == 0
+    assert out.splitlines()[0].startswith("copied 27 events")
+    assert [line.strip() for line in err.splitlines() if line.strip()] == [
+        "Copying",
+        "Verifying the copy: checking the hash chains",
+        "Verifying the copy: replaying the negotiations",
+        "Verifying the copy: checking the snapshots",
+    ]
+    monkeypatch.setattr(cli_store, "PROGRESS_FROM", 10_000)
+    assert run("verify", db)[2] == ""  # a small store: no bar
 
 
 def test_the_console_script_reads_a_store(store_db: Path) -> None:

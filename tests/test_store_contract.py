@@ -538,6 +538,34 @@ class StoreContract:
         assert result.events == 4
         assert str(result) == "4 events verified: every hash chain matches"
 
+    def test_verify_reports_its_progress_phase_by_phase(self, store: EventStore) -> None:
+        """progress hears of the rows checked, the events replayed and the snapshots checked, in
+        that order, each phase counting up to its total."""
+        store.append(N, opening())
+        store.append("other", later()[1:])
+        store.snapshot(N)
+        calls: list[tuple[str, int, int]] = []
+        assert store.verify(progress=lambda phase, done, total: calls.append((phase, done, total))).ok
+        assert calls == [
+            ("rows", 4, 4),  # every thousand rows, and at the end
+            ("read model", 0, 4),
+            ("read model", 1, 4),  # "other" (one event), then "talks" (three)
+            ("read model", 4, 4),
+            ("snapshots", 0, 2),
+            ("snapshots", 1, 2),  # the one snapshot
+            ("snapshots", 2, 2),  # and the negotiation without one
+        ]
+        store.append(
+            "long", [ConsultationHeld(id=f"c{i}", occurred="2022-03-01", parties=["A", "B"]) for i in range(2100)]
+        )
+        calls.clear()
+        assert store.verify(progress=lambda phase, done, total: calls.append((phase, done, total))).ok
+        assert [c for c in calls if c[0] == "rows"] == [
+            ("rows", 1000, 2104),
+            ("rows", 2000, 2104),
+            ("rows", 2104, 2104),
+        ]
+
     def test_closed_store_refuses_work(self, tmp_path: Path) -> None:
         """After close(), the store raises StoreError instead of working."""
         from negotiation import StoreError

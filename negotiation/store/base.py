@@ -819,7 +819,12 @@ class EventStore(Delivery, abc.ABC):
         with self._read("reading the store head") as tx:
             return tx.head()
 
-    def verify(self, *, head: tuple[int, str] | None = None) -> Verification:
+    def verify(
+        self,
+        *,
+        head: tuple[int, str] | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> Verification:
         """Recompute every hash chain and check every snapshot; report the first problem.
 
         Checks that positions run 1, 2, ... without a gap, versions 1, 2, ... per
@@ -829,6 +834,11 @@ class EventStore(Delivery, abc.ABC):
         and last date with a replay, and each snapshot matches its checksum and, when taken
         under today's rules, what replaying its events gives. With ``head`` (a :meth:`head`
         kept elsewhere), also that the events up to its position still give it.
+
+        ``progress`` is called with ``(phase, done, total)`` as the work goes on, in three
+        phases: ``"rows"`` (events checked, of the events the read model counts),
+        ``"read model"`` (events replayed, of the same) and ``"snapshots"`` (negotiations
+        whose snapshot is checked, of the negotiations).
         """
         with self._read("verifying") as tx:
             try:
@@ -841,19 +851,36 @@ class EventStore(Delivery, abc.ABC):
             except StoreError as e:  # recorded at another position than the events end at
                 recorded, unrecorded = None, e
             heads = {s.id: (s.version, s.head) for s in summaries}
-            found = verify_rows(tx.rows(), heads, recorded_head=recorded, kept_head=head)
+            total = sum(s.version for s in summaries)
+            report = progress
+            rows_done = None if report is None else lambda done: report("rows", done, total)
+            found = verify_rows(tx.rows(), heads, recorded_head=recorded, kept_head=head, progress=rows_done)
             if not found:
                 return found
+            if progress is not None:
+                progress("rows", found.events, total)
             if unrecorded is not None:
                 return Verification(ok=False, events=found.events, problem=unrecorded.message)
+            replayed = 0
+            if progress is not None:
+                progress("read model", 0, total)
             for summary in summaries:
                 problem = _summary_problem(tx, summary)
                 if problem is not None:
                     return Verification(ok=False, events=found.events, negotiation=summary.id, problem=problem)
-            for negotiation, version, data in tx.snapshots():
+                replayed += summary.version
+                if progress is not None:
+                    progress("read model", replayed, total)
+            if progress is not None:
+                progress("snapshots", 0, len(summaries))
+            for checked, (negotiation, version, data) in enumerate(tx.snapshots(), start=1):
                 problem = _snapshot_problem(tx, negotiation, version, data)
                 if problem is not None:
                     return Verification(ok=False, events=found.events, negotiation=negotiation, problem=problem)
+                if progress is not None:
+                    progress("snapshots", checked, len(summaries))
+            if progress is not None:  # the negotiations without a snapshot are done too
+                progress("snapshots", len(summaries), len(summaries))
             return found
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 import attrs
@@ -121,11 +121,13 @@ def verify_rows(
     heads: Mapping[str, tuple[int, str]],
     recorded_head: tuple[int, str] | None = None,
     kept_head: tuple[int, str] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Verification:
     """Walk stored rows in position order and check what :meth:`EventStore.verify` promises.
 
     ``heads`` are the read model's (version, head) per negotiation; ``recorded_head`` is the
     store head the store recorded with its last append, ``kept_head`` one kept elsewhere.
+    ``progress`` is called with the number of rows checked, every thousand rows.
     """
     chains: dict[str, tuple[int, str]] = {}
     expected_position = 1
@@ -133,6 +135,8 @@ def verify_rows(
     running = GENESIS
     for row in rows:
         count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(count)
         bad = functools.partial(
             Verification, ok=False, events=count - 1, position=row.position, negotiation=row.negotiation
         )

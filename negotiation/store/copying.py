@@ -45,10 +45,18 @@ def _name(store: EventStore) -> str:
     return str(getattr(store, "path", None) or store)
 
 
-def copy_store(source: EventStore, target: EventStore, *, progress: Callable[[int], None] | None = None) -> Copied:
+def copy_store(
+    source: EventStore,
+    target: EventStore,
+    *,
+    progress: Callable[[int], None] | None = None,
+    verify_progress: Callable[[str, int, int], None] | None = None,
+) -> Copied:
     """Copy every event of ``source`` into the empty store ``target``, all or nothing, and verify it.
 
-    ``progress`` is called with the number of events copied so far.
+    ``progress`` is called with the number of events copied so far; ``verify_progress`` as
+    :meth:`~negotiation.store.base.EventStore.verify` calls its ``progress``, while the copy
+    is verified.
 
     Raises:
         StoreError: the target holds events already; a hash chain of the source does not
@@ -96,7 +104,7 @@ def copy_store(source: EventStore, target: EventStore, *, progress: Callable[[in
                 ttx.put_summary(summary)
             for negotiation, (version, data) in snapshots:
                 ttx.put_snapshot(negotiation, version, data)
-    verification = target.verify()
+    verification = target.verify(progress=verify_progress)
     if not verification.ok:
         msg = f"{_name(target)}: the copy does not verify: {verification}"
         raise StoreError(msg)
