@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from negotiation.cli_store import PROGRESS_FROM, VERIFY_PHASES, PhaseBars, existing_store, open_store
+from negotiation.cli_store import PROGRESS_FROM, VERIFY_PHASES, PhaseBars, existing_store, open_store, stored_events
 from negotiation.errors import NegotiationError
 from negotiation.store import is_store_url
 from negotiation.store.copying import Copied, copy_store
@@ -44,7 +44,7 @@ def copy_command(source: str, target: str, as_json: bool) -> None:
     try:
         with open_store(source) as src, open_store(target, readonly=False) as dst:
             shown = (getattr(src, "path", source), getattr(dst, "path", target))  # URLs without passwords
-            total = src.head()[0]
+            total = stored_events(src)
             if total >= PROGRESS_FROM:
                 labels = {
                     "copy": "Copying",

@@ -50,6 +50,7 @@ __all__ = [
     "open_store",
     "printable",
     "read_cli_log",
+    "stored_events",
     "timeout_option",
     "verify_command",
 ]
@@ -297,6 +298,15 @@ class PhaseBars:
         self.close()
 
 
+def stored_events(store: EventStore) -> int:
+    """How many events the store's read model counts, for a progress bar; 0 when it cannot be
+    read (``verify`` then reports why)."""
+    try:
+        return sum(summary.version for summary in store.negotiations())
+    except NegotiationError:
+        return 0
+
+
 def _count_lines(path: Path) -> int:
     """The lines of a file that are not blank: about its events, for a progress bar."""
     with path.open("rb") as handle:
@@ -418,7 +428,7 @@ def verify_command(db: str, kept: str | None) -> None:
         raise click.BadParameter(str(e), param_hint="--head") from None
     with open_store(db) as store:
         try:
-            if store.head()[0] >= PROGRESS_FROM:
+            if stored_events(store) >= PROGRESS_FROM:
                 with PhaseBars(VERIFY_PHASES) as bars:
                     result = store.verify(head=head, progress=bars)
             else:

@@ -253,6 +253,15 @@ def test_a_large_verify_and_copy_show_progress_bars(tmp_path: Path, monkeypatch:
     ]
     monkeypatch.setattr(cli_store, "PROGRESS_FROM", 10_000)
     assert run("verify", db)[2] == ""  # a small store: no bar
+    monkeypatch.setattr(cli_store, "PROGRESS_FROM", 10)
+    with closing(sqlite3.connect(db, isolation_level=None)) as conn:  # a head recorded elsewhere than the rows end
+        conn.execute("UPDATE meta SET value = '5:abc' WHERE key = 'head'")
+    code, _, err = run("verify", db)
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        f"Error: {db}: the store: the store head was recorded at position 5 but the events end at position 27: "
+        "the store was changed outside this library"
+    )
 
 
 def test_the_console_script_reads_a_store(store_db: Path) -> None:

@@ -859,8 +859,10 @@ class EventStore(Delivery, abc.ABC):
                 return found
             if progress is not None:
                 progress("rows", found.events, total)
-            if unrecorded is not None:
-                return Verification(ok=False, events=found.events, problem=unrecorded.message)
+            if unrecorded is not None:  # the message, without the store's name and the advice to verify
+                problem = unrecorded.message.removeprefix(f"{getattr(self, 'path', '')}: ")
+                problem = problem.removesuffix("; run `negotiation verify`")
+                return Verification(ok=False, events=found.events, problem=problem)
             replayed = 0
             if progress is not None:
                 progress("read model", 0, total)
