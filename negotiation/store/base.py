@@ -860,9 +860,10 @@ class EventStore(Delivery, abc.ABC):
             if progress is not None:
                 progress("rows", found.events, total)
             if unrecorded is not None:  # the message, without the store's name and the advice to verify
-                problem = unrecorded.message.removeprefix(f"{getattr(self, 'path', '')}: ")
-                problem = problem.removesuffix("; run `negotiation verify`")
-                return Verification(ok=False, events=found.events, problem=problem)
+                said = unrecorded.message.removeprefix(f"{getattr(self, 'path', '')}: ")
+                return Verification(
+                    ok=False, events=found.events, problem=said.removesuffix("; run `negotiation verify`")
+                )
             replayed = 0
             if progress is not None:
                 progress("read model", 0, total)
