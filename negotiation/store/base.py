@@ -41,7 +41,7 @@ from negotiation.machine import Stage
 from negotiation.replay import replay
 from negotiation.rules import Awaiting, awaiting
 from negotiation.state import NegotiationState
-from negotiation.store.chain import GENESIS, Row, Verification, chain_hash, store_hash, verify_rows
+from negotiation.store.chain import GENESIS, RUN_VERIFY, Row, Verification, chain_hash, store_hash, verify_rows
 from negotiation.store.subscriptions import Delivery, Handler
 
 __all__ = [
@@ -852,39 +852,39 @@ class EventStore(Delivery, abc.ABC):
                 recorded, unrecorded = None, e
             heads = {s.id: (s.version, s.head) for s in summaries}
             total = sum(s.version for s in summaries)
-            report = progress
-            rows_done = None if report is None else lambda done: report("rows", done, total)
-            found = verify_rows(tx.rows(), heads, recorded_head=recorded, kept_head=head, progress=rows_done)
+            report = progress if progress is not None else _unreported
+            found = verify_rows(
+                tx.rows(),
+                heads,
+                recorded_head=recorded,
+                kept_head=head,
+                progress=lambda done: report("rows", done, total),
+            )
             if not found:
                 return found
-            if progress is not None:
-                progress("rows", found.events, total)
-            if unrecorded is not None:  # the message, without the store's name and the advice to verify
-                said = unrecorded.message.removeprefix(f"{getattr(self, 'path', '')}: ")
-                return Verification(
-                    ok=False, events=found.events, problem=said.removesuffix("; run `negotiation verify`")
-                )
+            report("rows", found.events, total)
+            if unrecorded is not None:  # the problem alone: not the store's name, nor the advice to verify
+                return Verification(ok=False, events=found.events, problem=unrecorded.message.removesuffix(RUN_VERIFY))
             replayed = 0
-            if progress is not None:
-                progress("read model", 0, total)
+            report("read model", 0, total)
             for summary in summaries:
                 problem = _summary_problem(tx, summary)
                 if problem is not None:
                     return Verification(ok=False, events=found.events, negotiation=summary.id, problem=problem)
                 replayed += summary.version
-                if progress is not None:
-                    progress("read model", replayed, total)
-            if progress is not None:
-                progress("snapshots", 0, len(summaries))
+                report("read model", replayed, total)
+            report("snapshots", 0, len(summaries))
             for checked, (negotiation, version, data) in enumerate(tx.snapshots(), start=1):
                 problem = _snapshot_problem(tx, negotiation, version, data)
                 if problem is not None:
                     return Verification(ok=False, events=found.events, negotiation=negotiation, problem=problem)
-                if progress is not None:
-                    progress("snapshots", checked, len(summaries))
-            if progress is not None:  # the negotiations without a snapshot are done too
-                progress("snapshots", len(summaries), len(summaries))
+                report("snapshots", checked, len(summaries))
+            report("snapshots", len(summaries), len(summaries))  # the negotiations without a snapshot too
             return found
+
+
+def _unreported(phase: str, done: int, total: int) -> None:
+    """The progress of a verify nobody follows."""
 
 
 def _runs(pairs: Iterable[tuple[str, Event]], size: int) -> Iterator[tuple[str, list[Event]]]:

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import attrs
 
-from negotiation.errors import InvalidEvent
+from negotiation.errors import InvalidEvent, StoreError
 from negotiation.events import Event
 
 __all__ = ["GENESIS", "Row", "Verification", "chain_hash", "parse_head", "store_hash", "verify_rows"]
@@ -86,6 +86,29 @@ class Row(NamedTuple):
 
 
 _COLUMN_TYPES = (("position", int), ("negotiation", str), ("version", int), *((c, str) for c in Row._fields[3:9]))
+
+
+#: What a store whose recorded head disagrees with its events says besides the problem, when
+#: the problem stops another operation (``verify`` reports the problem alone).
+RUN_VERIFY = "; run `negotiation verify`"
+
+
+def recorded_head(last: int | None, recorded: str | None, *, path: str | None = None) -> tuple[int, str]:
+    """The store head recorded in a store's ``meta`` row (``POSITION:HEX``), checked against
+    the ``last`` position of its events.
+
+    Raises:
+        StoreError: recorded at another position than the events end at (``message`` says
+            so, ``path`` names the store where given).
+    """
+    at, _, head = str(recorded or "0:").partition(":")
+    if int(at) != (last or 0):
+        msg = (
+            f"the store head was recorded at position {at} but the events end at position {last or 0}: "
+            f"the store was changed outside this library{RUN_VERIFY}"
+        )
+        raise StoreError(msg, path=path)
+    return int(at), head
 
 
 def store_hash(previous: str, row: Row) -> str:

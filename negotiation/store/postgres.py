@@ -44,7 +44,7 @@ from negotiation.store.base import (
     summary_row,
     summary_upsert,
 )
-from negotiation.store.chain import GENESIS, Row, store_hash
+from negotiation.store.chain import GENESIS, Row, recorded_head, store_hash
 from negotiation.stored import decode, decode_rows
 
 __all__ = ["CHANNEL", "POSTGRES_SCHEMA_VERSION", "URL_SCHEMES", "PostgresStore", "display_url", "translate_error"]
@@ -208,18 +208,6 @@ def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
     ]
 
 
-def _recorded_head(last: int | None, recorded: str | None) -> tuple[int, str]:
-    """The store head recorded in ``meta``, checked against the last position of the events."""
-    at, _, head = str(recorded or "0:").partition(":")
-    if int(at) != (last or 0):
-        msg = (
-            f"the store head was recorded at position {at} but the events end at position {last or 0}: "
-            "the store was changed outside this library; run `negotiation verify`"
-        )
-        raise StoreError(msg)
-    return int(at), head
-
-
 class _Transaction:
     """The shared logic's view of one PostgreSQL transaction.
 
@@ -271,14 +259,14 @@ class _Transaction:
         last, recorded = self._one(
             "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
         )
-        return _recorded_head(last, recorded)
+        return recorded_head(last, recorded)
 
     def head_and_tips(self, negotiations: Sequence[str]) -> tuple[tuple[int, str], dict[str, tuple[int, str]]]:
         if len(negotiations) != 1 or not self.store.derived:  # several: one statement each
             return self.head(), {name: self.tip(name) for name in negotiations}
         (name,) = negotiations
         last, recorded, version, hash_ = self._one(_HEAD_AND_TIP, {"n": name})
-        return _recorded_head(last, recorded), {name: (0, GENESIS) if version is None else (int(version), hash_)}
+        return recorded_head(last, recorded), {name: (0, GENESIS) if version is None else (int(version), hash_)}
 
     def put_head(self, position: int, head: str) -> None:
         self._queue("UPDATE meta SET value = %s WHERE key = 'head'", (f"{position}:{head}",))

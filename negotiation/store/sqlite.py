@@ -38,7 +38,7 @@ from negotiation.store.base import (
     summary_row,
     summary_upsert,
 )
-from negotiation.store.chain import GENESIS, Row, store_hash
+from negotiation.store.chain import GENESIS, Row, recorded_head, store_hash
 from negotiation.store.schema import AWAITING_SINCE, MIGRATIONS, SCHEMA_VERSION, read_schema_version
 from negotiation.stored import decode, decode_rows
 
@@ -115,14 +115,7 @@ class _Transaction:
             return position, head
         sql = "SELECT (SELECT MAX(position) FROM events), (SELECT value FROM meta WHERE key = 'head')"
         last, recorded = self.conn.execute(sql).fetchone()
-        at, _, head = str(recorded or "0:").partition(":")
-        if int(at) != (last or 0):
-            msg = (
-                f"{self.store.path}: the store head was recorded at position {at} but the events end "
-                f"at position {last or 0}: the store was changed outside this library; run `negotiation verify`"
-            )
-            raise StoreError(msg)
-        return int(at), head
+        return recorded_head(last, recorded, path=self.store.path)
 
     def put_head(self, position: int, head: str) -> None:
         self.conn.execute("UPDATE meta SET value = ? WHERE key = 'head'", (f"{position}:{head}",))
