@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from negotiation import ConsultationHeld, StoredEvent, StoreError, snapshot
 from negotiation.cli import cli
 from negotiation.store import EventStore, SQLiteStore, is_store_url, open_store
+from negotiation.store.chain import GENESIS, Row, store_hash
 from negotiation.store.logs import import_log
 from tests.conftest import EVENTS, FOUNDING
 from tests.test_store_contract import N, StoreContract, later, opening, run_together
@@ -120,8 +121,12 @@ class TestPostgresStore(StoreContract):
             store.append(N, opening())
         with PostgresStore(self.url, readonly=True) as store:
             assert store.version(N) == 3
-            with pytest.raises(StoreError, match="read-only"):
-                store.append(N, later())
+            for _ in range(7):  # past psycopg's threshold for preparing a statement
+                with pytest.raises(StoreError, match="read-only"):
+                    store.append(N, later())
+                with pytest.raises(StoreError, match="read-only"):
+                    store.append("new", opening())
+                assert store.load(N).version == 3  # the connection still reads
 
     def test_a_read_model_written_under_other_rules_is_recomputed_once(self) -> None:
         """A store last written under other rules (an earlier contract version) gets its read
@@ -160,9 +165,83 @@ class TestPostgresStore(StoreContract):
             assert [s.to_dict() for s in store.negotiations()] == expected
             assert store.verify().ok
         with psycopg.connect(self.url) as conn:
-            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
             (stored,) = conn.execute("SELECT awaiting FROM negotiations").fetchone()
         assert json.loads(stored) == [a.to_dict() for a in awaiting]
+
+    def test_a_version_3_schema_gains_the_append_function(self) -> None:
+        """A schema of version 3 (no ``negotiation_append``) is read as it is, read model
+        included, when opened read-only; opened for writing, it gains the function and appends."""
+        with PostgresStore(self.url) as store:
+            store.append(N, opening())
+            expected = [s.to_dict() for s in store.negotiations()]
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("DROP FUNCTION negotiation_append")
+            conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+            conn.execute("UPDATE negotiations SET owed = 99")  # read as stored: not derived from the events
+        with PostgresStore(self.url, readonly=True) as store:
+            assert [s.owed for s in store.negotiations()] == [99]
+        with PostgresStore(self.url) as store:
+            assert store.append(N, later()) == len(opening()) + len(later())
+            assert store.verify().ok
+            assert [s.to_dict()["version"] for s in store.negotiations()] == [expected[0]["version"] + len(later())]
+        with psycopg.connect(self.url) as conn:
+            assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+            assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'negotiation_append'").fetchone() == (1,)
+
+    def test_an_append_is_written_by_the_server_in_one_round_trip(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An append checked before the lock goes to the server as one pipeline: BEGIN, the lock,
+        ``negotiation_append`` and COMMIT. The server numbers the rows and moves the store head
+        (non-ASCII names included) exactly as the client would: ``verify`` recomputes both."""
+        sent: list[bool] = []
+        with PostgresStore(self.url) as store:
+            write = store._write_at_once
+            monkeypatch.setattr(store, "_write_at_once", lambda written: sent.append(write(written)) or sent[-1])
+            store.append("négociation-東京", opening())
+            store.append(N, opening())
+            store.append_many({"négociation-東京": later(), "other": opening()})
+            assert sent == [True, True, True]
+            assert [s.position for s in store.read_all()] == list(range(1, 3 * len(opening()) + len(later()) + 1))
+            assert store.verify().ok
+            head = GENESIS
+            for stored in store.read_all():
+                head = store_hash(head, Row(stored.position, stored.negotiation, 0, "", "", "", "", "", stored.hash))
+            assert store.head() == (len(store.read_all()), head)
+
+    def test_an_append_that_waited_too_long_for_the_lock_leaves_the_connection_usable(self) -> None:
+        """Another session holds the table lock past the store's timeout: each append gives up
+        with a message that says so and writes nothing, again and again (past psycopg's threshold
+        for preparing a statement: a statement it believed prepared in the aborted pipeline
+        would fail every later append), and the store appends once the lock is free."""
+        with PostgresStore(self.url, timeout=0.2) as store:
+            store.append(N, opening())
+            with psycopg.connect(self.url) as other:
+                other.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                for attempt in range(7):
+                    name = N if attempt % 2 else f"new-{attempt}"
+                    with pytest.raises(StoreError, match="locked by another writer; gave up appending"):
+                        store.append(name, later() if name == N else opening())
+            assert store.append(N, later()) == len(opening()) + len(later())
+            assert store.append("new", opening()) == len(opening())
+            assert [s.position for s in store.read_all()] == list(range(1, 2 * len(opening()) + len(later()) + 1))
+            assert store.verify().ok
+
+    def test_an_append_checked_at_a_tip_another_writer_went_past_is_checked_again(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The server finds the negotiation past the tip the append was checked at: it writes
+        nothing, and the append is checked again under the lock, against what is stored."""
+        sent: list[bool] = []
+        with PostgresStore(self.url) as first, PostgresStore(self.url) as second:
+            first.append(N, opening())
+            second.append(N, [ConsultationHeld(id="second", occurred="2022-01-12", parties=["A", "B"])])
+            write = first._write_at_once
+            monkeypatch.setattr(first, "_write_at_once", lambda written: sent.append(write(written)) or sent[-1])
+            assert first.append(N, later()) == len(opening()) + 1 + len(later())
+            assert sent == [False]  # checked against its own fold, at version 3: the server refused
+            assert [s.event.id for s in first.read(N)][len(opening())] == "second"
+            assert first.verify().ok
+            assert first.load(N) == second.load(N)
 
     def test_verify_finds_forged_owed_moves(self) -> None:
         """The read model's owed moves are compared with a replay, as in SQLite."""

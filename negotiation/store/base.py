@@ -54,6 +54,7 @@ __all__ = [
     "NegotiationSummary",
     "StoredEvent",
     "Transaction",
+    "Written",
     "derived_summary",
     "summary_from_row",
     "summary_of",
@@ -406,6 +407,22 @@ class _Checked:
     recorded: dt.datetime
 
 
+@attrs.define
+class Written:
+    """What writing one checked run stores: its rows (chained from ``checked_at``, the tip its
+    events were checked at, up to ``tip``), the read model's row, the snapshot due (if any),
+    and the fold and snapshot version the store keeps for its next append."""
+
+    negotiation: str
+    checked_at: tuple[int, str]
+    tip: tuple[int, str]
+    rows: list[Row]
+    summary: NegotiationSummary
+    snapshot: bytes | None
+    fold: Fold
+    snapshot_version: int
+
+
 class EventStore(Delivery, abc.ABC):
     """An append-only store of negotiations' events (see :class:`~negotiation.SQLiteStore`).
 
@@ -497,13 +514,21 @@ class EventStore(Delivery, abc.ABC):
         Where :attr:`checks_before_lock` is set (and the runs are not a stream), the runs are
         checked first, before the write lock (see :meth:`_checked_outside_lock`), and the write
         transaction only reads each negotiation's tip: a run checked at another tip than the
-        one it finds there is checked again.
+        one it finds there is checked again. When every run was checked so and no ``progress``
+        is asked for, the backend may write them without the client taking part while it holds
+        the lock (see :meth:`_write_at_once`).
         """
         recorded = utc_now()
         checked: dict[str, _Checked] = {}
         if self.checks_before_lock and not stream:
             runs = list(runs)
             checked = self._checked_outside_lock(runs, recorded)
+            if progress is None and len(checked) == len(runs) and all(run.encoded for run in checked.values()):
+                written = [w for w in (self._written(run, 0) for run in checked.values()) if w is not None]
+                if self._write_at_once(written):
+                    for w in written:
+                        self._folds.put(w.negotiation, w.tip, w.fold, w.snapshot_version)
+                    return {w.negotiation: w.tip[0] for w in written}
         versions: dict[str, int] = {}
         started: dict[str, int] = {}  # each negotiation's version when the transaction began
         done = 0
@@ -640,12 +665,13 @@ class EventStore(Delivery, abc.ABC):
                 progress(len(encoded))
         return _Checked(negotiation, tip, fold, snapshot_version, encoded, recorded)
 
-    def _write_run(self, tx: Transaction, run: _Checked, position: int) -> tuple[int, list[Row]]:
-        """Write a checked run after the store's last ``position``; returns (the negotiation's
-        new version, the rows written)."""
+    def _written(self, run: _Checked, position: int) -> Written | None:
+        """What writing a checked run after the store's last ``position`` stores (None when
+        every event was stored already): its rows, chained from the run's tip, the read
+        model's row, and a snapshot when one is due."""
         negotiation, (version, head), fold = run.negotiation, run.tip, run.fold
         if fold is None:  # every event was stored already
-            return version, []
+            return None
         rows: list[Row] = []
         recorded_text = run.recorded.isoformat()  # when the store appended them: its metadata
         for stamped, data in run.encoded:
@@ -666,14 +692,33 @@ class EventStore(Delivery, abc.ABC):
                     stamped,
                 )
             )
-        tx.insert(rows)
-        tx.put_summary(summary_of(negotiation, fold, head, run.recorded))
-        snapshot_version = run.snapshot_version
+        snap, snapshot_version = None, run.snapshot_version
         if self.snapshot_every and version - snapshot_version >= self.snapshot_every:
-            tx.put_snapshot(negotiation, version, snapshot.take(fold))
-            snapshot_version = version
-        self._folds.put(negotiation, (version, head), fold, snapshot_version)
-        return version, rows
+            snap, snapshot_version = snapshot.take(fold), version
+        summary = summary_of(negotiation, fold, head, run.recorded)
+        return Written(negotiation, run.tip, (version, head), rows, summary, snap, fold, snapshot_version)
+
+    def _write_run(self, tx: Transaction, run: _Checked, position: int) -> tuple[int, list[Row]]:
+        """Write a checked run after the store's last ``position``; returns (the negotiation's
+        new version, the rows written)."""
+        written = self._written(run, position)
+        if written is None:
+            return run.tip[0], []
+        tx.insert(written.rows)
+        tx.put_summary(written.summary)
+        if written.snapshot is not None:
+            tx.put_snapshot(written.negotiation, written.tip[0], written.snapshot)
+        self._folds.put(written.negotiation, written.tip, written.fold, written.snapshot_version)
+        return written.tip[0], written.rows
+
+    def _write_at_once(self, written: list[Written]) -> bool:
+        """Write runs that were checked before the lock in one transaction that the client
+        does not hold up: the backend numbers the rows and moves the store head itself, under
+        the write lock. False when the store is not where the checks assumed (a negotiation
+        went past its tip, or the recorded head disagrees with the rows): nothing is written,
+        and the append goes on the usual way, which checks again under the lock and says what
+        is wrong. This default has no such path."""
+        return False
 
     def _replayed(self, tx: Transaction, negotiation: str, version: int) -> Fold:
         """The negotiation's fold at ``version``, by replaying its events (strictly)."""

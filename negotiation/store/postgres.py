@@ -38,6 +38,7 @@ from negotiation.store.base import (
     Latest,
     NegotiationSummary,
     StoredEvent,
+    Written,
     derived_summary,
     rebuild_read_model,
     summary_from_row,
@@ -57,8 +58,9 @@ CHANNEL = "negotiation_events"
 
 #: The version of the PostgreSQL schema this library writes (kept in ``meta``): 2 records the
 #: store head (:func:`~negotiation.store.chain.store_hash`) in ``meta``; 3 adds the owed moves
-#: to the read model (``negotiations.awaiting``, as in version 4 of the SQLite schema).
-POSTGRES_SCHEMA_VERSION = 3
+#: to the read model (``negotiations.awaiting``, as in version 4 of the SQLite schema); 4 adds
+#: the function ``negotiation_append`` (:data:`_APPEND_FUNCTION`).
+POSTGRES_SCHEMA_VERSION = 4
 
 #: What takes a version-2 schema to version 3 (the store then recomputes the read model, which fills it).
 _AWAITING = "ALTER TABLE negotiations ADD COLUMN awaiting TEXT NOT NULL DEFAULT '[]'"
@@ -125,6 +127,98 @@ _SCHEMA = (
 
 #: Writes the read model's row of a negotiation.
 _PUT_SUMMARY = summary_upsert("%s")
+
+#: Writes (or replaces) a negotiation's snapshot.
+_PUT_SNAPSHOT = (
+    "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
+    "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
+    "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data"
+)
+
+#: Schema version 4: the write of an append checked before the lock (see
+#: :meth:`PostgresStore._write_at_once`), done by the server under the lock. It checks each
+#: negotiation's tip and the recorded store head, then writes the rows after the last
+#: position, moving the store head as :func:`~negotiation.store.chain.store_hash` does, the
+#: read model's rows and the snapshots due. It returns the new last position, or
+#: :data:`_NOT_AS_CHECKED` (and writes nothing) when a negotiation is no longer at the tip its
+#: events were checked at, or the recorded head is not at the last position.
+_APPEND_FUNCTION = r"""
+CREATE OR REPLACE FUNCTION negotiation_append(
+    tip_negotiations TEXT[], tip_versions BIGINT[], tip_hashes TEXT[],
+    p_negotiations TEXT[], p_versions BIGINT[], p_ids TEXT[], p_types TEXT[],
+    p_occurred TEXT[], p_recorded TEXT[], p_data TEXT[], p_hashes TEXT[],
+    s_ids TEXT[], s_stages TEXT[], s_versions BIGINT[], s_last_events TEXT[],
+    s_owed INTEGER[], s_heads TEXT[], s_updated TEXT[], s_awaiting TEXT[],
+    n_negotiations TEXT[], n_versions BIGINT[], n_fingerprint TEXT, n_taken TEXT, n_data BYTEA[]
+) RETURNS BIGINT LANGUAGE plpgsql AS $$
+DECLARE
+    last BIGINT;
+    recorded_head TEXT;
+    head TEXT;
+    tip_version BIGINT;
+    tip_hash TEXT;
+BEGIN
+    -- the caller holds LOCK TABLE events IN EXCLUSIVE MODE
+    FOR i IN 1 .. cardinality(tip_negotiations) LOOP
+        SELECT e.version, e.hash INTO tip_version, tip_hash FROM events e
+        WHERE e.negotiation = tip_negotiations[i] ORDER BY e.version DESC LIMIT 1;
+        IF NOT FOUND THEN
+            tip_version := 0;
+            tip_hash := '';
+        END IF;
+        IF tip_version <> tip_versions[i] OR tip_hash <> tip_hashes[i] THEN
+            RETURN -1;
+        END IF;
+    END LOOP;
+    SELECT COALESCE(MAX(e.position), 0) INTO last FROM events e;
+    SELECT COALESCE(MAX(m.value), '0:') INTO recorded_head FROM meta m WHERE m.key = 'head';
+    IF split_part(recorded_head, ':', 1) <> last::TEXT THEN
+        RETURN -1;
+    END IF;
+    head := split_part(recorded_head, ':', 2);
+    INSERT INTO events (position, negotiation, version, id, type, occurred, recorded, data, hash)
+    SELECT last + r.n, r.negotiation, r.version, r.id, r.type, r.occurred, r.recorded, r.data, r.hash
+    FROM unnest(p_negotiations, p_versions, p_ids, p_types, p_occurred, p_recorded, p_data, p_hashes)
+        WITH ORDINALITY AS r(negotiation, version, id, type, occurred, recorded, data, hash, n);
+    FOR i IN 1 .. cardinality(p_ids) LOOP
+        head := encode(sha256(convert_to(
+            head || '|' || (last + i) || '|' || p_hashes[i] || '|' || p_negotiations[i], 'UTF8')), 'hex');
+    END LOOP;
+    last := last + cardinality(p_ids);
+    UPDATE meta SET value = last || ':' || head WHERE key = 'head';
+    INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated, awaiting)
+    SELECT * FROM unnest(s_ids, s_stages, s_versions, s_last_events, s_owed, s_heads, s_updated, s_awaiting)
+    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, version = excluded.version,
+        last_event = excluded.last_event, owed = excluded.owed, head = excluded.head,
+        updated = excluded.updated, awaiting = excluded.awaiting;
+    INSERT INTO snapshots (negotiation, version, fingerprint, taken, data)
+    SELECT r.negotiation, r.version, n_fingerprint, n_taken, r.data
+    FROM unnest(n_negotiations, n_versions, n_data) AS r(negotiation, version, data)
+    ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version,
+        fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data;
+    RETURN last;
+END $$
+"""
+
+#: What :data:`_APPEND_FUNCTION` returns when the store is not where an append's checks assumed.
+_NOT_AS_CHECKED = -1
+
+#: What :meth:`PostgresStore._write_at_once` calls: one array per column of the tips the runs
+#: were checked at, of their rows (the position left to the function), of the read model's
+#: rows, and of the snapshots due (with the fingerprint and the moment they share).
+_APPEND = (
+    "SELECT negotiation_append("
+    + ", ".join(
+        f"%b::{kind}" if kind.endswith("[]") else "%s"
+        for kind in (
+            *("text[]", "bigint[]", "text[]"),
+            *("text[]", "bigint[]", *["text[]"] * 6),
+            *("text[]", "text[]", "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]"),
+            *("text[]", "bigint[]", "text", "text", "bytea[]"),
+        )
+    )
+    + ")"
+)
 
 
 #: What :meth:`_Transaction.head_and_tips` runs for one negotiation: the last position, the
@@ -308,12 +402,7 @@ class _Transaction:
             yield negotiation, int(version), bytes(data)
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
-        self._queue(
-            "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
-            "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data",
-            (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)),
-        )
+        self._queue(_PUT_SNAPSHOT, (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)))
 
     def latest(self, negotiation: str) -> Latest:
         # one statement, so one consistent view without a transaction: the tip and the
@@ -452,7 +541,7 @@ class PostgresStore(EventStore):
         if version == POSTGRES_SCHEMA_VERSION and (rules == snapshot.FINGERPRINT or self.readonly):
             return
         if self.readonly and version:  # an older schema, read as it is (as SQLite reads one)
-            self.derived = False
+            self.derived = version >= 3  # version 3 lacks only the function that appends
             return
         if self.readonly:
             msg = f"{self.path}: no event store in this database (open it once for writing to create one)"
@@ -471,6 +560,8 @@ class PostgresStore(EventStore):
                 tx.conn.execute("INSERT INTO meta (key, value) VALUES ('head', %s)", (f"{position}:{head}",))
             if version < 3:  # the owed moves in the read model, filled by the recomputation below
                 tx.conn.execute(_AWAITING)
+            if version < 4:  # appends written by the server under the lock
+                tx.conn.execute(_APPEND_FUNCTION)
             tx.conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(POSTGRES_SCHEMA_VERSION),))
             if version < 3 or self._rules(tx) != snapshot.FINGERPRINT:  # new column, other rules, or new: recomputed
                 rebuild_read_model(tx, self.path)
@@ -562,6 +653,48 @@ class PostgresStore(EventStore):
             except BaseException:
                 self._rollback(conn)
                 raise
+
+    def _write_at_once(self, written: list[Written]) -> bool:
+        """Send ``BEGIN``, the table lock, one call of :data:`_APPEND_FUNCTION` and ``COMMIT`` in
+        one pipeline: one round trip, and the lock is held only while the server works, never
+        across a round trip to this client (see :meth:`EventStore._write_at_once
+        <negotiation.store.base.EventStore._write_at_once>`). None of the four is a prepared
+        statement: an error that aborts the pipeline leaves no statement that psycopg believes
+        prepared and the server never prepared.
+        """
+        rows = [row[1:9] for w in written for row in w.rows]
+        summaries = [summary_row(w.summary) for w in written]
+        snapshots = [w for w in written if w.snapshot is not None]
+        params: list[Any] = [
+            [w.negotiation for w in written],
+            [w.checked_at[0] for w in written],
+            [w.checked_at[1] for w in written],
+            *([list(column) for column in zip(*rows, strict=True)]),
+            *([list(column) for column in zip(*summaries, strict=True)]),
+            [w.negotiation for w in snapshots],
+            [w.tip[0] for w in snapshots],
+            snapshot.FINGERPRINT,
+            utc_now().isoformat(),
+            [w.snapshot for w in snapshots],
+        ]
+        with self._lock:
+            conn = self._connection()
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                return False  # inside a handler's transaction: the usual path says why it may not write
+            try:
+                with conn.pipeline():
+                    conn.execute("BEGIN", prepare=False)
+                    conn.execute("LOCK TABLE events IN EXCLUSIVE MODE", prepare=False)
+                    call = conn.execute(_APPEND, params, prepare=False)
+                    conn.execute("COMMIT", prepare=False)
+                (last,) = call.fetchone() or (_NOT_AS_CHECKED,)
+            except psycopg.Error as e:
+                self._rollback(conn)
+                raise translate_error(e, url=self.url, doing="appending") from None
+            except BaseException:
+                self._rollback(conn)
+                raise
+        return bool(last != _NOT_AS_CHECKED)
 
     def _write(self, doing: str) -> AbstractContextManager[_Transaction]:
         """A write transaction, exclusive among writers (the table lock), rolled back on any exception."""
