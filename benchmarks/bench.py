@@ -694,8 +694,33 @@ def peer_postgres_app(url: str) -> Any:
     return application(env=env)
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """The machine's CPU time so far, (busy, all), in clock ticks from ``/proc/stat``; None off Linux."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(t) for t in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+def busy_cores(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """How many of the machine's cores were busy on average between two :func:`cpu_ticks`."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
+
+
 def writers_job(bench: Bench, server: str, created: list[str], writers: int, work: list[Any]) -> Job:
-    """``writers`` processes, forked and waiting, then appending their share of ``work`` at once."""
+    """``writers`` processes, forked and waiting, then appending their share of ``work`` at once.
+
+    The row's note says how many of the machine's cores were busy meanwhile (the writers, the
+    server and anything else): where the clients run on the server's machine, as here, one
+    writer that keeps ``b`` of ``n`` cores busy caps any number of writers at ``n / b`` times
+    its throughput, whatever the store does.
+    """
+    busy: list[float] = []
 
     def job() -> Iterator[tuple[int, float]]:
         from negotiation.store.postgres import PostgresStore
@@ -722,12 +747,18 @@ def writers_job(bench: Bench, server: str, created: list[str], writers: int, wor
         os.close(go_read)
         time.sleep(0.5)  # the children connect
         with Clock() as c:
+            before = cpu_ticks()
             os.write(go_write, b"x" * writers)
             statuses = [os.waitpid(pid, 0)[1] for pid in children]
+            cores = busy_cores(before, cpu_ticks())
         os.close(go_write)
         if any(statuses):
             msg = f"a writer process failed: exit statuses {statuses}"
             raise RuntimeError(msg)
+        if cores is not None:
+            busy.append(cores)
+            row = bench.rows[f"pg.store.writers{writers}"]
+            row.note = f"{statistics.median(busy):.2f} of {os.cpu_count()} cores busy"
         yield writers * share * PER, c.seconds
 
     return job
