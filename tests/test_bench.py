@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,13 @@ def test_smoke_run_reports_every_row_and_judges_every_target(tmp_path: Path) -> 
         empty = any(report["rows"].get(row_id, {}).get("status") is not None for row_id in compared)
         assert (target["result"] == "n/a") == empty
     assert {"cpus", "cpu", "python", "sqlite", "load_average"} <= set(report["machine"])
+    if Path("/proc/stat").exists():  # how busy the machine was beside each writer row (Linux)
+        for row_id in ("pg.store.writers1", "pg.store.writers4"):
+            row = report["rows"][row_id]
+            if row["status"] is None:
+                note = re.fullmatch(r"(\d+\.\d\d) of (\d+) cores busy", row["note"])
+                assert note is not None, row["note"]
+                assert 0 <= float(note[1]) <= int(note[2]) == os.cpu_count()
 
 
 @pytest.mark.slow

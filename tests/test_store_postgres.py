@@ -189,10 +189,10 @@ class TestPostgresStore(StoreContract):
             assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
             assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'negotiation_append'").fetchone() == (1,)
 
-    def test_an_append_is_written_by_the_server_in_one_round_trip(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """An append checked before the lock goes to the server as one pipeline: BEGIN, the lock,
-        ``negotiation_append`` and COMMIT. The server numbers the rows and moves the store head
-        (non-ASCII names included) exactly as the client would: ``verify`` recomputes both."""
+    def test_an_append_is_written_by_the_server_in_one_statement(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An append checked before the lock goes to the server as one statement, a call of
+        ``negotiation_append``. The server numbers the rows and moves the store head (non-ASCII
+        names included) exactly as the client would: ``verify`` and this test recompute both."""
         sent: list[bool] = []
         with PostgresStore(self.url) as store:
             write = store._write_at_once
@@ -211,8 +211,7 @@ class TestPostgresStore(StoreContract):
     def test_an_append_that_waited_too_long_for_the_lock_leaves_the_connection_usable(self) -> None:
         """Another session holds the table lock past the store's timeout: each append gives up
         with a message that says so and writes nothing, again and again (past psycopg's threshold
-        for preparing a statement: a statement it believed prepared in the aborted pipeline
-        would fail every later append), and the store appends once the lock is free."""
+        for preparing a statement), and the store appends once the lock is free."""
         with PostgresStore(self.url, timeout=0.2) as store:
             store.append(N, opening())
             with psycopg.connect(self.url) as other:

@@ -4,11 +4,14 @@ Every write is one transaction that starts by taking ``LOCK TABLE events IN EXCL
 (as eventsourcing's PostgreSQL recorder does): writers queue one behind another, so positions
 are assigned from ``MAX(position) + 1`` without gaps and become visible in their order, while
 readers (which take no such lock) never wait. An append checks its events before it takes the
-lock, and sends its writes with the ``COMMIT`` in one pipeline, so that the lock is held for
-the little that needs it. Reads run in ``REPEATABLE READ READ ONLY`` transactions, a
-consistent view, except a load, which is one statement and needs none. Triggers refuse UPDATE, DELETE and TRUNCATE of ``events``;
-a statement trigger sends ``NOTIFY negotiation_events`` on every insert, which wakes
-``follow`` and live subscribers (on a second, listening connection) instead of polling.
+lock, then sends one statement that takes the lock and writes (:data:`_APPEND_FUNCTION`), so
+that the lock is held only while the server works; where another writer went past the state
+the events were checked against, it checks them again under the lock.
+
+Reads run in ``REPEATABLE READ READ ONLY`` transactions, a consistent view, except a load,
+which is one statement and needs none. Triggers refuse UPDATE, DELETE and TRUNCATE of
+``events``; a statement trigger sends ``NOTIFY negotiation_events`` on every insert, which
+wakes ``follow`` and live subscribers (on a second, listening connection) instead of polling.
 
 Needs ``psycopg`` 3 (the ``postgres`` extra: ``pip install 'negotiation[postgres]'``). Errors
 from ``psycopg`` are translated into :class:`~negotiation.StoreError` here, at the boundary;
@@ -136,12 +139,13 @@ _PUT_SNAPSHOT = (
 )
 
 #: Schema version 4: the write of an append checked before the lock (see
-#: :meth:`PostgresStore._write_at_once`), done by the server under the lock. It checks each
-#: negotiation's tip and the recorded store head, then writes the rows after the last
-#: position, moving the store head as :func:`~negotiation.store.chain.store_hash` does, the
-#: read model's rows and the snapshots due. It returns the new last position, or
-#: :data:`_NOT_AS_CHECKED` (and writes nothing) when a negotiation is no longer at the tip its
-#: events were checked at, or the recorded head is not at the last position.
+#: :meth:`PostgresStore._write_at_once`), done by the server in one statement. It takes the
+#: table lock, checks each negotiation's tip and the recorded store head, then writes the rows
+#: after the last position, moving the store head as
+#: :func:`~negotiation.store.chain.store_hash` does, the read model's rows and the snapshots
+#: due. It returns the new last position, or :data:`_NOT_AS_CHECKED` (and writes nothing)
+#: when a negotiation is no longer at the tip its events were checked at, or the recorded
+#: head is not at the last position.
 _APPEND_FUNCTION = r"""
 CREATE OR REPLACE FUNCTION negotiation_append(
     tip_negotiations TEXT[], tip_versions BIGINT[], tip_hashes TEXT[],
@@ -158,7 +162,8 @@ DECLARE
     tip_version BIGINT;
     tip_hash TEXT;
 BEGIN
-    -- the caller holds LOCK TABLE events IN EXCLUSIVE MODE
+    -- writers take turns from here to the end of the caller's transaction (as every write does)
+    LOCK TABLE events IN EXCLUSIVE MODE;
     FOR i IN 1 .. cardinality(tip_negotiations) LOOP
         SELECT e.version, e.hash INTO tip_version, tip_hash FROM events e
         WHERE e.negotiation = tip_negotiations[i] ORDER BY e.version DESC LIMIT 1;
@@ -655,12 +660,11 @@ class PostgresStore(EventStore):
                 raise
 
     def _write_at_once(self, written: list[Written]) -> bool:
-        """Send ``BEGIN``, the table lock, one call of :data:`_APPEND_FUNCTION` and ``COMMIT`` in
-        one pipeline: one round trip, and the lock is held only while the server works, never
-        across a round trip to this client (see :meth:`EventStore._write_at_once
-        <negotiation.store.base.EventStore._write_at_once>`). None of the four is a prepared
-        statement: an error that aborts the pipeline leaves no statement that psycopg believes
-        prepared and the server never prepared.
+        """Call :data:`_APPEND_FUNCTION` as one statement in a transaction of its own: the
+        table lock is taken once the whole call has reached the server and released at its
+        commit, so it is held only while the server works, never across a round trip to this
+        client (see :meth:`EventStore._write_at_once
+        <negotiation.store.base.EventStore._write_at_once>`).
         """
         rows = [row[1:9] for w in written for row in w.rows]
         summaries = [summary_row(w.summary) for w in written]
@@ -681,19 +685,10 @@ class PostgresStore(EventStore):
             conn = self._connection()
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                 return False  # inside a handler's transaction: the usual path says why it may not write
-            try:
-                with conn.pipeline():
-                    conn.execute("BEGIN", prepare=False)
-                    conn.execute("LOCK TABLE events IN EXCLUSIVE MODE", prepare=False)
-                    call = conn.execute(_APPEND, params, prepare=False)
-                    conn.execute("COMMIT", prepare=False)
-                (last,) = call.fetchone() or (_NOT_AS_CHECKED,)
+            try:  # autocommit: the statement commits by itself, or rolls back when it fails
+                (last,) = conn.execute(_APPEND, params).fetchone() or (_NOT_AS_CHECKED,)
             except psycopg.Error as e:
-                self._rollback(conn)
                 raise translate_error(e, url=self.url, doing="appending") from None
-            except BaseException:
-                self._rollback(conn)
-                raise
         return bool(last != _NOT_AS_CHECKED)
 
     def _write(self, doing: str) -> AbstractContextManager[_Transaction]:
