@@ -526,8 +526,6 @@ class EventStore(Delivery, abc.ABC):
             if progress is None and len(checked) == len(runs) and all(run.encoded for run in checked.values()):
                 written = [w for w in (self._written(run, 0) for run in checked.values()) if w is not None]
                 if self._write_at_once(written):
-                    for w in written:
-                        self._folds.put(w.negotiation, w.tip, w.fold, w.snapshot_version)
                     return {w.negotiation: w.tip[0] for w in written}
         versions: dict[str, int] = {}
         started: dict[str, int] = {}  # each negotiation's version when the transaction began
@@ -717,7 +715,8 @@ class EventStore(Delivery, abc.ABC):
         the write lock. False when the store is not where the checks assumed (a negotiation
         went past its tip, or the recorded head disagrees with the rows): nothing is written,
         and the append goes on the usual way, which checks again under the lock and says what
-        is wrong. This default has no such path."""
+        is wrong. On success the backend keeps each run's fold for the next append, as
+        :meth:`_write_run` does. This default has no such path."""
         return False
 
     def _replayed(self, tx: Transaction, negotiation: str, version: int) -> Fold:

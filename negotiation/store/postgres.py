@@ -131,13 +131,6 @@ _SCHEMA = (
 #: Writes the read model's row of a negotiation.
 _PUT_SUMMARY = summary_upsert("%s")
 
-#: Writes (or replaces) a negotiation's snapshot.
-_PUT_SNAPSHOT = (
-    "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
-    "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
-    "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data"
-)
-
 #: Schema version 4: the write of an append checked before the lock (see
 #: :meth:`PostgresStore._write_at_once`), done by the server in one statement. It takes the
 #: table lock, checks each negotiation's tip and the recorded store head, then writes the rows
@@ -208,21 +201,13 @@ END $$
 #: What :data:`_APPEND_FUNCTION` returns when the store is not where an append's checks assumed.
 _NOT_AS_CHECKED = -1
 
-#: What :meth:`PostgresStore._write_at_once` calls: one array per column of the tips the runs
-#: were checked at, of their rows (the position left to the function), of the read model's
-#: rows, and of the snapshots due (with the fingerprint and the moment they share).
+#: What :meth:`PostgresStore._write_at_once` calls: one array per column, in binary.
 _APPEND = (
     "SELECT negotiation_append("
-    + ", ".join(
-        f"%b::{kind}" if kind.endswith("[]") else "%s"
-        for kind in (
-            *("text[]", "bigint[]", "text[]"),
-            *("text[]", "bigint[]", *["text[]"] * 6),
-            *("text[]", "text[]", "bigint[]", "text[]", "integer[]", "text[]", "text[]", "text[]"),
-            *("text[]", "bigint[]", "text", "text", "bytea[]"),
-        )
-    )
-    + ")"
+    "%b::text[], %b::bigint[], %b::text[], "  # the tips the runs were checked at
+    "%b::text[], %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "  # the rows
+    "%b::text[], %b::text[], %b::bigint[], %b::text[], %b::integer[], %b::text[], %b::text[], %b::text[], "  # read model
+    "%b::text[], %b::bigint[], %s, %s, %b::bytea[])"  # the snapshots due, their fingerprint and moment
 )
 
 
@@ -407,7 +392,12 @@ class _Transaction:
             yield negotiation, int(version), bytes(data)
 
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
-        self._queue(_PUT_SNAPSHOT, (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)))
+        self._queue(
+            "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
+            "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data",
+            (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)),
+        )
 
     def latest(self, negotiation: str) -> Latest:
         # one statement, so one consistent view without a transaction: the tip and the
@@ -689,7 +679,11 @@ class PostgresStore(EventStore):
                 (last,) = conn.execute(_APPEND, params).fetchone() or (_NOT_AS_CHECKED,)
             except psycopg.Error as e:
                 raise translate_error(e, url=self.url, doing="appending") from None
-        return bool(last != _NOT_AS_CHECKED)
+            if last == _NOT_AS_CHECKED:
+                return False
+            for w in written:  # under the store's lock, as every append keeps its folds
+                self._folds.put(w.negotiation, w.tip, w.fold, w.snapshot_version)
+        return True
 
     def _write(self, doing: str) -> AbstractContextManager[_Transaction]:
         """A write transaction, exclusive among writers (the table lock), rolled back on any exception."""
