@@ -194,13 +194,18 @@ class TestPostgresStore(StoreContract):
         ``negotiation_append``. The server numbers the rows and moves the store head (non-ASCII
         names included) exactly as the client would: ``verify`` and this test recompute both."""
         sent: list[bool] = []
-        with PostgresStore(self.url) as store:
+        with PostgresStore(self.url, snapshot_every=len(opening())) as store:
             write = store._write_at_once
             monkeypatch.setattr(store, "_write_at_once", lambda written: sent.append(write(written)) or sent[-1])
             store.append("négociation-東京", opening())
             store.append(N, opening())
             store.append_many({"négociation-東京": later(), "other": opening()})
             assert sent == [True, True, True]
+            with psycopg.connect(self.url) as conn:  # the snapshots due, written by the same statement
+                taken = conn.execute("SELECT negotiation, version, fingerprint FROM snapshots ORDER BY 1").fetchall()
+            assert sorted(taken) == sorted(
+                [(name, len(opening()), snapshot.FINGERPRINT) for name in (N, "négociation-東京", "other")]
+            )
             assert [s.position for s in store.read_all()] == list(range(1, 3 * len(opening()) + len(later()) + 1))
             assert store.verify().ok
             head = GENESIS
