@@ -48,6 +48,7 @@ __all__ = [
     "SNAPSHOT_EVERY",
     "STREAM_CHUNK",
     "SUMMARY_COLUMNS",
+    "SUMMARY_ON_CONFLICT",
     "EventStore",
     "FoldCache",
     "Handler",
@@ -267,12 +268,17 @@ _STAGES = frozenset(s.value for s in Stage)
 SUMMARY_COLUMNS = "id, stage, version, last_event, owed, head, updated, awaiting"
 
 
+#: How a read-model row written again replaces the one stored (after ``INSERT INTO negotiations``).
+SUMMARY_ON_CONFLICT = "ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS.split(", ")[1:]
+)
+
+
 def summary_upsert(placeholder: str) -> str:
     """The statement that writes a read-model row (:func:`summary_row`), with the backend's
     parameter ``placeholder`` (``?`` or ``%s``); both SQLite and PostgreSQL read it."""
     values = ", ".join([placeholder] * len(SUMMARY_COLUMNS.split(", ")))
-    kept = ", ".join(f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS.split(", ")[1:])
-    return f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) VALUES ({values}) ON CONFLICT (id) DO UPDATE SET {kept}"
+    return f"INSERT INTO negotiations ({SUMMARY_COLUMNS}) VALUES ({values}) {SUMMARY_ON_CONFLICT}"
 
 
 def summary_row(summary: NegotiationSummary) -> tuple[Any, ...]:

@@ -37,6 +37,7 @@ from negotiation.events import Event
 from negotiation.store.base import (
     SNAPSHOT_EVERY,
     SUMMARY_COLUMNS,
+    SUMMARY_ON_CONFLICT,
     EventStore,
     Latest,
     NegotiationSummary,
@@ -131,6 +132,12 @@ _SCHEMA = (
 #: Writes the read model's row of a negotiation.
 _PUT_SUMMARY = summary_upsert("%s")
 
+#: How a snapshot written again replaces the one stored (after ``INSERT INTO snapshots``).
+_SNAPSHOT_ON_CONFLICT = (
+    "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
+    "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data"
+)
+
 #: Schema version 4: the write of an append checked before the lock (see
 #: :meth:`PostgresStore._write_at_once`), done by the server in one statement. It takes the
 #: table lock, checks each negotiation's tip and the recorded store head, then writes the rows
@@ -139,7 +146,8 @@ _PUT_SUMMARY = summary_upsert("%s")
 #: due. It returns the new last position, or :data:`_NOT_AS_CHECKED` (and writes nothing)
 #: when a negotiation is no longer at the tip its events were checked at, or the recorded
 #: head is not at the last position.
-_APPEND_FUNCTION = r"""
+_APPEND_FUNCTION = (
+    """
 CREATE OR REPLACE FUNCTION negotiation_append(
     tip_negotiations TEXT[], tip_versions BIGINT[], tip_hashes TEXT[],
     p_negotiations TEXT[], p_versions BIGINT[], p_ids TEXT[], p_types TEXT[],
@@ -184,19 +192,23 @@ BEGIN
     END LOOP;
     last := last + cardinality(p_ids);
     UPDATE meta SET value = last || ':' || head WHERE key = 'head';
-    INSERT INTO negotiations (id, stage, version, last_event, owed, head, updated, awaiting)
+    INSERT INTO negotiations ("""
+    + SUMMARY_COLUMNS
+    + """)
     SELECT * FROM unnest(s_ids, s_stages, s_versions, s_last_events, s_owed, s_heads, s_updated, s_awaiting)
-    ON CONFLICT (id) DO UPDATE SET stage = excluded.stage, version = excluded.version,
-        last_event = excluded.last_event, owed = excluded.owed, head = excluded.head,
-        updated = excluded.updated, awaiting = excluded.awaiting;
+    """
+    + SUMMARY_ON_CONFLICT
+    + """;
     INSERT INTO snapshots (negotiation, version, fingerprint, taken, data)
     SELECT r.negotiation, r.version, n_fingerprint, n_taken, r.data
     FROM unnest(n_negotiations, n_versions, n_data) AS r(negotiation, version, data)
-    ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version,
-        fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data;
+    """
+    + _SNAPSHOT_ON_CONFLICT
+    + """;
     RETURN last;
 END $$
 """
+)
 
 #: What :data:`_APPEND_FUNCTION` returns when the store is not where an append's checks assumed.
 _NOT_AS_CHECKED = -1
@@ -394,8 +406,7 @@ class _Transaction:
     def put_snapshot(self, negotiation: str, version: int, data: bytes) -> None:
         self._queue(
             "INSERT INTO snapshots (negotiation, version, fingerprint, taken, data) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (negotiation) DO UPDATE SET version = excluded.version, "
-            "fingerprint = excluded.fingerprint, taken = excluded.taken, data = excluded.data",
+            + _SNAPSHOT_ON_CONFLICT,
             (negotiation, version, snapshot.FINGERPRINT, utc_now().isoformat(), bytes(data)),
         )
 
